@@ -1,0 +1,52 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_API_KEY ?= demo-pos-key-0001
+PYTEST_ARGS ?=
+
+.PHONY: run test lint install install-dev migrate seed worker beat clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Local development runs with DEBUG on unless the environment says otherwise.
+run: export DJANGO_DEBUG ?= true
+run: install
+	@mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --api-key $(DEMO_API_KEY)
+	@echo "Serving on http://$(HOST):$(PORT)/  (API docs: /api/docs/, POS key: $(DEMO_API_KEY))"
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install-dev
+	@mkdir -p var
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+worker: export DJANGO_DEBUG ?= true
+worker: install
+	$(BIN)/celery -A loyalty worker --loglevel=INFO
+
+beat: export DJANGO_DEBUG ?= true
+beat: install
+	$(BIN)/celery -A loyalty beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3

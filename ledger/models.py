@@ -1,0 +1,156 @@
+"""The points ledger: the only tables that hold points.
+
+Accounts cache balances; transactions and entries are append-only; lots carry
+each earn's remaining points with its release and expiry dates. Everything
+else asks ``ledger.services`` to move points and never writes these tables.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class Kind(models.TextChoices):
+    EARN = "earn", "Earned"
+    BONUS = "bonus", "Bonus"
+    REDEEM = "redeem", "Redeemed"
+    RETURN = "return", "Returned purchase"
+    EXPIRE = "expire", "Expired"
+    ADJUST = "adjust", "Adjustment"
+    RELEASE = "release", "Released"
+    TRANSFER_IN = "transfer_in", "Transfer received"
+    TRANSFER_OUT = "transfer_out", "Transfer sent"
+    REFUND = "refund", "Refund"
+
+
+class PointsAccount(models.Model):
+    """A member's balance. ``available`` and ``pending`` are caches of the entries.
+
+    ``debt`` holds points a return took back after they had been spent: the
+    member's spendable balance is ``available - debt`` and may be negative.
+    While there is debt, ``available`` is zero (debt is paid before anything
+    becomes spendable), so ``available >= 0`` holds under every operation.
+    """
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    member = models.OneToOneField("members.Member", on_delete=models.PROTECT, related_name="account")
+    available = models.BigIntegerField(default=0)
+    pending = models.BigIntegerField(default=0)
+    debt = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(available__gte=0), name="account_available_not_negative"),
+            models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_not_negative"),
+            models.CheckConstraint(condition=Q(debt__gte=0), name="account_debt_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"account {self.pk} ({self.spendable} available, {self.pending} pending)"
+
+    @property
+    def spendable(self) -> int:
+        return self.available - self.debt
+
+
+class LedgerTransaction(models.Model):
+    """One business event that moved points, exactly once per idempotency key."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    idempotency_key = models.CharField(max_length=200)
+    source_type = models.CharField(max_length=32, help_text="What caused it: purchase, return, redemption, …")
+    source_id = models.CharField(max_length=64, blank=True, default="")
+    actor = models.CharField(max_length=100, help_text="Who caused it: api_key:<id>, user:<id>, task:<name>")
+    reason = models.TextField(blank=True, default="")
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals",
+        help_text="The transaction this one corrects, if any.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "idempotency_key"], name="ledger_txn_idempotency_unique"),
+        ]
+        indexes = [models.Index(fields=["source_type", "source_id"], name="ledger_txn_source_idx")]
+
+    def __str__(self):
+        return f"{self.kind} {self.idempotency_key}"
+
+
+class PointsLot(models.Model):
+    """Points from one earn: pending until ``available_at``, spent soonest-expiring first."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="lots")
+    amount = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    earned_at = models.DateTimeField()
+    available_at = models.DateTimeField()
+    released = models.BooleanField(default=False, help_text="Counted in available (else in pending).")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expired = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="lot_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("amount")), name="lot_remaining_in_range"
+            ),
+        ]
+        indexes = [
+            # Spending order within an account.
+            models.Index(fields=["account", "expires_at", "id"], condition=Q(remaining__gt=0),
+                         name="lot_spend_order_idx"),
+            # The two batch jobs read only their own small slice.
+            models.Index(fields=["expires_at"], condition=Q(remaining__gt=0, expired=False),
+                         name="lot_expiry_due_idx"),
+            models.Index(fields=["available_at"], condition=Q(released=False), name="lot_release_due_idx"),
+        ]
+
+    def __str__(self):
+        return f"lot {self.pk}: {self.remaining}/{self.amount}"
+
+
+class LedgerEntry(models.Model):
+    """One account's side of a transaction. Never updated, never deleted.
+
+    ``points`` is what the member's statement shows (signed); the three deltas
+    are the accounting that the cached balances must equal when summed.
+    """
+
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    points = models.BigIntegerField()
+    available_delta = models.BigIntegerField(default=0)
+    pending_delta = models.BigIntegerField(default=0)
+    debt_delta = models.BigIntegerField(default=0)
+    lot = models.ForeignKey(PointsLot, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                            help_text="The lot an earn created.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="entry_activity_idx")]
+
+    def __str__(self):
+        return f"{self.kind} {self.points:+d}"
+
+
+class LotMovement(models.Model):
+    """Points an entry took from (negative) or gave back to (positive) a lot: the audit trail of lots."""
+
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="movements")
+    lot = models.ForeignKey(PointsLot, on_delete=models.PROTECT, related_name="movements")
+    points = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["lot"], name="lot_movement_lot_idx")]
+
+    def __str__(self):
+        return f"lot {self.lot_id} {self.points:+d}"

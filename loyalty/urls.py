@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .health import healthz
+from .problems import api_not_found
+
+pos_api = [
+    path("", include("members.urls")),
+]
+
+urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/pos/", include(pos_api)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    # Unknown API paths answer problem+json even with DEBUG on, never an HTML page.
+    re_path(r"^api/", api_not_found),
+]
+
+handler400 = "loyalty.problems.handler400"
+handler403 = "loyalty.problems.handler403"
+handler404 = "loyalty.problems.handler404"
+handler500 = "loyalty.problems.handler500"

@@ -1,0 +1,137 @@
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.errors import DomainError
+
+from .models import Member
+from .selectors import REFERENCE_FIELDS, member_find, member_get
+from .services import member_enrol
+
+
+class MemberReferenceSerializer(serializers.Serializer):
+    """The contract's member reference: exactly one of id, card_number, email, phone.
+
+    Shared by every operation that acts for a member; resolving it is
+    ``member_reference_resolve``.
+    """
+
+    id = serializers.CharField(required=False, max_length=64)
+    card_number = serializers.CharField(required=False, max_length=32)
+    email = serializers.CharField(required=False, max_length=254)
+    phone = serializers.CharField(required=False, max_length=32)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(REFERENCE_FIELDS) if isinstance(self.initial_data, dict) else set()
+        given = [name for name in REFERENCE_FIELDS if name in attrs]
+        if unknown or len(given) != 1:
+            raise serializers.ValidationError("Give exactly one of id, card_number, email or phone.")
+        return attrs
+
+
+def member_reference_resolve(*, program, reference: dict, for_update: bool = False) -> Member:
+    (field, value), = reference.items()
+    try:
+        return member_find(program=program, field=field, value=value, for_update=for_update)
+    except DomainError as error:
+        if error.errors:  # point the caller at the nested field they sent
+            error.errors = [{**item, "field": f"member.{item['field']}"} for item in error.errors]
+            error.detail = f"member.{error.detail}"
+        raise
+
+
+class BalanceSerializer(serializers.Serializer):
+    available = serializers.IntegerField()
+    pending = serializers.IntegerField()
+
+
+class TierRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class MemberOutputSerializer(serializers.Serializer):
+    """The contract's member object, answered by enrol, lookup and get alike."""
+
+    id = serializers.UUIDField()
+    card_number = serializers.CharField()
+    email = serializers.EmailField()
+    phone = serializers.CharField(allow_null=True)
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    birth_date = serializers.DateField(allow_null=True)
+    status = serializers.ChoiceField(choices=Member.Status.choices)
+    tier = serializers.SerializerMethodField()
+    balance = serializers.SerializerMethodField()
+    referral_code = serializers.CharField()
+    marketing_opt_in = serializers.BooleanField()
+    enrolled_at = serializers.DateTimeField()
+
+    @extend_schema_field(TierRefSerializer(allow_null=True))
+    def get_tier(self, member) -> dict | None:
+        tier = getattr(member, "current_tier", None)
+        return {"code": tier.code, "name": tier.name} if tier else None
+
+    @extend_schema_field(BalanceSerializer)
+    def get_balance(self, member) -> dict:
+        from ledger.selectors import account_balance_get
+
+        return account_balance_get(member=member)
+
+
+class MemberEnrolApi(APIView):
+    """Enrol a member in the calling store's program."""
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254)
+        first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        phone = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True, default=None)
+        birth_date = serializers.DateField(required=False, allow_null=True, default=None)
+        referral_code = serializers.CharField(max_length=16, required=False, allow_null=True, allow_blank=True,
+                                              default=None)
+        marketing_opt_in = serializers.BooleanField(required=False, default=False)
+        language = serializers.ChoiceField(choices=[code for code, _ in settings.LANGUAGES], required=False,
+                                           default="en")
+
+    @extend_schema(operation_id="member_enrol", request=InputSerializer,
+                   responses={201: MemberOutputSerializer}, tags=["members"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = member_enrol(program=request.user.program, store=request.user.store, **serializer.validated_data)
+        return Response(MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
+
+
+class MemberLookupApi(APIView):
+    """Find a member by exactly one of card number, email or phone."""
+
+    LOOKUP_FIELDS = ("card_number", "email", "phone")
+
+    @extend_schema(
+        operation_id="member_lookup",
+        parameters=[OpenApiParameter(name, str, required=False, description=desc) for name, desc in (
+            ("card_number", "16-digit card number"),
+            ("email", "email, case-insensitive"),
+            ("phone", "E.164 phone; encode + as %2B"),
+        )],
+        responses={200: MemberOutputSerializer}, tags=["members"],
+    )
+    def get(self, request):
+        params = list(request.query_params.keys())
+        if len(params) != 1 or params[0] not in self.LOOKUP_FIELDS or len(request.query_params.getlist(params[0])) != 1:
+            raise DomainError("invalid", "Give exactly one query parameter: card_number, email or phone.",
+                              title="Invalid request",
+                              errors=[{"field": "query", "message": "Exactly one of card_number, email, phone."}])
+        field = params[0]
+        member = member_find(program=request.user.program, field=field, value=request.query_params[field])
+        return Response(MemberOutputSerializer(member).data)
+
+
+class MemberDetailApi(APIView):
+    @extend_schema(operation_id="member_get", responses={200: MemberOutputSerializer}, tags=["members"])
+    def get(self, request, member_id):
+        member = member_get(program=request.user.program, member_id=member_id)
+        return Response(MemberOutputSerializer(member).data)

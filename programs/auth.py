@@ -1,0 +1,72 @@
+"""How a POS call proves which store (and so which program) it speaks for."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from rest_framework import authentication, exceptions, permissions, throttling
+
+from .models import Program, Store, StoreApiKey
+from .selectors import api_key_get_active
+from .services import api_key_touch
+
+SCHEME = "Api-Key"
+
+
+@dataclass(frozen=True)
+class PosClient:
+    """The authenticated caller of a POS endpoint: one key of one store of one program."""
+
+    api_key: StoreApiKey
+    store: Store
+    program: Program
+
+    is_authenticated = True
+
+    @property
+    def actor(self) -> str:
+        return f"api_key:{self.api_key.pk}"
+
+
+class PosApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, raw_key = header.partition(" ")
+        if scheme.lower() != SCHEME.lower() or not raw_key.strip():
+            raise exceptions.AuthenticationFailed("Send the header 'Authorization: Api-Key <key>'.")
+        api_key = api_key_get_active(raw_key=raw_key.strip())
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        api_key_touch(api_key=api_key)
+        return PosClient(api_key=api_key, store=api_key.store, program=api_key.store.program), api_key
+
+    def authenticate_header(self, request):
+        return f'{SCHEME} realm="pos"'
+
+
+class IsPosClient(permissions.BasePermission):
+    message = "Send the header 'Authorization: Api-Key <key>'."
+
+    def has_permission(self, request, view):
+        return isinstance(request.user, PosClient)
+
+
+class PosKeyRateThrottle(throttling.SimpleRateThrottle):
+    """Requests per API key; the rate is read on each call so operators can change it without a deploy."""
+
+    scope = "pos"
+
+    def get_rate(self):
+        return getattr(settings, "POS_RATE_LIMIT", None) or settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["pos"]
+
+    def allow_request(self, request, view):
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        client = request.user
+        if not isinstance(client, PosClient):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": client.api_key.pk}

@@ -1,0 +1,78 @@
+"""The demo program from the POS contract: what `manage.py seed_demo` builds.
+
+Running it again leaves an existing program as it is (adding only a POS key
+that was asked for and is not there yet), so integrators can call it before
+every test run.
+"""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from loyalty.errors import DomainError
+from members.models import Member
+from members.services import member_enrol
+
+from .models import Program, Store, StoreApiKey, hash_api_key
+from .services import api_key_create, program_create, store_create
+
+DEMO_MEMBERS = [
+    # email, first, last, phone
+    ("anna.schmidt@example.com", "Anna", "Schmidt", "+493090182000"),
+    ("ben.okafor@example.com", "Ben", "Okafor", "+493090182001"),
+    ("chloe.martin@example.com", "Chloé", "Martin", "+493090182002"),
+]
+DEMO_MEMBER_PASSWORD = "demo-member-2026"  # noqa: S105 - published demo credential
+
+
+@dataclass
+class DemoResult:
+    program: Program
+    store: Store
+    created_program: bool
+    new_key: str | None = None
+    existing_key_prefixes: list[str] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
+
+
+@transaction.atomic
+def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_key: str | None = None) -> DemoResult:
+    program = Program.objects.filter(slug=program_slug).first()
+    created = program is None
+    if created:
+        program = program_create(
+            slug=program_slug, name="Demo Coffee Club" if program_slug == "demo" else f"Demo {program_slug}",
+            currency="EUR", points_per_unit=1, pending_days=0, expiry_days=365, claim_window_days=30,
+            default_phone_region="DE",
+        )
+    store = Store.objects.filter(program=program, code=store_code).first()
+    if store is None:
+        store = store_create(program=program, code=store_code, name=f"Demo store {store_code}")
+
+    result = DemoResult(program=program, store=store, created_program=created)
+    if api_key:
+        existing = StoreApiKey.objects.filter(key_hash=hash_api_key(api_key)).select_related("store").first()
+        if existing is None:
+            api_key_create(store=store, name="demo key", raw_key=api_key)
+        elif existing.store_id != store.pk:
+            raise DomainError.invalid("api_key", "This key already belongs to another store.")
+        elif existing.revoked_at is not None:
+            raise DomainError.invalid("api_key", "This key was revoked; choose another.")
+    elif not store.api_keys.filter(revoked_at__isnull=True).exists():
+        _, result.new_key = api_key_create(store=store, name="demo key")
+    result.existing_key_prefixes = list(store.api_keys.filter(revoked_at__isnull=True).values_list("prefix", flat=True))
+
+    for email, first, last, phone in DEMO_MEMBERS:
+        member = Member.objects.filter(program=program, email__lower=email).first()
+        if member is None:
+            member = member_enrol(program=program, store=store, email=email, first_name=first, last_name=last,
+                                  phone=phone, marketing_opt_in=True)
+            user = get_user_model().objects.create_user(
+                username=f"{program.slug}:{email}", email=email, password=DEMO_MEMBER_PASSWORD,
+                first_name=first, last_name=last,
+            )
+            member.user = user
+            member.save(update_fields=["user"])
+        result.members.append(member)
+    return result
