@@ -24,6 +24,8 @@ DEMO_MEMBERS = [
     ("chloe.martin@example.com", "Chloé", "Martin", "+493090182002"),
 ]
 DEMO_MEMBER_PASSWORD = "demo-member-2026"  # noqa: S105 - published demo credential
+DEMO_STAFF_USERNAME = "staff"
+DEMO_STAFF_PASSWORD = "demo-staff-2026"  # noqa: S105 - published demo credential
 
 
 @dataclass
@@ -34,6 +36,7 @@ class DemoResult:
     new_key: str | None = None
     existing_key_prefixes: list[str] = field(default_factory=list)
     members: list[Member] = field(default_factory=list)
+    created_staff: bool = False
 
 
 @transaction.atomic
@@ -75,4 +78,9 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
             member.user = user
             member.save(update_fields=["user"])
         result.members.append(member)
+
+    users = get_user_model().objects
+    if not users.filter(username=DEMO_STAFF_USERNAME).exists():
+        users.create_superuser(username=DEMO_STAFF_USERNAME, email="staff@example.com", password=DEMO_STAFF_PASSWORD)
+        result.created_staff = True
     return result

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.errors import DomainError
-from programs.demo import DEMO_MEMBER_PASSWORD, demo_seed
+from programs.demo import DEMO_MEMBER_PASSWORD, DEMO_STAFF_PASSWORD, DEMO_STAFF_USERNAME, demo_seed
 
 
 class Command(BaseCommand):
@@ -31,3 +31,4 @@ class Command(BaseCommand):
         out.write(f"Demo members (portal login: email + password '{DEMO_MEMBER_PASSWORD}'):")
         for member in result.members:
             out.write(f"  {member.first_name:<8} {member.email:<28} card {member.card_number}")
+        out.write(f"Staff login (/admin/): {DEMO_STAFF_USERNAME} / {DEMO_STAFF_PASSWORD}")
