@@ -42,7 +42,7 @@ class DomainError(Exception):
     """A refusal the caller can act on, identified by a stable machine ``code``."""
 
     def __init__(self, code: str, detail: str, *, status: int | None = None, title: str | None = None,
-                 errors: list[dict] | None = None, extra: dict | None = None):
+                 errors: list[dict] | None = None, extra: dict | None = None, replayed: bool = False):
         super().__init__(detail)
         self.code = code
         self.detail = detail
@@ -50,6 +50,7 @@ class DomainError(Exception):
         self.title = title or code.replace("_", " ").capitalize()
         self.errors = errors
         self.extra = extra or {}
+        self.replayed = replayed  # a stored refusal answered again for a retried idempotent request
 
     @classmethod
     def invalid(cls, field: str, message: str) -> DomainError:

@@ -91,6 +91,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     headers = {}
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         headers["WWW-Authenticate"] = 'Api-Key realm="pos"'
+    if getattr(exc, "replayed", False):
+        headers["Idempotent-Replayed"] = "true"
     if isinstance(exc, drf.Throttled) and exc.wait is not None:
         headers["Retry-After"] = str(int(exc.wait + 1))
     set_rollback()

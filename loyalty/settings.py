@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "programs",
     "members",
     "ledger",
+    "earning",
 ]
 
 MIDDLEWARE = [

@@ -23,12 +23,11 @@ class MemberReferenceSerializer(serializers.Serializer):
     email = serializers.CharField(required=False, max_length=254)
     phone = serializers.CharField(required=False, max_length=32)
 
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(REFERENCE_FIELDS) if isinstance(self.initial_data, dict) else set()
-        given = [name for name in REFERENCE_FIELDS if name in attrs]
-        if unknown or len(given) != 1:
-            raise serializers.ValidationError("Give exactly one of id, card_number, email or phone.")
-        return attrs
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and (len(data) != 1 or not set(data) <= set(REFERENCE_FIELDS)):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give exactly one of id, card_number, email or phone."]})
+        return super().to_internal_value(data)
 
 
 def member_reference_resolve(*, program, reference: dict, for_update: bool = False) -> Member:

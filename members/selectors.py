@@ -63,3 +63,15 @@ def member_find(*, program: Program, field: str, value: str, for_update: bool = 
     if member is None:
         raise _not_found()
     return member
+
+
+def member_by_reference(*, program: Program, reference: dict, for_update: bool = False) -> Member:
+    """Resolve the contract's ``member`` object (exactly one key); errors name ``member.<key>``."""
+    ((field, value),) = reference.items()
+    try:
+        return member_find(program=program, field=field, value=value, for_update=for_update)
+    except DomainError as error:
+        if error.errors:
+            error.errors = [{**item, "field": f"member.{item['field']}"} for item in error.errors]
+            error.detail = f"member.{error.detail}"
+        raise

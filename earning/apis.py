@@ -1,0 +1,239 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger.selectors import account_balance_get
+from loyalty.api_fields import AwareDateTimeField, ExternalIdField, MoneyField, StrictIntegerField
+from loyalty.errors import DomainError
+from loyalty.idempotency import Answer, idempotent_call
+from loyalty.problems import flatten_validation_errors
+from members.apis import BalanceSerializer, MemberReferenceSerializer, TierRefSerializer
+
+from .services import purchase_preview, purchase_record, purchase_return
+
+MAX_BATCH = 500
+REPLAYED_HEADER = {"Idempotent-Replayed": "true"}
+
+
+class LineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    quantity = StrictIntegerField(min_value=1, max_value=100_000)
+    unit_price = MoneyField(min_value=0)
+
+
+class MemberKeySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    card_number = serializers.CharField()
+
+
+class BreakdownSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    points = serializers.IntegerField()
+
+
+def _tier_ref(member):
+    tier = getattr(member, "current_tier", None) if member else None
+    return {"code": tier.code, "name": tier.name} if tier else None
+
+
+def _answer_response(answer: Answer) -> Response:
+    return Response(answer.body, status=status.HTTP_200_OK if answer.replayed else answer.status,
+                    headers=REPLAYED_HEADER if answer.replayed else None)
+
+
+class PurchaseInputSerializer(serializers.Serializer):
+    external_id = ExternalIdField()
+    member = MemberReferenceSerializer(required=False, allow_null=True, default=None)
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", error_messages={"invalid": "A 3-letter ISO 4217 code."})
+    total = MoneyField()
+    occurred_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    lines = LineSerializer(many=True, required=False, default=list, max_length=500)
+
+
+class PurchaseOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    external_id = serializers.CharField()
+    member = MemberKeySerializer(allow_null=True)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    points_awarded = serializers.IntegerField()
+    breakdown = BreakdownSerializer(many=True)
+    balance = BalanceSerializer(allow_null=True)
+    tier = TierRefSerializer(allow_null=True)
+    claimable_until = serializers.DateTimeField(allow_null=True)
+
+
+def purchase_answer(*, client, data: dict) -> Answer:
+    """Record one validated purchase exactly once for the calling store (shared by single and batch posts)."""
+
+    def run():
+        purchase = purchase_record(
+            store=client.store, actor=client.actor, external_id=data["external_id"],
+            member_reference=data["member"], currency=data["currency"], total=data["total"],
+            occurred_at=data["occurred_at"], lines=[dict(line) for line in data["lines"]],
+        )
+        member = purchase.member
+        body = PurchaseOutputSerializer({
+            "id": purchase.id, "external_id": purchase.external_id,
+            "member": {"id": member.id, "card_number": member.card_number} if member else None,
+            "total": purchase.total, "currency": purchase.currency, "occurred_at": purchase.occurred_at,
+            "points_awarded": purchase.points_awarded, "breakdown": purchase.breakdown,
+            "balance": account_balance_get(member=member, fresh=True) if member else None,
+            "tier": _tier_ref(member), "claimable_until": purchase.claimable_until,
+        }).data
+        return status.HTTP_201_CREATED, body
+
+    return idempotent_call(
+        store=client.store, scope="purchase", key=data["external_id"], payload=data, run=run,
+        conflict=lambda: DomainError(
+            "duplicate_external_id",
+            f"Purchase {data['external_id']} was already posted from this store with a different body.",
+            title="Duplicate external id"),
+    )
+
+
+class PurchaseCreateApi(APIView):
+    """Post a purchase; points are credited exactly once per (store, external_id)."""
+
+    @extend_schema(operation_id="purchase_create", request=PurchaseInputSerializer,
+                   responses={201: PurchaseOutputSerializer,
+                              200: OpenApiResponse(PurchaseOutputSerializer,
+                                                   description="Replay of an identical earlier post "
+                                                               "(header Idempotent-Replayed: true)")},
+                   tags=["purchases"])
+    def post(self, request):
+        serializer = PurchaseInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return _answer_response(purchase_answer(client=request.user, data=serializer.validated_data))
+
+
+class PurchasePreviewApi(APIView):
+    """What a purchase would earn now, without recording anything."""
+
+    class InputSerializer(PurchaseInputSerializer):
+        external_id = ExternalIdField(required=False)
+
+    class OutputSerializer(serializers.Serializer):
+        member = MemberKeySerializer(allow_null=True)
+        total = serializers.DecimalField(max_digits=12, decimal_places=2)
+        points_awarded = serializers.IntegerField()
+        breakdown = BreakdownSerializer(many=True)
+        tier = TierRefSerializer(allow_null=True)
+
+    @extend_schema(operation_id="purchase_preview", request=InputSerializer, responses={200: OutputSerializer},
+                   tags=["purchases"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        member, earnings = purchase_preview(
+            program=request.user.program, member_reference=data["member"], currency=data["currency"],
+            total=data["total"], occurred_at=data["occurred_at"], lines=[dict(line) for line in data["lines"]],
+        )
+        return Response(self.OutputSerializer({
+            "member": {"id": member.id, "card_number": member.card_number} if member else None,
+            "total": data["total"], "points_awarded": sum(e.points for e in earnings),
+            "breakdown": [e.as_dict() for e in earnings], "tier": _tier_ref(member),
+        }).data)
+
+
+class PurchaseBatchApi(APIView):
+    """Purchases a till recorded while offline, posted late in one call (up to 500).
+
+    Each item is handled exactly as a single post would be, independently: its own
+    idempotency by external id, its own result. The call answers 200 with one result
+    per item, in order: ``status`` is what the single post would have answered and
+    ``body`` its body (a purchase, or a problem).
+    """
+
+    class InputSerializer(serializers.Serializer):
+        purchases = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_BATCH)
+
+    class ResultSerializer(serializers.Serializer):
+        index = serializers.IntegerField()
+        external_id = serializers.CharField(allow_null=True)
+        status = serializers.IntegerField()
+        replayed = serializers.BooleanField()
+        body = serializers.DictField()
+
+    class OutputSerializer(serializers.Serializer):
+        results = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(operation_id="purchase_batch", request=InputSerializer, responses={200: OutputSerializer},
+                   tags=["purchases"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        results = []
+        for index, raw in enumerate(serializer.validated_data["purchases"]):
+            external_id = raw.get("external_id") if isinstance(raw.get("external_id"), str) else None
+            item = PurchaseInputSerializer(data=raw)
+            try:
+                if not item.is_valid():
+                    raise serializers.ValidationError(item.errors)
+                answer = purchase_answer(client=request.user, data=item.validated_data)
+                results.append({"index": index, "external_id": external_id,
+                                "status": 200 if answer.replayed else answer.status,
+                                "replayed": answer.replayed, "body": answer.body})
+            except serializers.ValidationError as exc:
+                errors = flatten_validation_errors(exc.detail)
+                problem = DomainError("invalid", f"{errors[0]['field']}: {errors[0]['message']}",
+                                      title="Invalid request", errors=errors).as_problem()
+                results.append({"index": index, "external_id": external_id, "status": 400, "replayed": False,
+                                "body": problem})
+            except DomainError as error:
+                results.append({"index": index, "external_id": external_id, "status": error.status,
+                                "replayed": error.replayed, "body": error.as_problem()})
+        return Response({"results": results})
+
+
+class ReturnCreateApi(APIView):
+    """Return (part of) a purchase: points come back in proportion to the amount."""
+
+    class InputSerializer(serializers.Serializer):
+        external_id = ExternalIdField()
+        purchase_external_id = ExternalIdField()
+        purchase_store = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
+        amount = MoneyField()
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        external_id = serializers.CharField()
+        purchase_external_id = serializers.CharField()
+        amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+        points_reversed = serializers.IntegerField()
+        balance = BalanceSerializer(allow_null=True)
+
+    @extend_schema(operation_id="return_create", request=InputSerializer,
+                   responses={201: OutputSerializer, 200: OutputSerializer}, tags=["purchases"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        client = request.user
+
+        def run():
+            refund = purchase_return(
+                store=client.store, actor=client.actor, external_id=data["external_id"],
+                purchase_external_id=data["purchase_external_id"], amount=data["amount"],
+                purchase_store_code=data["purchase_store"],
+            )
+            member = refund.purchase.member
+            return status.HTTP_201_CREATED, self.OutputSerializer({
+                "id": refund.id, "external_id": refund.external_id,
+                "purchase_external_id": refund.purchase.external_id, "amount": refund.amount,
+                "points_reversed": refund.points_reversed,
+                "balance": account_balance_get(member=member, fresh=True) if member else None,
+            }).data
+
+        answer = idempotent_call(
+            store=client.store, scope="return", key=data["external_id"], payload=data, run=run,
+            conflict=lambda: DomainError(
+                "duplicate_external_id",
+                f"Return {data['external_id']} was already posted from this store with a different body.",
+                title="Duplicate external id"),
+        )
+        return _answer_response(answer)

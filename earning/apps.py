@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EarningConfig(AppConfig):
+    name = "earning"
+    verbose_name = "Earning: purchases, returns and rules"
