@@ -89,7 +89,7 @@ def purchase_record(
 
 
 def _purchase_for_return(*, store: Store, purchase_external_id: str, purchase_store_code: str | None) -> Purchase:
-    purchases = Purchase.objects.select_for_update().select_related("member", "program")
+    purchases = Purchase.objects.select_for_update(of=("self",)).select_related("member", "program")
     if purchase_store_code:
         purchases = purchases.filter(program=store.program, store__code=purchase_store_code)
     else:
