@@ -5,6 +5,8 @@ each earn's remaining points with its release and expiry dates. Everything
 else asks ``ledger.services`` to move points and never writes these tables.
 """
 
+import uuid
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -121,6 +123,8 @@ class LedgerEntry(models.Model):
     are the accounting that the cached balances must equal when summed.
     """
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False,
+                                 help_text="The entry's id in the API (public identifiers are UUIDs).")
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
     account = models.ForeignKey(PointsAccount, on_delete=models.PROTECT, related_name="entries")

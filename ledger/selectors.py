@@ -1,12 +1,21 @@
-from django.db.models import Sum
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce
 
 from .models import LedgerEntry, PointsAccount, PointsLot
 
 
-def account_balance_get(*, member) -> dict:
-    """The contract's balance object: spendable ``available`` (may be negative after a return) and ``pending``."""
+def account_balance_get(*, member, fresh: bool = False) -> dict:
+    """The contract's balance object: spendable ``available`` (may be negative after a return) and ``pending``.
+
+    ``fresh`` reads the account from the database instead of the copy cached on
+    ``member`` (use it after moving points through the same member object).
+    """
     try:
-        account = member.account
+        account = PointsAccount.objects.get(member=member) if fresh else member.account
     except PointsAccount.DoesNotExist:
         return {"available": 0, "pending": 0}
     return {"available": account.spendable, "pending": account.pending}
@@ -15,30 +24,119 @@ def account_balance_get(*, member) -> dict:
 def entry_list(*, member):
     """A member's statement, newest first (served by ``entry_activity_idx``)."""
     return LedgerEntry.objects.filter(account__member=member).order_by("-created_at", "-id").only(
-        "id", "kind", "points", "created_at", "description", "expires_at"
+        "id", "public_id", "kind", "points", "created_at", "description", "expires_at"
     )
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerReport:
+    """What ``ledger_verify`` found: accounts whose caches disagree, lots whose numbers do not add up."""
+
+    accounts_checked: int = 0
+    lots_checked: int = 0
+    accounts: list[dict] = field(default_factory=list)  # {"account", "member", "problems": {...}}
+    lots: list[dict] = field(default_factory=list)  # {"lot", "account", "amount", "remaining", "moved", "problems"}
+
+    @property
+    def ok(self) -> bool:
+        return not self.accounts and not self.lots
+
+
+def _account_problems(account: dict, entries: dict, lots: dict) -> dict:
+    cached = {name: account[name] for name in ("available", "pending", "debt")}
+    problems = {}
+    for name, value in cached.items():
+        if entries[name] != value:
+            problems[f"{name}_entries"] = {"cached": value, "entries": entries[name]}
+        if name in lots and lots[name] != value:
+            problems[f"{name}_lots"] = {"cached": value, "lots": lots[name]}
+    total = cached["available"] + cached["pending"] - cached["debt"]
+    if entries["points"] != total:
+        problems["statement"] = {"cached": total, "entries": entries["points"]}
+    if cached["debt"] > 0 and cached["available"] > 0:
+        problems["debt_with_available"] = {"debt": cached["debt"], "available": cached["available"]}
+    return problems
+
+
+def _verify_batch(report: LedgerReport, accounts: list[dict]) -> None:
+    """Four aggregate queries for a batch of accounts with consecutive ids, whatever their size."""
+    low, high = accounts[0]["id"], accounts[-1]["id"]
+    in_range = {"account_id__gte": low, "account_id__lte": high}
+    zero = Value(0)
+    entry_sums = {
+        row["account_id"]: row
+        for row in LedgerEntry.objects.filter(**in_range).order_by().values("account_id").annotate(
+            available=Coalesce(Sum("available_delta"), zero), pending=Coalesce(Sum("pending_delta"), zero),
+            debt=Coalesce(Sum("debt_delta"), zero), points=Coalesce(Sum("points"), zero),
+        )
+    }
+    lot_sums = {
+        row["account_id"]: row
+        for row in PointsLot.objects.filter(**in_range).order_by().values("account_id").annotate(
+            available=Coalesce(Sum("remaining", filter=Q(released=True)), zero),
+            pending=Coalesce(Sum("remaining", filter=Q(released=False)), zero),
+            lots=Count("id"),
+        )
+    }
+    no_entries = {"available": 0, "pending": 0, "debt": 0, "points": 0}
+    no_lots = {"available": 0, "pending": 0, "lots": 0}
+    for account in accounts:
+        lots = lot_sums.get(account["id"], no_lots)
+        report.lots_checked += lots["lots"]
+        if problems := _account_problems(account, entry_sums.get(account["id"], no_entries), lots):
+            report.accounts.append({"account": account["id"], "member": str(account["member_id"]),
+                                    "problems": problems})
+    bad_lots = (
+        PointsLot.objects.filter(**in_range).order_by("pk")
+        .annotate(moved=Coalesce(Sum("movements__points"), zero))
+        .filter(Q(remaining__lt=0) | Q(remaining__gt=F("amount")) | ~Q(remaining=F("amount") + F("moved"))
+                | Q(expired=True, remaining__gt=0))
+        .values("pk", "account_id", "amount", "remaining", "moved", "expired")
+    )
+    wanted = {account["id"] for account in accounts}  # a narrowed check skips other accounts in the range
+    for lot in bad_lots:
+        if lot["account_id"] not in wanted:
+            continue
+        problems = []
+        if lot["remaining"] < 0:
+            problems.append("below_zero")
+        if lot["remaining"] > lot["amount"]:
+            problems.append("above_amount")
+        if lot["remaining"] != lot["amount"] + lot["moved"]:
+            problems.append("movements_disagree")
+        if lot["expired"] and lot["remaining"] > 0:
+            problems.append("expired_with_points")
+        report.lots.append({"lot": lot["pk"], "account": lot["account_id"], "amount": lot["amount"],
+                            "remaining": lot["remaining"], "moved": lot["moved"], "problems": problems})
+
+
+def ledger_verify_report(*, accounts=None, batch_size: int = 5000) -> LedgerReport:
+    """Recompute every account from its entries and from its lots, set-based, in batches of accounts.
+
+    Each batch costs the same few aggregate queries however many entries it
+    holds; ``accounts`` narrows the check to a queryset of ``PointsAccount``.
+    """
+    report = LedgerReport()
+    queryset = (accounts if accounts is not None else PointsAccount.objects.all()).order_by("pk")
+    last = None
+    while True:
+        page = queryset if last is None else queryset.filter(pk__gt=last)
+        batch = list(page.values("id", "member_id", "available", "pending", "debt")[:batch_size])
+        if not batch:
+            break
+        report.accounts_checked += len(batch)
+        _verify_batch(report, batch)
+        last = batch[-1]["id"]
+    return report
 
 
 def account_drift(*, account: PointsAccount) -> dict | None:
     """What the account's cached balances say against its entries and lots; None when they agree."""
-    sums = LedgerEntry.objects.filter(account=account).aggregate(
-        available=Sum("available_delta"), pending=Sum("pending_delta"), debt=Sum("debt_delta")
-    )
-    lots = PointsLot.objects.filter(account=account)
-    expected = {
-        "available": sums["available"] or 0,
-        "pending": sums["pending"] or 0,
-        "debt": sums["debt"] or 0,
-    }
-    from_lots = {
-        "available": lots.filter(released=True).aggregate(s=Sum("remaining"))["s"] or 0,
-        "pending": lots.filter(released=False).aggregate(s=Sum("remaining"))["s"] or 0,
-    }
-    cached = {"available": account.available, "pending": account.pending, "debt": account.debt}
-    problems = {}
-    for name, value in cached.items():
-        if expected[name] != value:
-            problems[f"{name}_entries"] = {"cached": value, "entries": expected[name]}
-        if name in from_lots and from_lots[name] != value:
-            problems[f"{name}_lots"] = {"cached": value, "lots": from_lots[name]}
+    report = ledger_verify_report(accounts=PointsAccount.objects.filter(pk=account.pk))
+    problems = dict(report.accounts[0]["problems"]) if report.accounts else {}
+    if report.lots:
+        problems["lots"] = report.lots
     return problems or None

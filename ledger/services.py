@@ -1,21 +1,37 @@
-"""Every movement of points. Each function is one database transaction that
-locks the accounts it touches (in primary-key order, so two transfers in
-opposite directions cannot deadlock), is idempotent by its key, and keeps the
-cached balances equal to the entries.
+"""Every movement of points.
+
+Each public function is one database transaction that locks the accounts it
+touches (in primary-key order, so two transfers in opposite directions cannot
+deadlock), first catches the account up with time (releases and expiries that
+fell due, in the order they fell due), is idempotent by its key, and keeps the
+cached balances equal to the entries and to the lots.
+
+Bookkeeping, checked by ``manage.py ledger_verify``:
+
+* per account, the sums of the entries' ``available_delta``/``pending_delta``/
+  ``debt_delta`` equal the cached ``available``/``pending``/``debt``;
+* released lots' ``remaining`` sum to ``available``, pending lots' to ``pending``;
+* a lot's ``amount`` plus its movements equals its ``remaining``;
+* the statement (``points`` of the entries) sums to ``available + pending - debt``,
+  which is why a release, a move from pending to available, shows 0 points.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from loyalty.errors import DomainError
 
 from .models import Kind, LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
+
+RELEASE_ACTOR = "system:release"
+EXPIRY_ACTOR = "system:expiry"
 
 
 def account_open(*, member) -> PointsAccount:
@@ -23,13 +39,20 @@ def account_open(*, member) -> PointsAccount:
     return account
 
 
+def _select_locked(member_ids: set) -> dict:
+    locked = PointsAccount.objects.select_for_update().filter(member_id__in=member_ids).order_by("pk")
+    return {account.member_id: account for account in locked}
+
+
 def _lock_accounts(*members) -> list[PointsAccount]:
-    """Lock the members' accounts, lowest id first, creating any that are missing."""
-    for member in members:
-        account_open(member=member)
-    ids = sorted({m.pk for m in members})
-    locked = PointsAccount.objects.select_for_update().filter(member_id__in=ids).order_by("pk")
-    accounts = {account.member_id: account for account in locked}
+    """Lock the members' accounts, lowest account id first: one query when they all exist (the rule)."""
+    ids = {m.pk for m in members}
+    accounts = _select_locked(ids)
+    if len(accounts) < len(ids):  # only a member enrolled before accounts existed
+        for member in members:
+            if member.pk not in accounts:
+                account_open(member=member)
+        accounts = _select_locked(ids)
     return [accounts[m.pk] for m in members]
 
 
@@ -38,6 +61,39 @@ def _replay(program_id, idempotency_key: str) -> LedgerTransaction | None:
     if txn is not None:
         txn.replayed = True
     return txn
+
+
+class _KeyTaken(Exception):
+    """Another transaction committed the same idempotency key first (only possible across accounts)."""
+
+    def __init__(self, program_id, idempotency_key: str):
+        super().__init__(idempotency_key)
+        self.program_id = program_id
+        self.idempotency_key = idempotency_key
+
+
+def _exactly_once(service):
+    """Run ``service`` atomically; if a concurrent caller committed its key first, answer with theirs.
+
+    Calls for one account are serialised by the account lock and find the key
+    by ``_replay``; this covers the same key racing on two different accounts,
+    where the unique constraint decides.
+    """
+    atomic_service = transaction.atomic(service)
+
+    @functools.wraps(service)
+    def run(**kwargs):
+        try:
+            return atomic_service(**kwargs)
+        except _KeyTaken as taken:
+            if taken.idempotency_key != kwargs.get("idempotency_key"):
+                raise
+            txn = _replay(taken.program_id, taken.idempotency_key)
+            if txn is None:
+                raise
+            return txn
+
+    return run
 
 
 @dataclass
@@ -65,7 +121,10 @@ class _Posting:
             self.pending -= points
 
     def repay_debt_from(self, lot: PointsLot) -> None:
-        """Points becoming available first pay off debt left by returns of spent points."""
+        """Points becoming available first pay off debt left by returns of spent points.
+
+        Call it after the lot's points were counted in ``self.available``.
+        """
         debt = self.account.debt + self.debt
         repay = min(debt, lot.remaining)
         if repay > 0:
@@ -74,14 +133,21 @@ class _Posting:
             self.available -= repay
             self.debt -= repay
 
+    def touched(self) -> set[int]:
+        return {lot.pk for lot, _ in self.movements}
+
 
 def _post(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
           reason: str, postings: list[_Posting], reverses: LedgerTransaction | None = None,
           now: datetime) -> LedgerTransaction:
-    txn = LedgerTransaction.objects.create(
-        program_id=program_id, kind=kind, idempotency_key=idempotency_key, source_type=source_type,
-        source_id=str(source_id), actor=actor, reason=reason, reverses=reverses, created_at=now,
-    )
+    try:
+        with transaction.atomic():
+            txn = LedgerTransaction.objects.create(
+                program_id=program_id, kind=kind, idempotency_key=idempotency_key, source_type=source_type,
+                source_id=str(source_id), actor=actor, reason=reason, reverses=reverses, created_at=now,
+            )
+    except IntegrityError:
+        raise _KeyTaken(program_id, idempotency_key) from None
     dirty_lots: dict[int, PointsLot] = {}
     for posting in postings:
         entry = LedgerEntry.objects.create(
@@ -90,9 +156,9 @@ def _post(*, program_id, kind: str, idempotency_key: str, source_type: str, sour
             debt_delta=posting.debt, lot=posting.lot, expires_at=posting.expires_at,
             description=posting.description[:200], created_at=now,
         )
-        LotMovement.objects.bulk_create(
-            [LotMovement(entry=entry, lot=lot, points=points) for lot, points in posting.movements if points]
-        )
+        movements = [LotMovement(entry=entry, lot=lot, points=points) for lot, points in posting.movements if points]
+        if movements:
+            LotMovement.objects.bulk_create(movements)
         for lot, _ in posting.movements:
             dirty_lots[lot.pk] = lot
         account = posting.account
@@ -119,24 +185,26 @@ def _new_lot(*, account: PointsAccount, amount: int, earned_at: datetime, availa
     )
 
 
-def _spendable_lots(account: PointsAccount):
-    return (
-        PointsLot.objects.select_for_update()
-        .filter(account=account, released=True, expired=False, remaining__gt=0)
-        .order_by(F("expires_at").asc(nulls_last=True), "earned_at", "pk")
-    )
+def _spendable_lots(account: PointsAccount, *, exclude: set[int] = frozenset()):
+    lots = PointsLot.objects.select_for_update().filter(account=account, released=True, expired=False,
+                                                        remaining__gt=0)
+    if exclude:
+        lots = lots.exclude(pk__in=exclude)
+    return lots.order_by(F("expires_at").asc(nulls_last=True), "earned_at", "pk")
 
 
 def _consume(posting: _Posting, points: int, lots) -> int:
     """Take up to ``points`` from ``lots`` in order; returns what could not be taken."""
     left = points
+    if left == 0:
+        return 0
     for lot in lots:
-        if left == 0:
-            break
         taken = min(lot.remaining, left)
         if taken:
             posting.take(lot, taken)
             left -= taken
+        if left == 0:
+            break
     return left
 
 
@@ -150,10 +218,71 @@ def _insufficient(needed: int, account: PointsAccount) -> DomainError:
                        title="Insufficient points")
 
 
+# --- time: release and expiry, caught up lazily by every operation and by the batch jobs ----------
+
+
+def _release_lot(*, account: PointsAccount, lot: PointsLot, now: datetime, actor: str) -> bool:
+    """Move a pending lot's points to available (paying debt first). True when points moved."""
+    lot.released = True
+    if lot.remaining == 0:
+        PointsLot.objects.filter(pk=lot.pk).update(released=True)
+        return False
+    moved = lot.remaining
+    posting = _Posting(account=account, kind=Kind.RELEASE, points=0, pending=-moved, available=moved,
+                       description=f"{moved} points released")
+    posting.movements.append((lot, 0))  # no points leave the lot; this marks it dirty so ``released`` is written
+    posting.repay_debt_from(lot)
+    _post(program_id=account.program_id, kind=Kind.RELEASE, idempotency_key=f"release:lot:{lot.pk}",
+          source_type="lot", source_id=str(lot.pk), actor=actor, reason="", postings=[posting], now=now)
+    return True
+
+
+def _expire_lot(*, account: PointsAccount, lot: PointsLot, now: datetime, actor: str) -> bool:
+    """Expire exactly what is left in the lot, once. True when points expired."""
+    if lot.expired or lot.remaining == 0:
+        return False
+    posting = _Posting(account=account, kind=Kind.EXPIRE, points=-lot.remaining, description="Points expired")
+    posting.take(lot, lot.remaining)
+    lot.expired = True
+    _post(program_id=account.program_id, kind=Kind.EXPIRE, idempotency_key=f"expire:lot:{lot.pk}",
+          source_type="lot", source_id=str(lot.pk), actor=actor, reason="", postings=[posting], now=now)
+    return True
+
+
+def _catch_up(*, account: PointsAccount, now: datetime, release_actor: str = RELEASE_ACTOR,
+              expiry_actor: str = EXPIRY_ACTOR) -> tuple[int, int]:
+    """Apply the releases and expiries that fell due, in the order they fell due (caller holds the lock).
+
+    Order matters only through debt: a lot released before it expired pays debt
+    first and then expires what is left; a lot that expired while pending never
+    becomes available. On a tie, expiry wins. Returns (released, expired) lot counts.
+    """
+    due = list(
+        PointsLot.objects.select_for_update()
+        .filter(account=account)
+        .filter(Q(released=False, available_at__lte=now) | Q(expired=False, remaining__gt=0, expires_at__lte=now))
+        .order_by("pk")
+    )
+    events = []
+    for lot in due:
+        if not lot.released and lot.available_at <= now:
+            events.append((lot.available_at, 1, lot.pk, lot))
+        if not lot.expired and lot.remaining > 0 and lot.expires_at is not None and lot.expires_at <= now:
+            events.append((lot.expires_at, 0, lot.pk, lot))
+    events.sort(key=lambda event: event[:3])
+    released = expired = 0
+    for _, is_release, _, lot in events:
+        if is_release:
+            released += _release_lot(account=account, lot=lot, now=now, actor=release_actor)
+        else:
+            expired += _expire_lot(account=account, lot=lot, now=now, actor=expiry_actor)
+    return released, expired
+
+
 # --- earning -------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@_exactly_once
 def points_earn(
     *, member, points: int, idempotency_key: str, source_type: str, source_id: str = "", actor: str,
     occurred_at: datetime | None = None, available_at: datetime | None = None,
@@ -165,6 +294,7 @@ def points_earn(
     if existing := _replay(account.program_id, idempotency_key):
         return existing
     now = timezone.now()
+    _catch_up(account=account, now=now)
     occurred_at = occurred_at or now
     lot = _new_lot(account=account, amount=points, earned_at=occurred_at, available_at=available_at or now,
                    expires_at=expires_at, now=now)
@@ -183,29 +313,33 @@ def points_earn(
 # --- spending ------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@_exactly_once
 def points_spend(
     *, member, points: int, idempotency_key: str, source_type: str, source_id: str = "", actor: str,
     kind: str = Kind.REDEEM, description: str = "", reason: str = "",
 ) -> LedgerTransaction:
-    """Debit ``points`` from available lots, soonest-expiring first; never below zero."""
+    """Debit ``points`` from available lots, soonest-expiring first; never below zero.
+
+    A refused spend (``insufficient_points``) rolls back and changes nothing.
+    """
     _require_positive(points)
     (account,) = _lock_accounts(member)
     if existing := _replay(account.program_id, idempotency_key):
         return existing
     now = timezone.now()
-    _expire_due_lots(account=account, now=now)
+    _catch_up(account=account, now=now)
     if account.spendable < points:
         raise _insufficient(points, account)
     posting = _Posting(account=account, kind=kind, points=-points, description=description)
     left = _consume(posting, points, _spendable_lots(account))
-    assert left == 0, "cached available disagrees with lots"  # ledger_verify would report it too
+    if left:  # ledger_verify would report the same disagreement
+        raise AssertionError(f"account {account.pk}: cached available disagrees with its lots")
     return _post(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
                  source_type=source_type, source_id=source_id, actor=actor, reason=reason,
                  postings=[posting], now=now)
 
 
-@transaction.atomic
+@_exactly_once
 def points_reverse_return(
     *, member, points: int, idempotency_key: str, source_type: str, source_id: str = "", actor: str,
     from_lots: list[int], description: str = "",
@@ -221,44 +355,59 @@ def points_reverse_return(
     if existing := _replay(account.program_id, idempotency_key):
         return existing
     now = timezone.now()
-    _expire_due_lots(account=account, now=now)
+    _catch_up(account=account, now=now)
     posting = _Posting(account=account, kind=Kind.RETURN, points=-points, description=description)
     own = PointsLot.objects.select_for_update().filter(account=account, pk__in=from_lots, remaining__gt=0,
                                                        expired=False).order_by("pk")
     left = _consume(posting, points, own)
-    left = _consume(posting, left, _spendable_lots(account))
+    # The own lots just taken are changed in memory only: keep them out of the second read.
+    left = _consume(posting, left, _spendable_lots(account, exclude=posting.touched()))
     posting.debt += left
     return _post(program_id=account.program_id, kind=Kind.RETURN, idempotency_key=idempotency_key,
                  source_type=source_type, source_id=source_id, actor=actor, reason="", postings=[posting],
                  now=now)
 
 
-@transaction.atomic
+_NOT_REFUNDABLE = {Kind.RETURN, Kind.EXPIRE, Kind.TRANSFER_OUT, Kind.RELEASE, Kind.REFUND}
+
+
+@_exactly_once
 def points_refund(*, spend: LedgerTransaction, idempotency_key: str, actor: str, source_type: str,
                   source_id: str = "", description: str = "") -> LedgerTransaction:
-    """Give back exactly what a spend took, into lots with the same expiry dates it took them from."""
+    """Give back exactly what a spend took, into lots with the same expiry dates it took them from.
+
+    A spend is refunded at most once, whatever the key: a second refund answers
+    the first (marked ``replayed``). Points whose expiry date has passed since
+    the spend expire at once.
+    """
     entry = spend.entries.select_related("account__member").get()
-    if entry.points >= 0:
-        raise ValueError("only a debit can be refunded")
+    if entry.points >= 0 or entry.kind in _NOT_REFUNDABLE or entry.pending_delta or entry.debt_delta:
+        raise ValueError("only a spend of available points can be refunded")
     (account,) = _lock_accounts(entry.account.member)
     if existing := _replay(account.program_id, idempotency_key):
         return existing
+    if earlier := spend.reversals.filter(kind=Kind.REFUND).first():
+        earlier.replayed = True
+        return earlier
     now = timezone.now()
+    _catch_up(account=account, now=now)
     posting = _Posting(account=account, kind=Kind.REFUND, points=-entry.points, description=description)
     for movement in entry.movements.select_related("lot").order_by("pk"):
         lot = _new_lot(account=account, amount=-movement.points, earned_at=movement.lot.earned_at,
                        available_at=now, expires_at=movement.lot.expires_at, now=now)
         posting.available += lot.amount
         posting.repay_debt_from(lot)
-    return _post(program_id=account.program_id, kind=Kind.REFUND, idempotency_key=idempotency_key,
-                 source_type=source_type, source_id=source_id, actor=actor, reason="", postings=[posting],
-                 reverses=spend, now=now)
+    txn = _post(program_id=account.program_id, kind=Kind.REFUND, idempotency_key=idempotency_key,
+                source_type=source_type, source_id=source_id, actor=actor, reason="", postings=[posting],
+                reverses=spend, now=now)
+    _catch_up(account=account, now=now)
+    return txn
 
 
 # --- staff ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@_exactly_once
 def points_adjust(
     *, member, points: int, reason: str, actor: str, idempotency_key: str,
     expires_in: timedelta | None = None,
@@ -272,7 +421,7 @@ def points_adjust(
     if existing := _replay(account.program_id, idempotency_key):
         return existing
     now = timezone.now()
-    _expire_due_lots(account=account, now=now)
+    _catch_up(account=account, now=now)
     posting = _Posting(account=account, kind=Kind.ADJUST, points=points, description=reason.strip())
     if points > 0:
         expires_at = now + expires_in if expires_in else None
@@ -284,13 +433,14 @@ def points_adjust(
     else:
         if account.spendable < -points:
             raise _insufficient(-points, account)
-        _consume(posting, -points, _spendable_lots(account))
+        if _consume(posting, -points, _spendable_lots(account)):
+            raise AssertionError(f"account {account.pk}: cached available disagrees with its lots")
     return _post(program_id=account.program_id, kind=Kind.ADJUST, idempotency_key=idempotency_key,
                  source_type="staff", source_id="", actor=actor, reason=reason.strip(), postings=[posting],
                  now=now)
 
 
-@transaction.atomic
+@_exactly_once
 def points_transfer(
     *, sender, recipient, points: int, idempotency_key: str, actor: str, reason: str = "",
 ) -> LedgerTransaction:
@@ -299,17 +449,19 @@ def points_transfer(
     if sender.pk == recipient.pk:
         raise DomainError.invalid("recipient", "Points cannot be transferred to the same member.")
     if sender.program_id != recipient.program_id:
-        raise DomainError("member_not_found", "No member matches this reference in the program.")
+        raise DomainError("member_not_found", "No member matches this reference in the program.",
+                          title="Member not found")
     source, target = _lock_accounts(sender, recipient)
     if existing := _replay(source.program_id, idempotency_key):
         return existing
     now = timezone.now()
-    _expire_due_lots(account=source, now=now)
+    _catch_up(account=source, now=now)
+    _catch_up(account=target, now=now)
     if source.spendable < points:
         raise _insufficient(points, source)
-    out = _Posting(account=source, kind=Kind.TRANSFER_OUT, points=-points,
-                   description=reason or "Points sent")
-    _consume(out, points, _spendable_lots(source))
+    out = _Posting(account=source, kind=Kind.TRANSFER_OUT, points=-points, description=reason or "Points sent")
+    if _consume(out, points, _spendable_lots(source)):
+        raise AssertionError(f"account {source.pk}: cached available disagrees with its lots")
     into = _Posting(account=target, kind=Kind.TRANSFER_IN, points=points, description=reason or "Points received")
     for lot, taken in out.movements:
         new_lot = _new_lot(account=target, amount=-taken, earned_at=lot.earned_at, available_at=now,
@@ -323,49 +475,21 @@ def points_transfer(
 # --- time-driven ---------------------------------------------------------------------------
 
 
-def _expire_due_lots(*, account: PointsAccount, now: datetime, actor: str = "system:expiry") -> int:
-    """Expire the account's lots past their date (caller holds the account lock)."""
-    expired = 0
-    due = PointsLot.objects.select_for_update().filter(
-        account=account, expired=False, remaining__gt=0, expires_at__lte=now
-    ).order_by("pk")
-    for lot in due:
-        posting = _Posting(account=account, kind=Kind.EXPIRE, points=-lot.remaining,
-                           description="Points expired")
-        posting.take(lot, lot.remaining)
-        lot.expired = True
-        _post(program_id=account.program_id, kind=Kind.EXPIRE, idempotency_key=f"expire:lot:{lot.pk}",
-              source_type="lot", source_id=str(lot.pk), actor=actor, reason="", postings=[posting], now=now)
-        expired += 1
-    return expired
+@transaction.atomic
+def account_expire(*, member, now: datetime | None = None, actor: str = EXPIRY_ACTOR) -> int:
+    """Expire the member's lots past their date (catching up releases that fell due before them).
 
-
-def _release_due_lots(*, account: PointsAccount, now: datetime, actor: str = "system:release") -> int:
-    released = 0
-    due = PointsLot.objects.select_for_update().filter(account=account, released=False,
-                                                       available_at__lte=now).order_by("pk")
-    for lot in due:
-        lot.released = True
-        if lot.remaining == 0 or lot.expired:
-            PointsLot.objects.filter(pk=lot.pk).update(released=True)
-            continue
-        posting = _Posting(account=account, kind=Kind.RELEASE, points=lot.remaining,
-                           pending=-lot.remaining, available=lot.remaining, description="Points released")
-        posting.movements.append((lot, 0))  # mark the lot dirty so its new state is written
-        posting.repay_debt_from(lot)
-        _post(program_id=account.program_id, kind=Kind.RELEASE, idempotency_key=f"release:lot:{lot.pk}",
-              source_type="lot", source_id=str(lot.pk), actor=actor, reason="", postings=[posting], now=now)
-        released += 1
-    return released
+    Returns the number of lots expired.
+    """
+    (account,) = _lock_accounts(member)
+    return _catch_up(account=account, now=now or timezone.now(), expiry_actor=actor)[1]
 
 
 @transaction.atomic
-def account_expire(*, member, now: datetime | None = None, actor: str = "system:expiry") -> int:
-    (account,) = _lock_accounts(member)
-    return _expire_due_lots(account=account, now=now or timezone.now(), actor=actor)
+def account_release(*, member, now: datetime | None = None, actor: str = RELEASE_ACTOR) -> int:
+    """Release the member's pending lots that are due (catching up expiries that fell due before them).
 
-
-@transaction.atomic
-def account_release(*, member, now: datetime | None = None, actor: str = "system:release") -> int:
+    Returns the number of lots released.
+    """
     (account,) = _lock_accounts(member)
-    return _release_due_lots(account=account, now=now or timezone.now(), actor=actor)
+    return _catch_up(account=account, now=now or timezone.now(), release_actor=actor)[0]
