@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from . import views
 from .health import healthz
 from .problems import api_not_found
 
@@ -12,7 +12,7 @@ pos_api = [
 ]
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("api/v1/pos/", include(pos_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
