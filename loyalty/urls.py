@@ -7,6 +7,7 @@ from .health import healthz
 from .problems import api_not_found
 
 pos_api = [
+    path("", include("earning.urls")),
     path("", include("ledger.urls")),
     path("", include("members.urls")),
 ]
