@@ -1,5 +1,5 @@
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -83,6 +83,7 @@ class MemberOutputSerializer(serializers.Serializer):
 class MemberEnrolApi(APIView):
     """Enrol a member in the calling store's program."""
 
+    @extend_schema_serializer(component_name="MemberEnrol")  # every API's "InputSerializer" would clash
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=254)
         first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

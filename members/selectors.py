@@ -35,6 +35,8 @@ def member_find(*, program: Program, field: str, value: str, for_update: bool = 
     value = (value or "").strip()
     if not value:
         raise DomainError.invalid(field, "This field may not be blank.")
+    if "\x00" in value:  # PostgreSQL refuses NUL in text parameters: a 500 instead of a 400
+        raise DomainError.invalid(field, "Null characters are not allowed.")
     queryset = Member.objects.filter(program=program)
     if field == "id":
         try:
