@@ -1,4 +1,6 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+import math
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,9 +12,11 @@ from loyalty.idempotency import Answer, idempotent_call
 from loyalty.problems import flatten_validation_errors
 from members.apis import BalanceSerializer, MemberReferenceSerializer, TierRefSerializer
 
-from .services import purchase_preview, purchase_record, purchase_return
+from .services import event_record, purchase_preview, purchase_record, purchase_return
 
 MAX_BATCH = 500
+MAX_ATTRIBUTES = 50
+EVENT_TYPE_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 REPLAYED_HEADER = {"Idempotent-Replayed": "true"}
 
 
@@ -132,6 +136,7 @@ class PurchasePreviewApi(APIView):
         member, earnings = purchase_preview(
             program=request.user.program, member_reference=data["member"], currency=data["currency"],
             total=data["total"], occurred_at=data["occurred_at"], lines=[dict(line) for line in data["lines"]],
+            store=request.user.store,
         )
         return Response(self.OutputSerializer({
             "member": {"id": member.id, "card_number": member.card_number} if member else None,
@@ -234,6 +239,96 @@ class ReturnCreateApi(APIView):
             conflict=lambda: DomainError(
                 "duplicate_external_id",
                 f"Return {data['external_id']} was already posted from this store with a different body.",
+                title="Duplicate external id"),
+        )
+        return _answer_response(answer)
+
+
+class EventAttributesField(serializers.DictField):
+    """Up to 50 attributes: keys of 1–64 characters, values text (up to 500), numbers, booleans or null."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > MAX_ATTRIBUTES:
+            raise serializers.ValidationError(f"At most {MAX_ATTRIBUTES} attributes.")
+        for key, item in value.items():
+            if not 1 <= len(key) <= 64 or "\x00" in key:
+                raise serializers.ValidationError(f"Attribute names are 1–64 characters: {key[:64]!r}.")
+            if isinstance(item, str):
+                if len(item) > 500 or "\x00" in item:
+                    raise serializers.ValidationError(f"{key}: text of at most 500 characters, without NUL.")
+            elif item is not None and not isinstance(item, (bool, int, float)):
+                raise serializers.ValidationError(f"{key}: a text, a number, true/false or null.")
+            elif not isinstance(item, (bool, type(None))) and not (math.isfinite(item) and abs(item) <= 1e15):
+                raise serializers.ValidationError(f"{key}: a number of at most 10^15.")
+        return value
+
+
+class EventCreateApi(APIView):
+    """Post non-purchase activity (a night stayed, a review written); the event rules say what it earns.
+
+    Idempotent by (store, external_id) exactly like purchases: the same body again replays the first
+    answer (200, ``Idempotent-Replayed: true``), another body is ``409 duplicate_external_id``.
+    """
+
+    @extend_schema_serializer(component_name="EventCreate")
+    class InputSerializer(serializers.Serializer):
+        external_id = ExternalIdField()
+        member = MemberReferenceSerializer()
+        type = serializers.RegexField(EVENT_TYPE_PATTERN, error_messages={
+            "invalid": "1–64 letters, digits, - or _, e.g. stay_night."})
+        quantity = StrictIntegerField(min_value=1, max_value=100_000, required=False, default=1)
+        attributes = EventAttributesField(required=False, default=dict)
+        occurred_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+
+        def validate_type(self, value):
+            return value.lower()
+
+    @extend_schema_serializer(component_name="Event")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        external_id = serializers.CharField()
+        member = MemberKeySerializer()
+        type = serializers.CharField()
+        quantity = serializers.IntegerField()
+        attributes = serializers.DictField()
+        occurred_at = serializers.DateTimeField()
+        points_awarded = serializers.IntegerField()
+        breakdown = BreakdownSerializer(many=True)
+        balance = BalanceSerializer()
+
+    @extend_schema(operation_id="event_create", request=InputSerializer,
+                   responses={201: OutputSerializer,
+                              200: OpenApiResponse(OutputSerializer,
+                                                   description="Replay of an identical earlier post "
+                                                               "(header Idempotent-Replayed: true)")},
+                   tags=["events"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        client = request.user
+
+        def run():
+            event = event_record(
+                store=client.store, actor=client.actor, external_id=data["external_id"],
+                member_reference=data["member"], event_type=data["type"], quantity=data["quantity"],
+                attributes=data["attributes"], occurred_at=data["occurred_at"],
+            )
+            member = event.member
+            return status.HTTP_201_CREATED, self.OutputSerializer({
+                "id": event.id, "external_id": event.external_id,
+                "member": {"id": member.id, "card_number": member.card_number}, "type": event.type,
+                "quantity": event.quantity, "attributes": event.attributes, "occurred_at": event.occurred_at,
+                "points_awarded": event.points_awarded, "breakdown": event.breakdown,
+                "balance": account_balance_get(member=member, fresh=True),
+            }).data
+
+        answer = idempotent_call(
+            store=client.store, scope="event", key=data["external_id"], payload=data, run=run,
+            conflict=lambda: DomainError(
+                "duplicate_external_id",
+                f"Event {data['external_id']} was already posted from this store with a different body.",
                 title="Duplicate external id"),
         )
         return _answer_response(answer)

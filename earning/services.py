@@ -1,20 +1,34 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import calendar
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ledger.models import LedgerEntry
+from ledger.models import Kind, LedgerEntry, LedgerTransaction
 from ledger.services import points_earn, points_reverse_return
 from loyalty.errors import DomainError
 from members.models import Member
 from members.selectors import member_by_reference
 from programs.models import Program, Store
+from tiers.services import tier_activity_record
 
-from .models import Purchase, Return
-from .rules import Earning, floor_points, purchase_earnings
+from .models import EarningRule, Event, Purchase, Return, RuleAward
+from .rules import (
+    Earning,
+    EarningContext,
+    base_earning,
+    event_context,
+    floor_points,
+    member_context,
+    purchase_context,
+    rules_evaluate,
+)
+from .selectors import earning_rules_active, member_has_purchased, referral_bonus_granted, rule_points_awarded
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -24,11 +38,11 @@ def _check_currency(program: Program, currency: str) -> None:
         raise DomainError.invalid("currency", f"This program runs in {program.currency}.")
 
 
-def _check_occurred_at(occurred_at: datetime | None, now: datetime) -> datetime:
+def _check_occurred_at(occurred_at: datetime | None, now: datetime, what: str = "A purchase") -> datetime:
     if occurred_at is None:
         return now
     if occurred_at > now + FUTURE_TOLERANCE:
-        raise DomainError.invalid("occurred_at", "A purchase cannot be more than 5 minutes in the future.")
+        raise DomainError.invalid("occurred_at", f"{what} cannot be more than 5 minutes in the future.")
     return occurred_at
 
 
@@ -43,16 +57,74 @@ def member_for_earning(*, program: Program, reference: dict | None, for_update: 
     return member
 
 
+def _rule_earnings(*, context: EarningContext, applies_to: str, member=None) -> list[Earning]:
+    """The configured rules' lines for ``context``; caps per member count ``member``'s awards (default: the
+    context's member)."""
+    member = member or context.member
+    rules = earning_rules_active(program=context.program, applies_to=applies_to, at=context.occurred_at)
+    if not rules:
+        return []
+    return rules_evaluate(rules=rules, context=context, awarded=lambda rule: rule_points_awarded(
+        program=context.program, rule=rule, member=member, at=context.occurred_at))
+
+
+def _purchase_context(*, program: Program, member: Member, store: Store | None, total: Decimal, lines: list[dict],
+                      occurred_at: datetime) -> EarningContext:
+    return purchase_context(program=program, member=member, store=store, total=total, lines=lines,
+                            occurred_at=occurred_at, is_first_purchase=not member_has_purchased(member=member))
+
+
+def _purchase_earnings(context: EarningContext) -> list[Earning]:
+    """The base rule first, then every configured purchase rule that contributed."""
+    return [base_earning(context), *_rule_earnings(context=context, applies_to=EarningRule.AppliesTo.PURCHASE)]
+
+
+def _awards_record(*, earnings: list[Earning], member: Member, occurred_at: datetime, source_type: str,
+                   source_id: str) -> None:
+    """Remember what each configured rule gave (what caps per member count)."""
+    RuleAward.objects.bulk_create([
+        RuleAward(program_id=member.program_id, rule_id=e.rule_id, member=member, points=e.points,
+                  occurred_at=occurred_at, source_type=source_type, source_id=str(source_id))
+        for e in earnings if e.rule_id is not None and e.points > 0
+    ])
+
+
+def _expires_at(program: Program, occurred_at: datetime) -> datetime | None:
+    return occurred_at + timedelta(days=program.expiry_days) if program.expiry_days else None
+
+
+def _bonus_credit(
+    *, member: Member, earnings: list[Earning], idempotency_key: str, source_type: str, source_id: str,
+    actor: str, occurred_at: datetime, description: str, available_at: datetime | None = None,
+) -> LedgerTransaction | None:
+    """Credit a bonus (ledger kind ``bonus``) once per key, and record its rules' awards the first time."""
+    points = sum(e.points for e in earnings)
+    if points <= 0:
+        return None
+    txn = points_earn(
+        member=member, points=points, idempotency_key=idempotency_key, source_type=source_type,
+        source_id=str(source_id), actor=actor, occurred_at=occurred_at, available_at=available_at,
+        expires_at=_expires_at(member.program, occurred_at), kind=Kind.BONUS, description=description,
+    )
+    if not txn.replayed:
+        _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type=source_type,
+                       source_id=source_id)
+    return txn
+
+
 def purchase_preview(
     *, program: Program, member_reference: dict | None, currency: str, total: Decimal,
-    occurred_at: datetime | None = None, lines: list[dict] | None = None,
+    occurred_at: datetime | None = None, lines: list[dict] | None = None, store: Store | None = None,
 ) -> tuple[Member | None, list[Earning]]:
     """What a purchase would earn now. Writes nothing."""
     _check_currency(program, currency)
     occurred_at = _check_occurred_at(occurred_at, timezone.now())
     member = member_for_earning(program=program, reference=member_reference)
-    return member, purchase_earnings(program=program, member=member, total=total, lines=lines or [],
-                                     occurred_at=occurred_at)
+    if member is None:
+        return None, []
+    context = _purchase_context(program=program, member=member, store=store, total=total, lines=lines or [],
+                                occurred_at=occurred_at)
+    return member, _purchase_earnings(context)
 
 
 @transaction.atomic
@@ -60,14 +132,22 @@ def purchase_record(
     *, store: Store, actor: str, external_id: str, member_reference: dict | None, currency: str, total: Decimal,
     occurred_at: datetime | None = None, lines: list[dict] | None = None,
 ) -> Purchase:
-    """Record a till receipt and credit what it earns (pending for the return window, then available)."""
+    """Record a till receipt and credit what it earns (pending for the return window, then available).
+
+    The member row is locked first, so a member's purchases are evaluated one at a time: "first purchase",
+    the referral bonus and caps per member see every earlier purchase.
+    """
     program = store.program
     now = timezone.now()
     _check_currency(program, currency)
     occurred_at = _check_occurred_at(occurred_at, now)
     lines = lines or []
-    member = member_for_earning(program=program, reference=member_reference)
-    earnings = purchase_earnings(program=program, member=member, total=total, lines=lines, occurred_at=occurred_at)
+    member = member_for_earning(program=program, reference=member_reference, for_update=True)
+    context, earnings = None, []
+    if member is not None:
+        context = _purchase_context(program=program, member=member, store=store, total=total, lines=lines,
+                                    occurred_at=occurred_at)
+        earnings = _purchase_earnings(context)
     points = sum(e.points for e in earnings)
 
     purchase = Purchase.objects.create(
@@ -81,11 +161,175 @@ def purchase_record(
             member=member, points=points, idempotency_key=f"purchase:{store.pk}:{external_id}",
             source_type="purchase", source_id=str(purchase.pk), actor=actor, occurred_at=occurred_at,
             available_at=occurred_at + timedelta(days=program.pending_days),
-            expires_at=occurred_at + timedelta(days=program.expiry_days) if program.expiry_days else None,
+            expires_at=_expires_at(program, occurred_at),
             description=f"Purchase {external_id} at {store.name}",
         )
         purchase.save(update_fields=["earn_transaction"])
+        _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="purchase",
+                       source_id=str(purchase.pk))
+    if member is not None:  # after earning at the tier held before this purchase: crossing earns at the old tier
+        tier_activity_record(member=member, occurred_at=occurred_at, points=points, spend=total,
+                             source_type="purchase", source_id=str(purchase.pk), actor=actor)
+    if context is not None and member.referred_by_id is not None:
+        _referral_bonus_grant(context=context, actor=actor)
     return purchase
+
+
+def _referral_bonus_grant(*, context: EarningContext, actor: str) -> None:
+    """On the referee's first purchase that the referral rules reward, credit both members, once ever.
+
+    The referral rules' conditions read the referee's purchase; caps per member count each
+    recipient's own referral awards. A suspended referrer gets nothing (the referee still does).
+    """
+    referee = context.member
+    if referral_bonus_granted(referee=referee):
+        return
+    earnings = _rule_earnings(context=context, applies_to=EarningRule.AppliesTo.REFERRAL)
+    if not earnings:
+        return
+    available_at = context.occurred_at + timedelta(days=context.program.pending_days)
+    referrer = Member.objects.filter(pk=referee.referred_by_id).select_related("program").first()
+    recipients = [(referee, earnings)]
+    if referrer is not None and not referrer.is_suspended:
+        recipients.append((referrer, _rule_earnings(context=context, applies_to=EarningRule.AppliesTo.REFERRAL,
+                                                     member=referrer)))
+
+    def description(recipient):
+        if recipient is referee:
+            return "Referral bonus: welcome"
+        return f"Referral bonus: {referee.full_name or 'a friend you referred'} made a first purchase"
+
+    for recipient, recipient_earnings in recipients:
+        _bonus_credit(
+            member=recipient, earnings=recipient_earnings, idempotency_key=f"referral:{referee.pk}:{recipient.pk}",
+            source_type="referral", source_id=str(referee.pk), actor=actor, occurred_at=context.occurred_at,
+            available_at=available_at, description=description(recipient),
+        )
+
+
+@transaction.atomic
+def event_record(
+    *, store: Store, actor: str, external_id: str, member_reference: dict, event_type: str, quantity: int = 1,
+    attributes: dict | None = None, occurred_at: datetime | None = None,
+) -> Event:
+    """Record non-purchase activity and credit what the event rules give for it (available at once:
+    an event has no return window)."""
+    program = store.program
+    occurred_at = _check_occurred_at(occurred_at, timezone.now(), what="An event")
+    attributes = attributes or {}
+    member = member_for_earning(program=program, reference=member_reference, for_update=True)
+    if member is None:
+        raise DomainError.invalid("member", "An event earns for a member; name one.")
+    context = event_context(program=program, member=member, store=store, event_type=event_type, quantity=quantity,
+                            attributes=attributes, occurred_at=occurred_at)
+    earnings = _rule_earnings(context=context, applies_to=EarningRule.AppliesTo.EVENT)
+    points = sum(e.points for e in earnings)
+    event = Event.objects.create(
+        program=program, store=store, external_id=external_id, member=member, type=event_type, quantity=quantity,
+        attributes=attributes, occurred_at=occurred_at, points_awarded=points,
+        breakdown=[e.as_dict() for e in earnings], actor=actor,
+    )
+    if points > 0:
+        event.earn_transaction = points_earn(
+            member=member, points=points, idempotency_key=f"event:{store.pk}:{external_id}", source_type="event",
+            source_id=str(event.pk), actor=actor, occurred_at=occurred_at,
+            expires_at=_expires_at(program, occurred_at), description=f"{event_type} ×{quantity} at {store.name}",
+        )
+        event.save(update_fields=["earn_transaction"])
+        _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="event",
+                       source_id=str(event.pk))
+    return event
+
+
+@transaction.atomic
+def signup_bonus_grant(*, member: Member, actor: str = "system:signup") -> LedgerTransaction | None:
+    """Credit the program's signup rules to a newly enrolled member, once (None when nothing applies)."""
+    context = member_context(program=member.program, member=member, occurred_at=member.enrolled_at,
+                             store=member.enrolled_store)
+    earnings = _rule_earnings(context=context, applies_to=EarningRule.AppliesTo.SIGNUP)
+    return _bonus_credit(member=member, earnings=earnings, idempotency_key=f"signup:{member.pk}",
+                         source_type="signup", source_id=str(member.pk), actor=actor,
+                         occurred_at=member.enrolled_at, description="Signup bonus")
+
+
+BIRTHDAY_ACTOR = "system:birthday"
+
+
+def birthday_members(*, on: date):
+    """Active members, of programs with a birthday rule valid now, whose birthday is ``on`` and who have
+    no birthday award for that year yet: one query. 29 February birthdays count on 28 February in
+    other years."""
+    days = Q(birth_date__month=on.month, birth_date__day=on.day)
+    if (on.month, on.day) == (2, 28) and not calendar.isleap(on.year):
+        days |= Q(birth_date__month=2, birth_date__day=29)
+    now = timezone.now()
+    rules = (EarningRule.objects.filter(applies_to=EarningRule.AppliesTo.BIRTHDAY, active=True)
+             .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+             .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)))
+    already = RuleAward.objects.filter(member=OuterRef("pk"), source_type="birthday", source_id=str(on.year))
+    return (Member.objects.filter(days, status=Member.Status.ACTIVE, program__in=rules.values("program"))
+            .exclude(Exists(already)).select_related("program").order_by("pk"))
+
+
+@transaction.atomic
+def birthday_bonus_grant(*, member: Member, on: date, actor: str = BIRTHDAY_ACTOR) -> LedgerTransaction | None:
+    """Credit the program's birthday rules to ``member``, once per year (the idempotency key names the year)."""
+    context = member_context(program=member.program, member=member, occurred_at=timezone.now())
+    earnings = _rule_earnings(context=context, applies_to=EarningRule.AppliesTo.BIRTHDAY)
+    return _bonus_credit(member=member, earnings=earnings, idempotency_key=f"birthday:{member.pk}:{on.year}",
+                         source_type="birthday", source_id=str(on.year), actor=actor,
+                         occurred_at=context.occurred_at, description="Happy birthday!")
+
+
+def birthday_bonuses_grant(*, on: date | None = None, actor: str = BIRTHDAY_ACTOR) -> int:
+    """The daily birthday run (today in UTC by default): safe to repeat, and to run concurrently.
+
+    Each member is credited in their own transaction, so a failure leaves the earlier grants in
+    place and a rerun finishes the rest. Answers how many members were credited.
+    """
+    on = on or timezone.now().astimezone(UTC).date()
+    granted = 0
+    for member in birthday_members(on=on).iterator(chunk_size=500):
+        txn = birthday_bonus_grant(member=member, on=on, actor=actor)
+        granted += txn is not None and not txn.replayed
+    return granted
+
+
+def earning_rule_validate(*, rule: EarningRule) -> None:
+    """Refuse a rule that could not run (bad conditions or effect, caps without a period, ...) as ``invalid``,
+    with one error per problem naming its place (``conditions.0.skus``)."""
+    try:
+        rule.full_clean()
+    except ValidationError as error:
+        problems = []
+        for field, messages in error.message_dict.items():
+            for message in messages:
+                path, sep, text = message.partition(": ")
+                if sep and path.split(".", 1)[0] == field:
+                    problems.append({"field": path, "message": text})
+                else:
+                    problems.append({"field": field, "message": message})
+        raise DomainError("invalid", f"{problems[0]['field']}: {problems[0]['message']}", title="Invalid rule",
+                          errors=problems) from None
+
+
+@transaction.atomic
+def earning_rule_create(*, program: Program, code: str, name: str, effect: dict, conditions: list | None = None,
+                        applies_to: str = EarningRule.AppliesTo.PURCHASE, **options) -> EarningRule:
+    rule = EarningRule(program=program, code=code, name=name, effect=effect, conditions=conditions or [],
+                       applies_to=applies_to, **options)
+    earning_rule_validate(rule=rule)
+    rule.save(force_insert=True)
+    return rule
+
+
+@transaction.atomic
+def earning_rule_update(*, rule: EarningRule, **changes) -> EarningRule:
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    earning_rule_validate(rule=rule)
+    rule.save()
+    return rule
 
 
 def _purchase_for_return(*, store: Store, purchase_external_id: str, purchase_store_code: str | None) -> Purchase:
@@ -136,6 +380,9 @@ def purchase_return(
             description=f"Return {external_id} of purchase {purchase.external_id}",
         )
     refund.save(force_insert=True)
+    if purchase.member_id is not None:  # comes off the qualifying value; never downgrades at once
+        tier_activity_record(member=purchase.member, occurred_at=purchase.occurred_at, points=-to_reverse,
+                             spend=-amount, source_type="return", source_id=str(refund.pk), actor=actor)
     purchase.returned_total = returned_total
     purchase.points_reversed += to_reverse
     purchase.save(update_fields=["returned_total", "points_reversed"])

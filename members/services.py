@@ -81,6 +81,10 @@ def member_enrol(
     from ledger.services import account_open  # the ledger owns balances; every member has an account
 
     account_open(member=member)
+
+    from earning.services import signup_bonus_grant  # earning owns the rules that say what a signup earns
+
+    signup_bonus_grant(member=member)
     return member
 
 

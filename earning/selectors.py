@@ -1,0 +1,50 @@
+"""Reads for earning: the rules that apply, and what capped rules already gave."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from django.db.models import Q, Sum
+
+from .models import EarningRule, Purchase, RuleAward
+from .rules import program_timezone
+
+
+def earning_rules_active(*, program, applies_to: str, at: datetime) -> list[EarningRule]:
+    """Active rules of ``program`` for ``applies_to`` valid at ``at``, in evaluation order."""
+    return list(
+        EarningRule.objects.filter(program=program, applies_to=applies_to, active=True)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+        .order_by("priority", "code")
+    )
+
+
+def cap_period_bounds(*, program, period: str, at: datetime) -> tuple[datetime, datetime]:
+    """The calendar day, month or year (in the program's zone) that contains ``at``."""
+    zone = program_timezone(program)
+    local = at.astimezone(zone).date()
+    if period == EarningRule.CapPeriod.DAY:
+        start, end = local, date.fromordinal(local.toordinal() + 1)
+    elif period == EarningRule.CapPeriod.MONTH:
+        start = local.replace(day=1)
+        end = date(local.year + (local.month == 12), local.month % 12 + 1, 1)
+    else:
+        start, end = date(local.year, 1, 1), date(local.year + 1, 1, 1)
+    return datetime.combine(start, time(0), zone), datetime.combine(end, time(0), zone)
+
+
+def rule_points_awarded(*, program, rule: EarningRule, member, at: datetime) -> int:
+    """What ``rule`` already gave ``member`` in the cap period that contains ``at``."""
+    start, end = cap_period_bounds(program=program, period=rule.cap_period, at=at)
+    total = (RuleAward.objects.filter(rule=rule, member=member, occurred_at__gte=start, occurred_at__lt=end)
+             .aggregate(total=Sum("points"))["total"])
+    return total or 0
+
+
+def member_has_purchased(*, member) -> bool:
+    return Purchase.objects.filter(member=member).exists()
+
+
+def referral_bonus_granted(*, referee) -> bool:
+    return RuleAward.objects.filter(member=referee, source_type="referral", source_id=str(referee.pk)).exists()
