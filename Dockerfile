@@ -26,10 +26,13 @@ COPY . .
 # Static files are collected into the image and served by WhiteNoise. With DEBUG off the
 # settings refuse to load without a secret key, so this step alone gets a throwaway one;
 # it is not kept in the image's environment, and every container must be given its own.
-RUN DJANGO_SECRET_KEY=build-time-collectstatic-only-not-a-secret-0123456789 \
+RUN DJANGO_SECRET_KEY=build-time-collectstatic-only-not-a-secret-0123456789 DJANGO_STATIC_MANIFEST=true \
       python manage.py collectstatic --noinput \
  && mkdir -p var/media \
  && chown -R loyalty:loyalty var
+
+# Serve the collected, hashed and compressed files.
+ENV DJANGO_STATIC_MANIFEST=true
 
 USER loyalty
 EXPOSE 8000

@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 import pytest
-from django.test import override_settings
 
 from tests.conftest import skip_unless
 
@@ -17,18 +16,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 DEMO_API_KEY = "demo-pos-key-0001"
-
-
-@pytest.fixture(autouse=True)
-def _plain_static_storage():
-    # The manifest storage needs `collectstatic` first; the live server serves files
-    # straight from the finders instead, under their plain names.
-    storages = {
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(STORAGES=storages):
-        yield
 
 
 @pytest.fixture(scope="session")
