@@ -264,6 +264,15 @@ class EventAttributesField(serializers.DictField):
         return value
 
 
+class EventTypeField(serializers.RegexField):
+    """A slug given as a JSON string (a number is refused, not read as text); answered in lower case."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data).lower()
+
+
 class EventCreateApi(APIView):
     """Post non-purchase activity (a night stayed, a review written); the event rules say what it earns.
 
@@ -275,14 +284,11 @@ class EventCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         external_id = ExternalIdField()
         member = MemberReferenceSerializer()
-        type = serializers.RegexField(EVENT_TYPE_PATTERN, error_messages={
+        type = EventTypeField(EVENT_TYPE_PATTERN, error_messages={
             "invalid": "1–64 letters, digits, - or _, e.g. stay_night."})
         quantity = StrictIntegerField(min_value=1, max_value=100_000, required=False, default=1)
         attributes = EventAttributesField(required=False, default=dict)
         occurred_at = AwareDateTimeField(required=False, allow_null=True, default=None)
-
-        def validate_type(self, value):
-            return value.lower()
 
     @extend_schema_serializer(component_name="Event")
     class OutputSerializer(serializers.Serializer):

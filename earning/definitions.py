@@ -56,16 +56,19 @@ class Reader:
         if len(value) > MAX_LIST_ITEMS:
             self.fail(key, f"At most {MAX_LIST_ITEMS} items.")
             return ()
+        good = []
         for index, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip() or len(item) > max_length:
+            if not isinstance(item, str) or not item.strip() or len(item) > max_length or "\x00" in item:
                 self.fail(f"{key}.{index}", f"Must be a string of 1–{max_length} characters.")
             elif choices is not None and item not in choices:
                 self.fail(f"{key}.{index}", f"Must be one of: {', '.join(choices)}.")
             elif pattern is not None and not pattern.match(item):
                 self.fail(f"{key}.{index}", "Contains characters that are not allowed.")
-        if len(set(map(str, value))) != len(value):
+            else:
+                good.append(item)
+        if len(set(map(repr, value))) != len(value):
             self.fail(key, "Items must be distinct.")
-        return tuple(item for item in value if isinstance(item, str))
+        return tuple(good)
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self._get(key, required=False)
@@ -136,7 +139,7 @@ class Reader:
         value = self._get(key, required=True)
         if value is None:
             return None
-        if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        if not isinstance(value, str) or not value.strip() or len(value) > max_length or "\x00" in value:
             self.fail(key, f"Must be a string of 1–{max_length} characters.")
             return None
         return value

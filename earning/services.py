@@ -247,9 +247,12 @@ def signup_bonus_grant(*, member: Member, actor: str = "system:signup") -> Ledge
     context = member_context(program=member.program, member=member, occurred_at=member.enrolled_at,
                              store=member.enrolled_store)
     earnings = _rule_earnings(context=context, applies_to=EarningRule.AppliesTo.SIGNUP)
-    return _bonus_credit(member=member, earnings=earnings, idempotency_key=f"signup:{member.pk}",
-                         source_type="signup", source_id=str(member.pk), actor=actor,
-                         occurred_at=member.enrolled_at, description="Signup bonus")
+    txn = _bonus_credit(member=member, earnings=earnings, idempotency_key=f"signup:{member.pk}",
+                        source_type="signup", source_id=str(member.pk), actor=actor,
+                        occurred_at=member.enrolled_at, description="Signup bonus")
+    if txn is not None:
+        member.account.refresh_from_db()  # the enrolment answers with this member's (cached) balance
+    return txn
 
 
 BIRTHDAY_ACTOR = "system:birthday"

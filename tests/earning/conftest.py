@@ -1,5 +1,3 @@
-from datetime import UTC, datetime
-
 import pytest
 import time_machine
 
@@ -7,8 +5,7 @@ from earning.services import earning_rule_create
 from tests.conftest import pos_client
 from tests.factories import MemberFactory, StoreFactory, api_key_for
 
-# A Wednesday; tests that post without occurred_at earn "now", which is this.
-NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+from .support import NOW
 
 
 @pytest.fixture

@@ -1,8 +1,12 @@
 """Posting purchases and events the way a till does, for the rule tests."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ledger.models import PointsAccount
+
+# A Wednesday, noon UTC: the ``clock`` fixture's "now".
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
 PURCHASES = "/api/v1/pos/purchases/"
 PREVIEW = "/api/v1/pos/purchases/preview/"
