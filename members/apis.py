@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.errors import DomainError
+from tiers.selectors import member_tier_get
 
 from .models import Member
 from .selectors import REFERENCE_FIELDS, member_find, member_get
@@ -70,7 +71,7 @@ class MemberOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(TierRefSerializer(allow_null=True))
     def get_tier(self, member) -> dict | None:
-        tier = getattr(member, "current_tier", None)
+        tier = member_tier_get(member=member)
         return {"code": tier.code, "name": tier.name} if tier else None
 
     @extend_schema_field(BalanceSerializer)

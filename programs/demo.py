@@ -13,9 +13,18 @@ from django.db import transaction
 from loyalty.errors import DomainError
 from members.models import Member
 from members.services import member_enrol
+from tiers.models import Tier, TierPolicy
+from tiers.services import tier_define, tier_policy_set
 
 from .models import Program, Store, StoreApiKey, hash_api_key
 from .services import api_key_create, program_create, store_create
+
+DEMO_TIERS = [
+    # code, name, rank, threshold (points earned in the last 12 months), multiplier
+    ("bronze", "Bronze", 1, 0, "1.0"),
+    ("silver", "Silver", 2, 500, "1.25"),
+    ("gold", "Gold", 3, 2000, "1.5"),
+]
 
 DEMO_MEMBERS = [
     # email, first, last, phone
@@ -54,6 +63,7 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
         store = store_create(program=program, code=store_code, name=f"Demo store {store_code}")
 
     result = DemoResult(program=program, store=store, created_program=created)
+    _demo_tiers_ensure(program)
     if api_key:
         existing = StoreApiKey.objects.filter(key_hash=hash_api_key(api_key)).select_related("store").first()
         if existing is None:
@@ -84,3 +94,13 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
         users.create_superuser(username=DEMO_STAFF_USERNAME, email="staff@example.com", password=DEMO_STAFF_PASSWORD)
         result.created_staff = True
     return result
+
+
+def _demo_tiers_ensure(program: Program) -> None:
+    """The contract's tiers and policy, created once; a program that already has them is left as it is."""
+    if not TierPolicy.objects.filter(program=program).exists():
+        tier_policy_set(program=program, metric=TierPolicy.Metric.POINTS, window=TierPolicy.Window.ROLLING_MONTHS,
+                        window_months=12, downgrade=TierPolicy.Downgrade.NEVER)
+    for code, name, rank, threshold, multiplier in DEMO_TIERS:
+        if not Tier.objects.filter(program=program, code=code).exists():
+            tier_define(program=program, code=code, name=name, rank=rank, threshold=threshold, multiplier=multiplier)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TiersConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tiers"
+    verbose_name = "Tiers"

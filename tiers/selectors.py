@@ -1,0 +1,91 @@
+"""Reads about tiers: a member's tier (cheap, for every member object and earn) and their progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import MemberTier, Tier, TierChange, TierPolicy
+from .qualification import Ladder, Window, units_to_value
+
+CACHE_ATTRIBUTE = "current_tier"
+
+
+def member_tier_get(*, member, fresh: bool = False) -> Tier | None:
+    """The member's tier: their status row's, else the program's lowest tier with threshold 0.
+
+    One query (two for a member without a status row). The answer is kept on the
+    instance as ``member.current_tier``; the tier services update it there when
+    they change it, and ``fresh=True`` reads the database again.
+    """
+    if not fresh and CACHE_ATTRIBUTE in member.__dict__:
+        return member.__dict__[CACHE_ATTRIBUTE]
+    status = MemberTier.objects.filter(member=member).select_related("tier").only("tier").first()
+    if status is not None:
+        tier = status.tier
+    else:
+        tier = Tier.objects.filter(program_id=member.program_id, threshold=0).order_by("rank").first()
+    setattr(member, CACHE_ATTRIBUTE, tier)
+    return tier
+
+
+def tier_list(*, program) -> QuerySet[Tier]:
+    return Tier.objects.filter(program=program).order_by("rank")
+
+
+def tier_history_list(*, member) -> QuerySet[TierChange]:
+    return (TierChange.objects.filter(member=member).select_related("from_tier", "to_tier")
+            .order_by("-created_at", "-id"))
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    tier: Tier | None
+    next_tier: Tier | None
+    metric: str
+    qualifying_value: Decimal
+    window_start: datetime
+    needed_for_next: Decimal | None  # how much more reaches the next tier (None: at the top)
+    needed_to_keep: Decimal  # how much more this window keeps the current tier (0: already kept)
+    keep_by: datetime | None  # when not keeping it would cost the tier (None: the policy never downgrades)
+    locked_until: datetime | None
+
+
+def member_tier_progress(*, member, now: datetime | None = None) -> TierProgress:
+    """How far the member is from the next tier and what they need to keep theirs."""
+    from .services import _window_units, tier_policy_for  # one definition of the windowed sum
+
+    now = now or timezone.now()
+    policy = tier_policy_for(program=member.program)
+    ladder = Ladder.of(member.program_id, policy)
+    window = Window.of(policy, now)
+    units, _ = _window_units(member=member, policy=policy, window=window)
+    status = MemberTier.objects.filter(member=member).first()
+    tier = member_tier_get(member=member, fresh=True)
+    rank = ladder.rank_of(tier.pk if tier else None)
+    next_tier = ladder.next_above(rank)
+    value = units_to_value(units, ladder.scale)
+
+    needed_for_next = None
+    if next_tier is not None:
+        needed_for_next = max(Decimal(0), units_to_value(ladder.threshold_units(next_tier) - units, ladder.scale))
+    keep_units = ladder.threshold_units(tier) if tier is not None else 0
+    needed_to_keep = max(Decimal(0), units_to_value(keep_units - units, ladder.scale))
+
+    keep_by = None
+    locked_until = status.locked_until if status is not None and status.locked_until and status.locked_until > now \
+        else None
+    if status is not None and keep_units > 0:
+        if policy.downgrade == TierPolicy.Downgrade.END_OF_WINDOW:
+            keep_by = status.valid_until
+        elif policy.downgrade == TierPolicy.Downgrade.STEPWISE:
+            keep_by = (status.below_since or now) + timedelta(days=policy.grace_days)
+        if locked_until is not None and keep_by is not None:
+            keep_by = max(keep_by, locked_until)
+    return TierProgress(tier=tier, next_tier=next_tier, metric=policy.metric, qualifying_value=value,
+                        window_start=window.start, needed_for_next=needed_for_next, needed_to_keep=needed_to_keep,
+                        keep_by=keep_by, locked_until=locked_until)

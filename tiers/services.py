@@ -1,0 +1,206 @@
+"""Every write about tiers: definitions, qualifying activity, upgrades, manual tiers, recalculation."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from loyalty.errors import DomainError
+
+from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
+from .qualification import Ladder, Standing, Window, decide, units_to_value
+from .recalculation import (
+    DOWNGRADE_REASON,
+    RAISE_REASON,
+    SYSTEM_ACTOR,
+    ProgramRecalculation,
+    RecalculationResult,
+    member_id_ranges,
+)
+
+BATCH_MEMBERS = 50_000
+
+
+def tier_policy_for(*, program) -> TierPolicy:
+    """The program's policy; a program that never set one qualifies on points over 12 months, no downgrades."""
+    policy = TierPolicy.objects.filter(program=program).first()
+    return policy if policy is not None else TierPolicy(program=program)
+
+
+@transaction.atomic
+def tier_policy_set(*, program, metric: str = TierPolicy.Metric.POINTS,
+                    window: str = TierPolicy.Window.ROLLING_MONTHS, window_months: int = 12,
+                    downgrade: str = TierPolicy.Downgrade.NEVER, grace_days: int = 30) -> TierPolicy:
+    policy, _ = TierPolicy.objects.update_or_create(program=program, defaults={
+        "metric": metric, "window": window, "window_months": window_months, "downgrade": downgrade,
+        "grace_days": grace_days})
+    policy.full_clean()
+    return policy
+
+
+@transaction.atomic
+def tier_define(*, program, code: str, name: str, rank: int, threshold: Decimal | int,
+                multiplier: Decimal | str = Decimal(1), benefits: str = "", perks: list | None = None) -> Tier:
+    """Create or update the program's tier ``code``."""
+    if Tier.objects.filter(program=program, rank=rank).exclude(code=code).exists():
+        raise DomainError.invalid("rank", f"Another tier of this program already has rank {rank}.")
+    tier, _ = Tier.objects.update_or_create(program=program, code=code, defaults={
+        "name": name, "rank": rank, "threshold": Decimal(threshold), "multiplier": Decimal(multiplier),
+        "benefits": benefits, "perks": list(perks or [])})
+    tier.full_clean(validate_unique=False)
+    return tier
+
+
+def _locked_status(*, member, ladder: Ladder, now: datetime) -> MemberTier:
+    """The member's status row, created at the base tier if missing, locked for this transaction."""
+    status, _ = MemberTier.objects.get_or_create(member=member, defaults={
+        "program_id": member.program_id, "tier": ladder.base, "achieved_at": now})
+    return MemberTier.objects.select_for_update().get(pk=status.pk)
+
+
+def _units(*, member, policy: TierPolicy, since: datetime, until: datetime | None = None) -> int:
+    activity = QualifyingActivity.objects.filter(member=member, occurred_at__gte=since)
+    if until is not None:
+        activity = activity.filter(occurred_at__lt=until)
+    field = {"points": "points", "credits": "credits", "spend": "spend"}[policy.metric]
+    total = activity.aggregate(total=Sum(field))["total"] or 0
+    return int(Decimal(total) * 100) if policy.metric == TierPolicy.Metric.SPEND else int(total)
+
+
+def _window_units(*, member, policy: TierPolicy, window: Window) -> tuple[int, int | None]:
+    units = _units(member=member, policy=policy, since=window.start)
+    if window.previous_start is None:
+        return units, None
+    return units, _units(member=member, policy=policy, since=window.previous_start, until=window.start)
+
+
+def _record_change(*, status: MemberTier, from_tier: Tier | None, cause: str, reason: str, actor: str,
+                   now: datetime) -> TierChange:
+    return TierChange.objects.create(
+        program_id=status.program_id, member_id=status.member_id, from_tier=from_tier, to_tier=status.tier,
+        cause=cause, reason=reason, actor=actor, qualifying_value=status.qualifying_value, created_at=now)
+
+
+@transaction.atomic
+def tier_activity_record(*, member, occurred_at: datetime, points: int, spend: Decimal, credits: int = 0,
+                         source_type: str, source_id: str, actor: str) -> MemberTier:
+    """Count one earn (or, negative, one return) towards tiers; upgrade at once if a threshold is reached.
+
+    Never downgrades: a return lowers the qualifying value, and what that does to
+    the tier is left to the program's downgrade policy at the next recalculation.
+    """
+    now = timezone.now()
+    policy = tier_policy_for(program=member.program)
+    ladder = Ladder.of(member.program_id, policy)
+    window = Window.of(policy, now)
+    status = _locked_status(member=member, ladder=ladder, now=now)
+    QualifyingActivity.objects.create(
+        program_id=member.program_id, member=member, occurred_at=occurred_at, points=points, spend=spend,
+        credits=credits, source_type=source_type, source_id=source_id, actor=actor)
+
+    units, _ = _window_units(member=member, policy=policy, window=window)
+    status.qualifying_value = units_to_value(units, ladder.scale)
+    fields = ["qualifying_value", "updated_at"]
+    reached = ladder.earned_rank(units)
+    locked = status.locked_until is not None and status.locked_until > now
+    if not locked and reached > ladder.rank_of(status.tier_id):
+        previous = status.tier
+        status.tier, status.achieved_at, status.valid_until, status.below_since = (
+            ladder.tier_at(reached), now, window.term_end, None)
+        fields += ["tier", "achieved_at", "valid_until", "below_since"]
+        status.save(update_fields=fields)
+        _record_change(status=status, from_tier=previous, cause=TierChange.Cause.UPGRADE,
+                       reason=f"Reached {status.tier.threshold.normalize():f} with {source_type} {source_id}.",
+                       actor=actor, now=now)
+    else:
+        status.save(update_fields=fields)
+    member.current_tier = status.tier
+    return status
+
+
+@transaction.atomic
+def tier_assign(*, member, tier: Tier, reason: str, actor: str, locked_until: datetime | None = None) -> MemberTier:
+    """Staff set a member's tier; with ``locked_until`` no recalculation changes it before then."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError.invalid("reason", "Say why the tier is set by hand.")
+    if tier.program_id != member.program_id:
+        raise DomainError.invalid("tier", "This tier belongs to another program.")
+    now = timezone.now()
+    if locked_until is not None and locked_until <= now:
+        raise DomainError.invalid("locked_until", "A lock must end in the future.")
+    policy = tier_policy_for(program=member.program)
+    ladder = Ladder.of(member.program_id, policy)
+    window = Window.of(policy, now)
+    status = _locked_status(member=member, ladder=ladder, now=now)
+    previous = status.tier
+    status.tier, status.achieved_at, status.below_since, status.locked_until = tier, now, None, locked_until
+    status.valid_until = max(window.term_end, locked_until) if locked_until else window.term_end
+    status.save()
+    _record_change(status=status, from_tier=previous, cause=TierChange.Cause.MANUAL, reason=reason, actor=actor,
+                   now=now)
+    member.current_tier = tier
+    return status
+
+
+@transaction.atomic
+def tier_recalculate_member(*, member, now: datetime | None = None, actor: str = SYSTEM_ACTOR) -> MemberTier | None:
+    """Recompute one member's standing now (the per-member twin of ``tier_recalculate_program``).
+
+    A member without a status row has no qualifying activity and stays where
+    they are (at the base tier).
+    """
+    now = now or timezone.now()
+    status = MemberTier.objects.select_for_update().filter(member=member).first()
+    if status is None:
+        return None
+    policy = tier_policy_for(program=member.program)
+    ladder = Ladder.of(member.program_id, policy)
+    window = Window.of(policy, now)
+    units, previous_units = _window_units(member=member, policy=policy, window=window)
+    decision = decide(
+        ladder=ladder, policy=policy, window=window, units=units, previous_units=previous_units,
+        standing=Standing(rank=ladder.rank_of(status.tier_id), achieved_at=status.achieved_at,
+                          valid_until=status.valid_until, below_since=status.below_since,
+                          locked_until=status.locked_until))
+    previous = status.tier
+    status.qualifying_value = units_to_value(units, ladder.scale)
+    status.achieved_at, status.valid_until, status.below_since = (
+        decision.achieved_at, decision.valid_until, decision.below_since)
+    if decision.changed:
+        status.tier = ladder.tier_at(decision.rank)
+    status.save()
+    if decision.changed:
+        reason = DOWNGRADE_REASON.get(policy.downgrade, "") if decision.cause == "downgrade" else RAISE_REASON
+        _record_change(status=status, from_tier=previous, cause=decision.cause, reason=reason, actor=actor, now=now)
+    member.current_tier = status.tier
+    return status
+
+
+def tier_recalculate_program(*, program, now: datetime | None = None,
+                             batch_members: int = BATCH_MEMBERS) -> RecalculationResult:
+    """Recompute every member of the program, set-based, one transaction per batch of member ids.
+
+    Safe to run twice or concurrently: a batch locks its rows, and a second run
+    finds nothing left to change.
+    """
+    now = now or timezone.now()
+    policy = tier_policy_for(program=program)
+    ladder = Ladder.of(program.pk, policy)
+    result = RecalculationResult()
+    if not ladder.tiers:
+        return result
+    members = MemberTier.objects.filter(program=program).count()
+    recalculation = ProgramRecalculation(program=program, policy=policy, ladder=ladder, window=Window.of(policy, now))
+    run_id = uuid.uuid4()
+    for low, high in member_id_ranges(max(1, math.ceil(members / batch_members))):
+        with transaction.atomic():
+            recalculation.run_batch(run_id, low, high, result)
+    return result
+
