@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO_API_KEY ?= demo-pos-key-0001
 PYTEST_ARGS ?=
 
-.PHONY: run test lint install install-dev migrate seed worker beat clean
+.PHONY: run test lint screenshots install install-dev migrate seed worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ run: install
 test: install-dev
 	@mkdir -p var
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Refresh the README's screenshots from the browser tests.
+screenshots: install-dev
+	LOYALTY_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/e2e -q
 
 lint: install-dev
 	$(BIN)/ruff check .

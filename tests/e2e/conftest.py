@@ -12,7 +12,9 @@ from tests.conftest import skip_unless
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Test runs keep their screenshots under var/ (to look at); `make screenshots` refreshes docs/.
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("LOYALTY_SCREENSHOTS_DIR") or ROOT / "var" / "screenshots")
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 DEMO_API_KEY = "demo-pos-key-0001"
