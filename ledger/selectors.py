@@ -129,6 +129,8 @@ def ledger_verify_report(*, accounts=None, batch_size: int = 5000) -> LedgerRepo
             break
         report.accounts_checked += len(batch)
         _verify_batch(report, batch)
+        if len(batch) < batch_size:
+            break
         last = batch[-1]["id"]
     return report
 

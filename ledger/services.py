@@ -493,3 +493,12 @@ def account_release(*, member, now: datetime | None = None, actor: str = RELEASE
     """
     (account,) = _lock_accounts(member)
     return _catch_up(account=account, now=now or timezone.now(), release_actor=actor)[0]
+
+
+def account_lock(*, member) -> PointsAccount:
+    """Lock a member's account for the caller's transaction, so checks made before moving points
+    (per-member limits, say) cannot race another request of the same member."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("account_lock must be called inside a transaction")
+    (account,) = _lock_accounts(member)
+    return account
