@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "ledger",
     "tiers",
     "earning",
+    "rewards",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ pos_api = [
     path("", include("earning.urls")),
     path("", include("ledger.urls")),
     path("", include("members.urls")),
+    path("", include("rewards.urls")),
 ]
 
 urlpatterns = [

@@ -64,6 +64,7 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
 
     result = DemoResult(program=program, store=store, created_program=created)
     _demo_tiers_ensure(program)
+    _demo_rewards_ensure(program)
     if api_key:
         existing = StoreApiKey.objects.filter(key_hash=hash_api_key(api_key)).select_related("store").first()
         if existing is None:
@@ -104,3 +105,23 @@ def _demo_tiers_ensure(program: Program) -> None:
     for code, name, rank, threshold, multiplier in DEMO_TIERS:
         if not Tier.objects.filter(program=program, code=code).exists():
             tier_define(program=program, code=code, name=name, rank=rank, threshold=threshold, multiplier=multiplier)
+
+
+DEMO_REWARDS = [
+    # code, name, points cost, stock (None = unlimited), minimum tier code
+    ("FREE-COFFEE", "Free coffee", 50, None, None),
+    ("TOTE-BAG", "Canvas tote bag", 400, 5, None),
+    ("GOLD-LOUNGE", "Gold lounge access", 100, None, "gold"),
+]
+
+
+def _demo_rewards_ensure(program: Program) -> None:
+    """The contract's rewards, created once; an existing reward (and its stock) is left as it is."""
+    from rewards.models import Reward
+
+    for code, name, cost, stock, tier_code in DEMO_REWARDS:
+        if not Reward.objects.filter(program=program, code=code).exists():
+            Reward.objects.create(
+                program=program, code=code, name=name, points_cost=cost, stock_remaining=stock,
+                min_tier=Tier.objects.get(program=program, code=tier_code) if tier_code else None,
+            )

@@ -1,0 +1,78 @@
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from loyalty.errors import DomainError
+
+from .models import Redemption, Reward
+from .services import period_start, reward_refusal, voucher_code_normalize
+
+
+def reward_list(*, program):
+    return Reward.objects.filter(program=program, is_active=True).select_related("min_tier").order_by(
+        "points_cost", "code")
+
+
+def reward_get_by_code(*, program, code: str) -> Reward:
+    reward = Reward.objects.select_related("min_tier").filter(program=program, code=code.strip().upper(),
+                                                             is_active=True).first()
+    if reward is None:
+        raise DomainError("reward_not_found", "No active reward with this code.", title="Reward not found")
+    return reward
+
+
+def reward_eligibility(*, rewards, member) -> dict:
+    """For each reward, ``(redeemable, reason code or None)`` for ``member`` now — two queries in all."""
+    now = timezone.now()
+    limited = [r for r in rewards if r.limit_per_member is not None]
+    taken: dict = {}
+    if limited:
+        # One aggregate with a filtered count per reward's own period.
+        aggregates = {
+            str(r.pk): Count("pk", filter=Q(reward=r) & (
+                Q(issued_at__gte=period_start(r.limit_period, now)) if period_start(r.limit_period, now) else Q()))
+            for r in limited
+        }
+        counts = Redemption.objects.filter(member=member, reward__in=limited).exclude(
+            status=Redemption.Status.CANCELLED).aggregate(**aggregates)
+        taken = {r.pk: counts[str(r.pk)] for r in limited}
+    spendable = member.account.spendable
+    result = {}
+    for reward in rewards:
+        refusal = reward_refusal(reward=reward, member=member, now=now,
+                                 points=reward.points_min or 1 if reward.is_pay_with_points else reward.points_cost,
+                                 spendable=spendable, taken_in_period=taken.get(reward.pk))
+        result[reward.pk] = (refusal is None, refusal.code if refusal else None)
+    return result
+
+
+def redemption_get(*, program, redemption_id) -> Redemption:
+    import uuid
+
+    try:
+        redemption_id = uuid.UUID(str(redemption_id))
+    except ValueError:
+        redemption_id = None
+    redemption = Redemption.objects.select_related("reward", "member").filter(
+        program=program, pk=redemption_id).first() if redemption_id else None
+    if redemption is None:
+        raise DomainError("redemption_not_found", "No redemption with this id.", title="Redemption not found")
+    return redemption
+
+
+def voucher_get(*, program, code: str) -> Redemption:
+    redemption = Redemption.objects.select_related("reward", "member").filter(
+        program=program, voucher_code=voucher_code_normalize(code)).first()
+    if redemption is None:
+        raise DomainError("voucher_not_found", "No voucher with this code.", title="Voucher not found")
+    return redemption
+
+
+def donation_totals(*, program, member=None) -> list[dict]:
+    """Points given to each cause (donation reward), for the whole program or one member."""
+    donations = Redemption.objects.filter(program=program, reward__type=Reward.Type.DONATION).exclude(
+        status=Redemption.Status.CANCELLED)
+    if member is not None:
+        donations = donations.filter(member=member)
+    return list(donations.values("reward__code", "reward__name").annotate(points=Sum("points_spent"),
+                                                                          donations=Count("pk"))
+                .order_by("-points"))

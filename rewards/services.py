@@ -1,0 +1,229 @@
+"""Redeeming rewards: checks in the contract's order, points through the ledger, stock and voucher."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ledger.services import account_lock, points_refund, points_spend
+from loyalty.errors import DomainError
+
+from .models import Redemption, RedemptionStatusChange, Reward
+
+VOUCHER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols, none easily confused
+VOUCHER_LENGTH = 10  # 50 bits
+
+
+def voucher_code_generate() -> str:
+    return "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(VOUCHER_LENGTH))
+
+
+def voucher_code_normalize(code: str) -> str:
+    """Codes are read aloud and typed: ignore case, spaces and dashes."""
+    return "".join(ch for ch in code.upper() if ch not in " -")
+
+
+def period_start(period: str, now: datetime) -> datetime | None:
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return {
+        Reward.Period.DAY: day,
+        Reward.Period.WEEK: day - timedelta(days=day.weekday()),
+        Reward.Period.MONTH: day.replace(day=1),
+        Reward.Period.YEAR: day.replace(month=1, day=1),
+        Reward.Period.EVER: None,
+    }[period]
+
+
+def _member_tier_rank(member) -> int | None:
+    from tiers.selectors import member_tier_get
+
+    tier = member_tier_get(member=member)
+    return tier.rank if tier is not None else None
+
+
+def redemptions_in_period(*, member, reward, now: datetime) -> int:
+    since = period_start(reward.limit_period, now)
+    taken = Redemption.objects.filter(member=member, reward=reward).exclude(status=Redemption.Status.CANCELLED)
+    if since is not None:
+        taken = taken.filter(issued_at__gte=since)
+    return taken.count()
+
+
+def reward_refusal(*, reward: Reward, member, now: datetime, points: int, spendable: int,
+                   taken_in_period: int | None = None) -> DomainError | None:
+    """The first reason, in the contract's order, why ``member`` cannot redeem ``reward`` now."""
+    if not reward.is_active:
+        return DomainError("reward_not_found", "No active reward with this code.", title="Reward not found")
+    if member.is_suspended:
+        return DomainError("member_suspended", "This member is suspended and cannot earn or redeem points.",
+                           title="Member suspended")
+    if reward.min_tier_id is not None:
+        rank = _member_tier_rank(member)
+        if rank is None or rank < reward.min_tier.rank:
+            return DomainError("tier_required", f"This reward needs tier {reward.min_tier.name} or above.",
+                               title="Tier required")
+    if (reward.available_from and now < reward.available_from) or (
+            reward.available_until and now >= reward.available_until):
+        return DomainError("reward_not_available", "This reward cannot be redeemed at this time.",
+                           title="Reward not available")
+    if reward.limit_per_member is not None:
+        if taken_in_period is None:
+            taken_in_period = redemptions_in_period(member=member, reward=reward, now=now)
+        if taken_in_period >= reward.limit_per_member:
+            return DomainError("limit_reached",
+                               f"This reward can be redeemed {reward.limit_per_member} time(s) "
+                               f"{reward.get_limit_period_display()} per member.", title="Limit reached")
+    if reward.stock_remaining is not None and reward.stock_remaining <= 0:
+        return DomainError("out_of_stock", "This reward is out of stock.", title="Out of stock")
+    if spendable < points:
+        return DomainError("insufficient_points", f"Reward costs {points} points; {max(spendable, 0)} available.",
+                           title="Insufficient points")
+    return None
+
+
+def redemption_points(*, reward: Reward, points: int | None) -> int:
+    """What this redemption costs: the reward's price, or the member's chosen amount for pay-with-points."""
+    if not reward.is_pay_with_points:
+        if points is not None:
+            raise DomainError.invalid("points", "Only pay-with-points rewards take a points amount.")
+        return reward.points_cost
+    if points is None:
+        raise DomainError.invalid("points", "Say how many points to pay with.")
+    low, high, step = reward.points_min or 1, reward.points_max, reward.points_step or 1
+    if points < low or (high is not None and points > high) or (points - low) % step:
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise DomainError.invalid("points", f"Pay {bounds} points, in steps of {step}.")
+    return points
+
+
+def _log(redemption: Redemption, from_status: str, actor: str, now: datetime, reason: str = "") -> None:
+    RedemptionStatusChange.objects.create(redemption=redemption, from_status=from_status,
+                                          to_status=redemption.status, actor=actor, reason=reason, created_at=now)
+
+
+@transaction.atomic
+def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int | None = None) -> Redemption:
+    cost = redemption_points(reward=reward, points=points)
+    now = timezone.now()
+    account = account_lock(member=member)  # serialises this member's redemptions (limits, balance)
+    if refusal := reward_refusal(reward=reward, member=member, now=now, points=cost, spendable=account.spendable):
+        raise refusal
+    if reward.stock_remaining is not None:
+        # Conditional decrement: concurrent redeemers queue on the row; none takes the last unit twice.
+        taken = Reward.objects.filter(pk=reward.pk, stock_remaining__gt=0).update(
+            stock_remaining=F("stock_remaining") - 1)
+        if not taken:
+            raise DomainError("out_of_stock", "This reward is out of stock.", title="Out of stock")
+
+    redemption = Redemption(
+        program_id=reward.program_id, reward=reward, member=member, store=store, points_spent=cost,
+        issued_at=now, actor=actor,
+        expires_at=now + timedelta(days=reward.voucher_valid_days) if reward.voucher_valid_days else None,
+    )
+    if reward.is_pay_with_points:
+        redemption.discount_amount = (Decimal(cost) * reward.money_per_point).quantize(Decimal("0.01"),
+                                                                                       rounding=ROUND_FLOOR)
+    redemption.spend_transaction = points_spend(
+        member=member, points=cost, idempotency_key=f"redemption:{redemption.pk}", source_type="redemption",
+        source_id=str(redemption.pk), actor=actor, description=f"Redeemed {reward.name}",
+    )
+    if reward.is_donation:
+        # Nothing to hand over at a till: the donation is complete when the points are given.
+        redemption.status, redemption.used_at = Redemption.Status.USED, now
+    for _ in range(8):
+        redemption.voucher_code = voucher_code_generate()
+        try:
+            with transaction.atomic():
+                redemption.save(force_insert=True)
+            break
+        except IntegrityError:
+            continue
+    else:  # pragma: no cover - 2^50 codes
+        raise RuntimeError("could not allocate a voucher code")
+    _log(redemption, "", actor, now)
+    return redemption
+
+
+def _not_usable(redemption: Redemption) -> DomainError:
+    if redemption.status == Redemption.Status.USED:
+        return DomainError("voucher_already_used", "This voucher has already been used.",
+                           title="Voucher already used")
+    return DomainError("voucher_not_usable", f"This voucher is {redemption.status}.", title="Voucher not usable")
+
+
+def _lock(redemption: Redemption) -> Redemption:
+    return Redemption.objects.select_for_update(of=("self",)).select_related("reward", "member").get(
+        pk=redemption.pk)
+
+
+@transaction.atomic
+def voucher_use(*, redemption: Redemption, store=None, actor: str) -> Redemption:
+    redemption = _lock(redemption)
+    now = timezone.now()
+    if redemption.status == Redemption.Status.ISSUED and redemption.expires_at and redemption.expires_at <= now:
+        raise DomainError("voucher_not_usable", "This voucher has expired.", title="Voucher not usable")
+    if redemption.status != Redemption.Status.ISSUED:
+        raise _not_usable(redemption)
+    redemption.status, redemption.used_at, redemption.used_store = Redemption.Status.USED, now, store
+    redemption.save(update_fields=["status", "used_at", "used_store"])
+    _log(redemption, Redemption.Status.ISSUED, actor, now)
+    return redemption
+
+
+def _give_back(redemption: Redemption, *, new_status: str, actor: str, reason: str, refund: bool) -> Redemption:
+    now = timezone.now()
+    if refund:
+        redemption.refund_transaction = points_refund(
+            spend=redemption.spend_transaction, idempotency_key=f"refund:redemption:{redemption.pk}", actor=actor,
+            source_type="redemption", source_id=str(redemption.pk),
+            description=f"Refund: {redemption.reward.name} ({new_status})",
+        )
+    if redemption.reward.stock_remaining is not None:
+        Reward.objects.filter(pk=redemption.reward_id).update(stock_remaining=F("stock_remaining") + 1)
+    redemption.status = new_status
+    redemption.save(update_fields=["status", "refund_transaction"])
+    _log(redemption, Redemption.Status.ISSUED, actor, now, reason)
+    return redemption
+
+
+@transaction.atomic
+def redemption_cancel(*, redemption: Redemption, actor: str, reason: str = "") -> Redemption:
+    """Undo an unused redemption: points back (kind ``refund``), stock back."""
+    redemption = _lock(redemption)
+    if redemption.status != Redemption.Status.ISSUED:
+        raise _not_usable(redemption)
+    if redemption.expires_at and redemption.expires_at <= timezone.now():
+        raise DomainError("voucher_not_usable", "This voucher has expired.", title="Voucher not usable")
+    return _give_back(redemption, new_status=Redemption.Status.CANCELLED, actor=actor, reason=reason, refund=True)
+
+
+@transaction.atomic
+def voucher_expire(*, redemption: Redemption, now: datetime | None = None,
+                   actor: str = "system:voucher-expiry") -> bool:
+    redemption = _lock(redemption)
+    now = now or timezone.now()
+    if redemption.status != Redemption.Status.ISSUED or not redemption.expires_at or redemption.expires_at > now:
+        return False
+    _give_back(redemption, new_status=Redemption.Status.EXPIRED, actor=actor, reason="validity ended",
+               refund=redemption.reward.refund_on_expiry)
+    return True
+
+
+def vouchers_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Expire every issued voucher past its date (each in its own short transaction; safe to rerun)."""
+    now = now or timezone.now()
+    expired = 0
+    while True:
+        due = list(Redemption.objects.filter(status=Redemption.Status.ISSUED, expires_at__lte=now)
+                   .order_by("expires_at", "pk").values_list("pk", flat=True)[:batch_size])
+        if not due:
+            return expired
+        for pk in due:
+            expired += voucher_expire(redemption=Redemption(pk=pk), now=now)
+        if len(due) < batch_size:
+            return expired
