@@ -112,6 +112,17 @@ def _bonus_credit(
     return txn
 
 
+def _member_lock(member: Member | None) -> Member | None:
+    """Hold the member row until commit, so one member's earnings are evaluated one at a time.
+
+    ``FOR NO KEY UPDATE``: it does not block rows being inserted that point at the member (a
+    redemption, a purchase of another member's referral), only another earning for the same member.
+    """
+    if member is None:
+        return None
+    return Member.objects.select_for_update(no_key=True, of=("self",)).select_related("program").get(pk=member.pk)
+
+
 def purchase_preview(
     *, program: Program, member_reference: dict | None, currency: str, total: Decimal,
     occurred_at: datetime | None = None, lines: list[dict] | None = None, store: Store | None = None,
@@ -142,7 +153,7 @@ def purchase_record(
     _check_currency(program, currency)
     occurred_at = _check_occurred_at(occurred_at, now)
     lines = lines or []
-    member = member_for_earning(program=program, reference=member_reference, for_update=True)
+    member = _member_lock(member_for_earning(program=program, reference=member_reference))
     context, earnings = None, []
     if member is not None:
         context = _purchase_context(program=program, member=member, store=store, total=total, lines=lines,
@@ -217,7 +228,7 @@ def event_record(
     program = store.program
     occurred_at = _check_occurred_at(occurred_at, timezone.now(), what="An event")
     attributes = attributes or {}
-    member = member_for_earning(program=program, reference=member_reference, for_update=True)
+    member = _member_lock(member_for_earning(program=program, reference=member_reference))
     if member is None:
         raise DomainError.invalid("member", "An event earns for a member; name one.")
     context = event_context(program=program, member=member, store=store, event_type=event_type, quantity=quantity,
