@@ -5,8 +5,8 @@ down once, after every factor is applied. Configured rules (``EarningRule``) add
 their own lines after it, in priority order; each rule's points are rounded down
 once, then capped.
 
-Everything here is pure: the services fetch the rules and what capped rules
-already awarded, and pass them in.
+Apart from reading the member's tier, nothing here touches the database: the
+services fetch the rules and what capped rules already awarded, and pass them in.
 """
 
 from __future__ import annotations
