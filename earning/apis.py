@@ -10,7 +10,7 @@ from loyalty.api_fields import AwareDateTimeField, ExternalIdField, MoneyField, 
 from loyalty.errors import DomainError
 from loyalty.idempotency import Answer, idempotent_call
 from loyalty.problems import flatten_validation_errors
-from members.apis import BalanceSerializer, MemberReferenceSerializer, TierRefSerializer
+from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer, TierRefSerializer
 
 from .services import event_record, purchase_preview, purchase_record, purchase_return
 
@@ -25,11 +25,6 @@ class LineSerializer(serializers.Serializer):
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     quantity = StrictIntegerField(min_value=1, max_value=100_000)
     unit_price = MoneyField(min_value=0)
-
-
-class MemberKeySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    card_number = serializers.CharField()
 
 
 class BreakdownSerializer(serializers.Serializer):

@@ -42,6 +42,13 @@ def member_reference_resolve(*, program, reference: dict, for_update: bool = Fal
         raise
 
 
+class MemberKeySerializer(serializers.Serializer):
+    """How answers about a purchase, event or voucher name its member."""
+
+    id = serializers.UUIDField()
+    card_number = serializers.CharField()
+
+
 class BalanceSerializer(serializers.Serializer):
     available = serializers.IntegerField()
     pending = serializers.IntegerField()

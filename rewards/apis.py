@@ -8,7 +8,7 @@ from loyalty.api_fields import StrictIntegerField
 from loyalty.errors import DomainError
 from loyalty.idempotency import idempotent_call
 from loyalty.pagination import PageNumberPagination
-from members.apis import BalanceSerializer, MemberReferenceSerializer
+from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer
 from members.selectors import member_by_reference, member_find
 
 from .selectors import redemption_get, reward_eligibility, reward_get_by_code, reward_list, voucher_get
@@ -21,11 +21,6 @@ class RewardRefSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     type = serializers.CharField()
-
-
-class MemberKeySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    card_number = serializers.CharField()
 
 
 class VoucherSerializer(serializers.Serializer):
