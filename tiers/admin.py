@@ -53,7 +53,7 @@ class MemberTierAdmin(ReadOnlyAdmin):
     list_select_related = ("member", "tier")
 
     def get_urls(self):
-        return [path("<int:pk>/assign/", self.admin_site.admin_view(self.assign_view), name="tiers_membertier_assign"),
+        return [path("<uuid:pk>/assign/", self.admin_site.admin_view(self.assign_view), name="tiers_membertier_assign"),
                 *super().get_urls()]
 
     def has_assign_permission(self, request):

@@ -81,8 +81,10 @@ class Tier(models.Model):
 class QualifyingActivity(models.Model):
     """One earn (positive) or return (negative) as it counts towards tiers."""
 
-    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="qualifying_activity")
+    # (program, occurred_at) and (member, occurred_at) serve the foreign keys' lookups too.
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+", db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="qualifying_activity",
+                               db_index=False)
     occurred_at = models.DateTimeField()
     points = models.BigIntegerField(default=0)
     spend = models.DecimalField(max_digits=12, decimal_places=2, default=0)
@@ -110,9 +112,12 @@ class QualifyingActivity(models.Model):
 class MemberTier(models.Model):
     """Where a member stands. ``qualifying_value`` is a cache of the windowed sum."""
 
-    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.OneToOneField("members.Member", on_delete=models.CASCADE, related_name="tier_status")
-    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Few indexes, none on a column a recalculation writes: its updates stay cheap (HOT on PostgreSQL).
+    member = models.OneToOneField("members.Member", on_delete=models.CASCADE, related_name="tier_status",
+                                  primary_key=True)
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+", db_index=False)
+    tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             db_index=False)
     qualifying_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     achieved_at = models.DateTimeField(help_text="When the member reached this tier.")
     valid_until = models.DateTimeField(
@@ -141,9 +146,12 @@ class TierChange(models.Model):
         RECALC = "recalc", "Raised by recalculation"
 
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="tier_changes")
-    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    to_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="tier_changes",
+                               db_index=False)  # (member, -created_at) serves it
+    from_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
+    to_tier = models.ForeignKey(Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                db_index=False)
     cause = models.CharField(max_length=16, choices=Cause.choices)
     reason = models.TextField(blank=True, default="")
     actor = models.CharField(max_length=100)
