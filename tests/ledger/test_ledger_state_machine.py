@@ -72,7 +72,7 @@ class LedgerMachine(RuleBasedStateMachine):
             list(self.accounts.order_by("pk").values_list("available", "pending", "debt")),
             list(PointsLot.objects.filter(account_id__in=self.account_ids).order_by("pk")
                  .values_list("remaining", "released", "expired")),
-            LedgerEntry.objects.filter(account_id__in=self.account_ids).count(),
+            self.last_entry_id(),  # a refused operation rolls back: no new entry survives
         )
 
     def last_entry_id(self) -> int:
@@ -83,7 +83,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
         On a refusal nothing at all may have changed. Returns the result, or the refusal.
         """
-        before, mark = self.snapshot(), self.last_entry_id()
+        before = self.snapshot()
+        mark = before[-1]
         try:
             result = operation()
         except DomainError as refusal:
