@@ -16,6 +16,21 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_eagerly(request):
+    """Tasks run in-process in tests, even where CI sets a real broker; a test that means to
+    go through the broker and a worker marks itself ``@pytest.mark.broker``."""
+    from loyalty.celery import app
+
+    if request.node.get_closest_marker("broker"):
+        yield
+        return
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
 @pytest.fixture
 def program(db):
     return ProgramFactory(slug="coffee", name="Coffee Club")
