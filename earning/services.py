@@ -249,6 +249,9 @@ def event_record(
         event.save(update_fields=["earn_transaction"])
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="event",
                        source_id=str(event.pk))
+        # Points earned by activity count towards tiers like points earned by purchases (no spend).
+        tier_activity_record(member=member, occurred_at=occurred_at, points=points, spend=Decimal(0),
+                             source_type="event", source_id=str(event.pk), actor=actor)
     return event
 
 
