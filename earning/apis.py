@@ -196,7 +196,9 @@ class ReturnCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         external_id = ExternalIdField()
         purchase_external_id = ExternalIdField()
-        purchase_store = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
+        purchase_store = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=32, required=False,
+                                                allow_null=True, default=None,
+                                                error_messages={"invalid": "A store code, e.g. DEMO-001."})
         amount = MoneyField()
 
     class OutputSerializer(serializers.Serializer):

@@ -82,7 +82,8 @@ class RedemptionCreateApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         member = MemberReferenceSerializer()
-        reward = serializers.CharField(max_length=32)
+        reward = serializers.RegexField(r"^[A-Za-z0-9_-]{1,32}$", max_length=32,
+                                        error_messages={"invalid": "A reward code, e.g. FREE-COFFEE."})
         points = StrictIntegerField(required=False, allow_null=True, default=None, min_value=1,
                                     help_text="Pay-with-points rewards only: how many points to pay.")
 

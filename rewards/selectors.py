@@ -4,7 +4,7 @@ from django.utils import timezone
 from loyalty.errors import DomainError
 
 from .models import Redemption, Reward
-from .services import period_start, reward_refusal, voucher_code_normalize
+from .services import VOUCHER_ALPHABET, VOUCHER_LENGTH, period_start, reward_refusal, voucher_code_normalize
 
 
 def reward_list(*, program):
@@ -60,8 +60,10 @@ def redemption_get(*, program, redemption_id) -> Redemption:
 
 
 def voucher_get(*, program, code: str) -> Redemption:
+    code = voucher_code_normalize(code)
+    well_formed = len(code) == VOUCHER_LENGTH and all(ch in VOUCHER_ALPHABET for ch in code)
     redemption = Redemption.objects.select_related("reward", "member").filter(
-        program=program, voucher_code=voucher_code_normalize(code)).first()
+        program=program, voucher_code=code).first() if well_formed else None
     if redemption is None:
         raise DomainError("voucher_not_found", "No voucher with this code.", title="Voucher not found")
     return redemption

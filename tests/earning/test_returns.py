@@ -162,3 +162,10 @@ def test_guest_purchase_can_be_returned_without_points(pos, db):
 
     assert response.status_code == 201
     assert response.json()["points_reversed"] == 0 and response.json()["balance"] is None
+
+
+def test_a_malformed_store_code_is_a_400(pos, member, bought):
+    response = give_back(pos, "1.00", purchase_store="DEMO\x00001")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "purchase_store"

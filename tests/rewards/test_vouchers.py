@@ -116,3 +116,13 @@ def test_expiry_refunds_points_when_the_reward_says_so(pos, member, coffee):
 
     member.account.refresh_from_db()
     assert member.account.available == 100
+
+
+def test_malformed_voucher_codes_and_reward_codes_are_refused_cleanly(pos, member, coffee):
+    give_points(member, 100)
+
+    for code in ("%00", "A%00B", "x" * 200, "%F0%9F%92%A9"):
+        assert pos.get(f"/api/v1/pos/vouchers/{code}/").status_code == 404
+        assert pos.post(f"/api/v1/pos/vouchers/{code}/use/").status_code == 404
+    bad_reward = redeem(pos, member, "FREE\x00COFFEE")
+    assert bad_reward.status_code == 400 and bad_reward.json()["errors"][0]["field"] == "reward"
