@@ -19,16 +19,19 @@ Bookkeeping, checked by ``manage.py ledger_verify``:
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from loyalty.errors import DomainError
 
 from .models import Kind, LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
+
+logger = logging.getLogger(__name__)
 
 RELEASE_ACTOR = "system:release"
 EXPIRY_ACTOR = "system:expiry"
@@ -502,3 +505,198 @@ def account_lock(*, member) -> PointsAccount:
         raise RuntimeError("account_lock must be called inside a transaction")
     (account,) = _lock_accounts(member)
     return account
+
+
+# --- batch jobs: release and expiry over every account ------------------------------------------
+#
+# Each batch is one transaction over a range of account ids: it locks the range's accounts that have
+# due lots (lowest id first, skipping accounts another worker or request holds: every writer of lots
+# locks the account first, so this order cannot deadlock), re-reads their due lots under the lock,
+# and writes, on PostgreSQL, with one set-based statement exactly what ``_catch_up`` would write:
+# the same transactions (``release:lot:<id>`` / ``expire:lot:<id>``), entries, movements, lot flags
+# and balances. Accounts where order matters (debt to repay on release, a lot whose release and expiry
+# both fell due) and every account on other databases go through ``_catch_up`` itself. A lot leaves
+# the due set in the batch that handles it, so a rerun or a second worker finds nothing more to do,
+# and a run stopped between batches is finished by the next one; accounts skipped because they were
+# locked are retried, waiting for the lock, before the run ends.
+
+
+@dataclass
+class LotRun:
+    """What one run of a batch job did."""
+
+    lots: int = 0  # lots released or expired (with points moved)
+    points: int = 0  # points moved by the set-based statements (lots handled one by one are not summed)
+    accounts: int = 0  # accounts locked and caught up
+    batches: int = 0
+    one_by_one: int = 0  # accounts that went through ``_catch_up``
+
+
+_RELEASE_SQL = """
+WITH due AS (
+    SELECT id, program_id, account_id, remaining FROM ledger_pointslot
+    WHERE account_id = ANY(%(accounts)s) AND NOT released AND available_at <= %(now)s
+), moving AS (
+    SELECT * FROM due WHERE remaining > 0
+), txns AS (
+    INSERT INTO ledger_ledgertransaction (program_id, kind, idempotency_key, source_type, source_id, actor,
+                                          reason, reverses_id, created_at)
+    SELECT program_id, 'release', 'release:lot:' || id, 'lot', id::text, %(actor)s, '', NULL, %(now)s
+    FROM moving ORDER BY id
+    RETURNING id, source_id
+), entries AS (
+    INSERT INTO ledger_ledgerentry (public_id, transaction_id, program_id, account_id, kind, points,
+                                    available_delta, pending_delta, debt_delta, lot_id, expires_at, description,
+                                    created_at)
+    SELECT gen_random_uuid(), t.id, m.program_id, m.account_id, 'release', 0, m.remaining, -m.remaining, 0,
+           NULL, NULL, m.remaining || ' points released', %(now)s
+    FROM txns t JOIN moving m ON m.id = t.source_id::bigint ORDER BY t.id
+), lots AS (
+    UPDATE ledger_pointslot l SET released = true FROM due WHERE l.id = due.id
+), accounts AS (
+    UPDATE ledger_pointsaccount a
+    SET available = a.available + s.points, pending = a.pending - s.points, updated_at = %(now)s
+    FROM (SELECT account_id, SUM(remaining) AS points FROM moving GROUP BY account_id) s
+    WHERE a.id = s.account_id
+)
+SELECT COUNT(*), COALESCE(SUM(remaining), 0) FROM moving
+"""
+
+_EXPIRE_SQL = """
+WITH due AS (
+    SELECT id, program_id, account_id, remaining, released,
+           CASE WHEN released THEN remaining ELSE 0 END AS available,
+           CASE WHEN released THEN 0 ELSE remaining END AS pending
+    FROM ledger_pointslot
+    WHERE account_id = ANY(%(accounts)s) AND NOT expired AND remaining > 0 AND expires_at <= %(now)s
+), txns AS (
+    INSERT INTO ledger_ledgertransaction (program_id, kind, idempotency_key, source_type, source_id, actor,
+                                          reason, reverses_id, created_at)
+    SELECT program_id, 'expire', 'expire:lot:' || id, 'lot', id::text, %(actor)s, '', NULL, %(now)s
+    FROM due ORDER BY id
+    RETURNING id, source_id
+), entries AS (
+    INSERT INTO ledger_ledgerentry (public_id, transaction_id, program_id, account_id, kind, points,
+                                    available_delta, pending_delta, debt_delta, lot_id, expires_at, description,
+                                    created_at)
+    SELECT gen_random_uuid(), t.id, d.program_id, d.account_id, 'expire', -d.remaining, -d.available,
+           -d.pending, 0, NULL, NULL, 'Points expired', %(now)s
+    FROM txns t JOIN due d ON d.id = t.source_id::bigint ORDER BY t.id
+    RETURNING id, transaction_id
+), movements AS (
+    INSERT INTO ledger_lotmovement (entry_id, lot_id, points)
+    SELECT e.id, t.source_id::bigint, -d.remaining
+    FROM entries e JOIN txns t ON t.id = e.transaction_id JOIN due d ON d.id = t.source_id::bigint
+), lots AS (
+    -- a lot that expired while pending is released (empty) when its release date has come too
+    UPDATE ledger_pointslot l SET remaining = 0, expired = true, released = l.released OR l.available_at <= %(now)s
+    FROM due WHERE l.id = due.id
+), accounts AS (
+    UPDATE ledger_pointsaccount a
+    SET available = a.available - s.available, pending = a.pending - s.pending, updated_at = %(now)s
+    FROM (SELECT account_id, SUM(available) AS available, SUM(pending) AS pending FROM due GROUP BY account_id) s
+    WHERE a.id = s.account_id
+)
+SELECT COUNT(*), COALESCE(SUM(remaining), 0) FROM due
+"""
+
+
+@dataclass(frozen=True)
+class _LotJob:
+    name: str  # "release" or "expiry", as in ``_catch_up``'s ``<name>_actor``
+    sql: str
+    due: Q  # lots that fell due, given ``now`` as the ``available_at``/``expires_at`` bound
+    one_by_one: Q  # due lots whose account must go through ``_catch_up`` (order matters there)
+    debt_matters: bool  # accounts with debt go through ``_catch_up`` (a release repays it first)
+
+
+def _release_job(now: datetime) -> _LotJob:
+    due = Q(released=False, available_at__lte=now)
+    # its expiry came first (or at the same moment): _catch_up expires it, then marks it released
+    expired_first = Q(expired=False, remaining__gt=0, expires_at__lte=F("available_at"))
+    return _LotJob("release", _RELEASE_SQL, due, due & expired_first, debt_matters=True)
+
+
+def _expire_job(now: datetime) -> _LotJob:
+    due = Q(expired=False, remaining__gt=0, expires_at__lte=now)
+    # still pending, but released before it expired: _catch_up releases it (repaying debt), then expires it
+    released_first = Q(released=False, available_at__lt=F("expires_at"))
+    return _LotJob("expiry", _EXPIRE_SQL, due, due & released_first, debt_matters=False)
+
+
+def _batch_committed(job: str, run: LotRun) -> None:
+    """Called after each committed batch (progress for the log; tests stop a run here)."""
+    logger.debug("%s: batch %s committed (%s lots, %s accounts so far)", job, run.batches, run.lots, run.accounts)
+
+
+def _lot_batch(job: _LotJob, account_ids: list[int], *, now: datetime, actor: str, run: LotRun,
+               wait: bool) -> list[int]:
+    """One transaction: lock the accounts, catch them up; answers the ids it had to skip (locked elsewhere)."""
+    set_based = connection.vendor == "postgresql"
+    with transaction.atomic():
+        locking = PointsAccount.objects.select_for_update(skip_locked=set_based and not wait)
+        locked = dict(locking.filter(pk__in=account_ids).order_by("pk").values_list("pk", "debt"))
+        skipped = [pk for pk in account_ids if pk not in locked]
+        if not locked:
+            return skipped
+        one_by_one = set(locked) if not set_based else set(
+            PointsLot.objects.filter(job.one_by_one, account_id__in=list(locked)).values_list("account_id", flat=True)
+        )
+        if job.debt_matters:  # a release repays debt: one lot after the other, in _catch_up's order
+            one_by_one.update(pk for pk, debt in locked.items() if debt > 0)
+        for account in PointsAccount.objects.filter(pk__in=one_by_one).order_by("pk"):
+            released, expired = _catch_up(account=account, now=now, **{f"{job.name}_actor": actor})
+            run.lots += released if job.name == "release" else expired
+        rest = sorted(set(locked) - one_by_one)
+        if rest:
+            with connection.cursor() as cursor:
+                cursor.execute(job.sql, {"accounts": rest, "now": now, "actor": actor})
+                lots, points = cursor.fetchone()
+            run.lots += lots
+            run.points += points
+        run.accounts += len(locked)
+        run.one_by_one += len(one_by_one)
+    run.batches += 1
+    _batch_committed(job.name, run)
+    return skipped
+
+
+def _lots_run(job: _LotJob, *, now: datetime, batch_size: int, actor: str) -> LotRun:
+    run = LotRun()
+    skipped: list[int] = []
+    after = 0
+    while True:
+        page = list(PointsAccount.objects.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)
+                    [:batch_size])
+        if not page:
+            break
+        after = page[-1]
+        due_accounts = sorted(set(
+            PointsLot.objects.filter(job.due, account_id__gte=page[0], account_id__lte=after)
+            .values_list("account_id", flat=True).distinct()
+        ))
+        if due_accounts:
+            skipped += _lot_batch(job, due_accounts, now=now, actor=actor, run=run, wait=False)
+    for start in range(0, len(skipped), batch_size):  # held by someone else a moment ago: wait for them now
+        _lot_batch(job, skipped[start:start + batch_size], now=now, actor=actor, run=run, wait=True)
+    logger.info("%s: %s lots over %s accounts in %s batches", job.name, run.lots, run.accounts, run.batches)
+    return run
+
+
+def lots_release_due(*, now: datetime | None = None, batch_size: int = 5000, actor: str = RELEASE_ACTOR) -> LotRun:
+    """Release every pending lot whose ``available_at`` has come, in batches of ``batch_size`` accounts.
+
+    Idempotent, resumable and safe to run concurrently (see above). Each account caught up here
+    also has the expiries that fell due before its releases applied, as ``_catch_up`` orders them.
+    """
+    now = now or timezone.now()
+    return _lots_run(_release_job(now), now=now, batch_size=batch_size, actor=actor)
+
+
+def lots_expire_due(*, now: datetime | None = None, batch_size: int = 5000, actor: str = EXPIRY_ACTOR) -> LotRun:
+    """Expire exactly the ``remaining`` of every lot past its ``expires_at``, once, in batches of accounts.
+
+    Idempotent, resumable and safe to run concurrently (see above).
+    """
+    now = now or timezone.now()
+    return _lots_run(_expire_job(now), now=now, batch_size=batch_size, actor=actor)

@@ -8,6 +8,7 @@ eagerly, mail printed to the console.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -161,6 +162,17 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Beat: every time-driven job, in one place (times in CELERY_TIMEZONE). Each is idempotent and has a
+# management command of the same work for operators.
+CELERY_BEAT_SCHEDULE = {
+    "release-pending-points": {"task": "ledger.tasks.release_points", "schedule": crontab(minute=5)},
+    "expire-points": {"task": "ledger.tasks.expire_points", "schedule": crontab(hour=1, minute=15)},
+    "expire-vouchers": {"task": "rewards.tasks.expire_vouchers", "schedule": crontab(hour=1, minute=30)},
+    "birthday-bonuses": {"task": "earning.tasks.grant_birthday_bonuses", "schedule": crontab(hour=0, minute=10)},
+    "recalculate-tiers": {"task": "loyalty.for_each_program", "args": ["tiers.tasks.tier_recalculate_program"],
+                          "schedule": crontab(hour=2, minute=30)},
+    "verify-ledger": {"task": "ledger.tasks.ledger_verify", "schedule": crontab(hour=4, minute=0)},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["programs.auth.PosApiKeyAuthentication"],
