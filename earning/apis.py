@@ -37,6 +37,17 @@ def _tier_ref(member):
     return {"code": tier.code, "name": tier.name} if tier else None
 
 
+def once_per_external_id(*, client, scope: str, noun: str, data: dict, run) -> Answer:
+    """Purchases, returns and events: exactly once per (store, external_id) of their kind."""
+    return idempotent_call(
+        store=client.store, scope=scope, key=data["external_id"], payload=data, run=run,
+        conflict=lambda: DomainError(
+            "duplicate_external_id",
+            f"{noun} {data['external_id']} was already posted from this store with a different body.",
+            title="Duplicate external id"),
+    )
+
+
 def _answer_response(answer: Answer) -> Response:
     return Response(answer.body, status=status.HTTP_200_OK if answer.replayed else answer.status,
                     headers=REPLAYED_HEADER if answer.replayed else None)
@@ -85,13 +96,7 @@ def purchase_answer(*, client, data: dict) -> Answer:
         }).data
         return status.HTTP_201_CREATED, body
 
-    return idempotent_call(
-        store=client.store, scope="purchase", key=data["external_id"], payload=data, run=run,
-        conflict=lambda: DomainError(
-            "duplicate_external_id",
-            f"Purchase {data['external_id']} was already posted from this store with a different body.",
-            title="Duplicate external id"),
-    )
+    return once_per_external_id(client=client, scope="purchase", noun="Purchase", data=data, run=run)
 
 
 class PurchaseCreateApi(APIView):
@@ -231,13 +236,7 @@ class ReturnCreateApi(APIView):
                 "balance": account_balance_get(member=member, fresh=True) if member else None,
             }).data
 
-        answer = idempotent_call(
-            store=client.store, scope="return", key=data["external_id"], payload=data, run=run,
-            conflict=lambda: DomainError(
-                "duplicate_external_id",
-                f"Return {data['external_id']} was already posted from this store with a different body.",
-                title="Duplicate external id"),
-        )
+        answer = once_per_external_id(client=client, scope="return", noun="Return", data=data, run=run)
         return _answer_response(answer)
 
 
@@ -327,11 +326,5 @@ class EventCreateApi(APIView):
                 "balance": account_balance_get(member=member, fresh=True),
             }).data
 
-        answer = idempotent_call(
-            store=client.store, scope="event", key=data["external_id"], payload=data, run=run,
-            conflict=lambda: DomainError(
-                "duplicate_external_id",
-                f"Event {data['external_id']} was already posted from this store with a different body.",
-                title="Duplicate external id"),
-        )
+        answer = once_per_external_id(client=client, scope="event", noun="Event", data=data, run=run)
         return _answer_response(answer)
