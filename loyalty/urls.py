@@ -9,6 +9,7 @@ from .problems import api_not_found
 pos_api = [
     path("", include("earning.urls")),
     path("", include("ledger.urls")),
+    path("", include("tiers.urls")),
     path("", include("members.urls")),
     path("", include("rewards.urls")),
 ]
@@ -16,6 +17,7 @@ pos_api = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("", include("notifications.urls")),
     path("api/v1/pos/", include(pos_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
