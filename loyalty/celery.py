@@ -31,6 +31,7 @@ def for_each_program(task_name: str) -> int:
     """Send ``task_name`` once per program, with the program's id (how beat runs per-program nightly work)."""
     from programs.models import Program
 
+    app.loader.import_default_modules()  # a worker has them already; an eager caller may not
     task = app.tasks[task_name]
     program_ids = [str(pk) for pk in Program.objects.order_by("pk").values_list("pk", flat=True)]
     for program_id in program_ids:

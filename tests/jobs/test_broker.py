@@ -1,0 +1,72 @@
+"""One job end to end: through the Redis broker to a real worker process, into the database."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from ledger.tasks import release_points
+from tests.conftest import skip_unless
+from tests.factories import MemberFactory
+from tests.ledger.support import balances, earn
+
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url_of_tests() -> str:
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_for(condition, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_a_worker_process_releases_pending_points_sent_through_the_broker(program, tmp_path):
+    skip_unless(bool(settings.CELERY_BROKER_URL) and connection.vendor == "postgresql",
+                "needs Redis broker + PostgreSQL")
+    member = MemberFactory(program=program)
+    earn(member, 100, pending_days=14)
+    assert balances(member) == (0, 100, 0)
+    queue = f"test-jobs-{uuid.uuid4().hex[:12]}"  # this test's own queue: no other worker takes its message
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+           "DATABASE_CONN_MAX_AGE": "0"}
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "loyalty", "worker", "-P", "solo", "--without-heartbeat",
+             "--without-mingle", "--without-gossip", "-Q", queue, "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        release_points.apply_async(kwargs={"now": (member.account.lots.get().available_at).isoformat()},
+                                   queue=queue)
+        wait_for(lambda: balances(member) == (100, 0, 0) or worker.poll() is not None, timeout=90,
+                 what="the worker to release the points")
+        assert worker.poll() is None, f"the worker exited:\n{log.read_text()}"
+        assert balances(member) == (100, 0, 0)
+        wait_for(lambda: "succeeded" in log.read_text(), timeout=30, what="the worker to report the task")
+        assert "ledger.tasks.release_points" in log.read_text()
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
