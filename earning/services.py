@@ -14,6 +14,7 @@ from ledger.services import points_earn, points_reverse_return
 from loyalty.errors import DomainError
 from members.models import Member
 from members.selectors import member_by_reference
+from notifications.events import domain_event_publish
 from programs.models import Program, Store
 from tiers.services import tier_activity_record
 
@@ -178,6 +179,11 @@ def purchase_record(
         purchase.save(update_fields=["earn_transaction"])
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="purchase",
                        source_id=str(purchase.pk))
+        domain_event_publish(program=program, type="points.earned", member=member, key=f"purchase:{purchase.pk}",
+                             payload={"points": points,
+                                      "available_at": occurred_at + timedelta(days=program.pending_days),
+                                      "source": {"type": "purchase", "id": purchase.pk, "external_id": external_id,
+                                                 "store": store.code, "store_name": store.name}})
     if member is not None:  # after earning at the tier held before this purchase: crossing earns at the old tier
         tier_activity_record(member=member, occurred_at=occurred_at, points=points, spend=total,
                              source_type="purchase", source_id=str(purchase.pk), actor=actor)
@@ -249,6 +255,10 @@ def event_record(
         event.save(update_fields=["earn_transaction"])
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="event",
                        source_id=str(event.pk))
+        domain_event_publish(program=program, type="points.earned", member=member, key=f"event:{event.pk}",
+                             payload={"points": points, "source": {
+                                 "type": "event", "id": event.pk, "external_id": external_id, "event_type": event_type,
+                                 "store": store.code, "store_name": store.name}})
         # Points earned by activity count towards tiers like points earned by purchases (no spend).
         tier_activity_record(member=member, occurred_at=occurred_at, points=points, spend=Decimal(0),
                              source_type="event", source_id=str(event.pk), actor=actor)

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "tiers",
     "earning",
     "rewards",
+    "notifications",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +148,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Loyalty <loyalty@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where links in emails (unsubscribe) point: the site as members reach it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # Celery: no broker configured means tasks run in-process, at once.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from loyalty.errors import DomainError
+from notifications.events import domain_event_publish
 from programs.models import Program, Store
 
 from .identifiers import card_number_generate, phone_to_e164, referral_code_generate
@@ -85,6 +86,7 @@ def member_enrol(
     from earning.services import signup_bonus_grant  # earning owns the rules that say what a signup earns
 
     signup_bonus_grant(member=member)
+    domain_event_publish(program=program, type="member.enrolled", member=member, key=str(member.pk), payload={})
     return member
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ledger.services import account_lock, points_refund, points_spend
 from loyalty.errors import DomainError
+from notifications.events import domain_event_publish
 
 from .models import Redemption, RedemptionStatusChange, Reward
 
@@ -146,6 +147,11 @@ def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int
     else:  # pragma: no cover - 2^50 codes
         raise RuntimeError("could not allocate a voucher code")
     _log(redemption, "", actor, now)
+    domain_event_publish(program=redemption.program_id, type="reward.redeemed", member=member, key=str(redemption.pk),
+                         payload={"redemption_id": redemption.pk, "reward": {"code": reward.code, "name": reward.name},
+                                  "points": cost, "voucher_code": redemption.voucher_code,
+                                  "donation": reward.is_donation, "expires_at": redemption.expires_at,
+                                  "store": store.code if store else None})
     return redemption
 
 
@@ -172,6 +178,12 @@ def voucher_use(*, redemption: Redemption, store=None, actor: str) -> Redemption
     redemption.status, redemption.used_at, redemption.used_store = Redemption.Status.USED, now, store
     redemption.save(update_fields=["status", "used_at", "used_store"])
     _log(redemption, Redemption.Status.ISSUED, actor, now)
+    domain_event_publish(program=redemption.program_id, type="voucher.used", member=redemption.member,
+                         key=str(redemption.pk), payload={
+                             "redemption_id": redemption.pk, "reward": {"code": redemption.reward.code,
+                                                                        "name": redemption.reward.name},
+                             "voucher_code": redemption.voucher_code, "used_at": now,
+                             "store": store.code if store else None})
     return redemption
 
 

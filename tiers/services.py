@@ -12,6 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from loyalty.errors import DomainError
+from notifications.events import domain_event_publish
 
 from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
 from .qualification import Ladder, Standing, Window, decide, units_to_value
@@ -82,9 +83,13 @@ def _window_units(*, member, policy: TierPolicy, window: Window) -> tuple[int, i
 
 def _record_change(*, status: MemberTier, from_tier: Tier | None, cause: str, reason: str, actor: str,
                    now: datetime) -> TierChange:
-    return TierChange.objects.create(
+    change = TierChange.objects.create(
         program_id=status.program_id, member_id=status.member_id, from_tier=from_tier, to_tier=status.tier,
         cause=cause, reason=reason, actor=actor, qualifying_value=status.qualifying_value, created_at=now)
+    domain_event_publish(program=status.program_id, type="tier.changed", member=status.member, key=str(change.pk),
+                         payload={"cause": cause, "to_tier": {"code": status.tier.code, "name": status.tier.name},
+                                  "from_tier": {"code": from_tier.code, "name": from_tier.name} if from_tier else None})
+    return change
 
 
 @transaction.atomic

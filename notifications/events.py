@@ -1,0 +1,124 @@
+"""Domain events leave the domain here: webhooks for the program's integrators, emails for the member.
+
+Services call ``domain_event_publish`` inside their transaction. It writes the webhook deliveries
+and the outbox row in that same transaction (an action that rolls back sends nothing) and hands
+them to workers on commit. ``key`` names the occasion (``purchase:<id>``): the event id is derived
+from it, so publishing the same occasion twice queues one delivery per endpoint and one email.
+
+Webhook body::
+
+    {"id": "<event uuid>", "type": "points.earned", "created_at": "<ISO 8601>",
+     "program": "<program slug>", "data": {"member": {"id": …, "card_number": …}, …}}
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from members.models import Member
+from programs.models import Program
+from webhooks.services import WebhookEvent, webhook_endpoints_by_program, webhook_events_queue
+
+from .models import Kind
+from .services import notification_enqueue
+
+EVENT_NAMESPACE = uuid.UUID("7f1b3a52-7e0c-4d5e-9a53-1c1f0c2b9e41")
+
+# The member email each event sends, if any.
+EMAIL_FOR_EVENT = {
+    "points.earned": Kind.POINTS_EARNED,
+    "tier.changed": Kind.TIER_CHANGED,
+    "reward.redeemed": Kind.REWARD_ISSUED,
+}
+
+
+def event_id_for(*, program_id, type: str, key: str) -> uuid.UUID:
+    return uuid.uuid5(EVENT_NAMESPACE, f"{program_id}:{type}:{key}")
+
+
+def _json(value):
+    """Datetimes, decimals and UUIDs as JSON has them (what the receiver gets)."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _member_data(member: Member, type: str) -> dict:
+    data = {"id": str(member.pk), "card_number": member.card_number}
+    if type == "member.enrolled":
+        data.update(email=member.email, first_name=member.first_name, last_name=member.last_name,
+                    language=member.language, marketing_opt_in=member.marketing_opt_in,
+                    enrolled_at=member.enrolled_at)
+    return data
+
+
+def _email_data(type: str, data: dict) -> dict:
+    if type != "points.earned":
+        return data
+    available_at = data.get("available_at")
+    return {**data, "pending_until": available_at if available_at and available_at > timezone.now() else None}
+
+
+def _envelope(*, event_id, type: str, program: Program | None, program_id, data: dict, at: datetime) -> dict:
+    return _json({"id": event_id, "type": type, "created_at": at,
+                  "program": program.slug if program is not None else str(program_id), "data": data})
+
+
+def domain_event_publish(*, program, type: str, payload: dict, key: str, member: Member | None = None) -> uuid.UUID:
+    """Publish one domain event (``program`` is a Program or its id); answers the event id.
+
+    ``payload`` holds what is particular to the event; the member's identifiers are added here.
+    Costs the caller's transaction one query (the program's endpoints) plus one insert per
+    subscribed endpoint batch, and two more when the event emails the member (settings, insert).
+    """
+    program_id = getattr(program, "pk", program)
+    if member is not None and not isinstance(program, Program):
+        program = member.program
+    if not isinstance(program, Program):
+        program = Program.objects.get(pk=program_id)
+    event_id = event_id_for(program_id=program_id, type=type, key=key)
+    data = dict(payload)
+    if member is not None:
+        data["member"] = _member_data(member, type)
+    envelope = _envelope(event_id=event_id, type=type, program=program, program_id=program_id, data=data,
+                         at=timezone.now())
+    webhook_events_queue(events=[WebhookEvent(program_id=program_id, type=type, id=event_id, payload=envelope)])
+    if (kind := EMAIL_FOR_EVENT.get(type)) and member is not None:
+        notification_enqueue(member=member, program=program, kind=kind, data=_email_data(type, data),
+                             dedupe_key=f"{kind}:{event_id}")
+    return event_id
+
+
+def points_expired_publish(*, expired: Iterable[tuple], run_key: str, now: datetime | None = None) -> int:
+    """Publish ``points.expired`` for each (points account, points) pair of one expiry run.
+
+    For the batch-expiry job: call it inside the transaction that expires the points, with the
+    accounts (``PointsAccount`` rows, or anything with ``pk``, ``member_id`` and ``program_id``)
+    and how many points each lost. ``run_key`` names the run (or batch), so a rerun of the same
+    run publishes nothing twice. Set-based: a query for the endpoints, one for the members, one insert.
+    Answers the number of deliveries queued.
+    """
+    now = now or timezone.now()
+    pairs = [(account, int(points)) for account, points in expired if points > 0]
+    if not pairs:
+        return 0
+    endpoints = webhook_endpoints_by_program(program_ids={account.program_id for account, _ in pairs})
+    if not any(e.wants("points.expired") for group in endpoints.values() for e in group):
+        return 0
+    members = Member.objects.filter(pk__in={account.member_id for account, _ in pairs}).select_related("program")
+    members = {member.pk: member for member in members}
+    events = []
+    for account, points in pairs:
+        if not endpoints.get(account.program_id):
+            continue
+        member = members[account.member_id]
+        event_id = event_id_for(program_id=account.program_id, type="points.expired", key=f"{run_key}:{account.pk}")
+        data = {"member": _member_data(member, "points.expired"), "points": points, "expired_at": now}
+        events.append(WebhookEvent(program_id=account.program_id, type="points.expired", id=event_id,
+                                   payload=_envelope(event_id=event_id, type="points.expired", program=member.program,
+                                                     program_id=account.program_id, data=data, at=now)))
+    return webhook_events_queue(events=events, endpoints=endpoints)

@@ -1,0 +1,321 @@
+"""Member emails: render, queue in the outbox, send through workers; unsubscribe; expiry warnings.
+
+Which messages need consent (``models.KIND_CATEGORY``):
+
+* **transactional** — points earned, tier changed, points expiring, reward issued. They report on
+  the member's own account and are sent whatever the marketing choice (as long as the program
+  sends emails at all).
+* **marketing** — survey invitations. Queued only for members with ``marketing_opt_in``, and
+  dropped at send time if consent was withdrawn in between. They carry ``List-Unsubscribe``
+  (RFC 8058 one-click) headers.
+
+Every email links to the signed unsubscribe page, which turns marketing consent off.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import Exists, Min, OuterRef, Sum
+from django.template.loader import select_template
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from members.models import Member
+from programs.models import Program
+
+from .models import KIND_CATEGORY, Category, Kind, NotificationSettings, Outbox
+from .queue import claim_finish, lease_renew, rows_claim
+
+logger = logging.getLogger(__name__)
+
+SEND_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+MAX_SEND_ATTEMPTS = len(SEND_BACKOFF) + 1
+SEND_TIMEOUT_SECONDS = 30
+LEASE = timedelta(minutes=5)  # well above one message's send timeout
+UNSUBSCRIBE_SALT = "notifications.unsubscribe"
+
+
+# --- settings, consent and links ---------------------------------------------------------------
+
+
+def notification_settings_for(*, program) -> NotificationSettings:
+    found = NotificationSettings.objects.filter(program=program).first()
+    return found if found is not None else NotificationSettings(program=program)
+
+
+def unsubscribe_token(*, member: Member) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"m": str(member.pk)})
+
+
+def member_for_unsubscribe_token(*, token: str) -> Member | None:
+    """The member a genuine token names (None for a forged, altered or stale token)."""
+    try:
+        data = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return Member.objects.select_related("program").filter(pk=data.get("m")).first()
+
+
+def unsubscribe_url(*, member: Member) -> str:
+    path = reverse("notifications:unsubscribe", kwargs={"token": unsubscribe_token(member=member)})
+    return f"{settings.SITE_URL.rstrip('/')}{path}"
+
+
+@transaction.atomic
+def member_unsubscribe(*, member: Member) -> Member:
+    """Withdraw marketing consent and drop the member's marketing emails not yet sent."""
+    from members.services import member_consent_set  # members owns consent
+
+    member = member_consent_set(member=member, marketing_opt_in=False)
+    Outbox.objects.filter(member=member, category=Category.MARKETING, status=Outbox.Status.PENDING).update(
+        status=Outbox.Status.CANCELLED, last_error="marketing consent withdrawn")
+    return member
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def _language(member: Member) -> str:
+    codes = {code for code, _ in settings.LANGUAGES}
+    return member.language if member.language in codes else settings.LANGUAGE_CODE
+
+
+def _template_names(program: Program, kind: str, language: str, suffix: str) -> list[str]:
+    """A program's own template first (``notifications/email/programs/<slug>/…``), then the default;
+    the member's language first, then English."""
+    names = []
+    for lang in dict.fromkeys([language, "en"]):
+        names += [f"notifications/email/programs/{program.slug}/{kind}/{lang}.{suffix}",
+                  f"notifications/email/{kind}/{lang}.{suffix}"]
+    return names
+
+
+def email_render(*, member: Member, kind: str, data: dict) -> RenderedEmail:
+    program = member.program
+    language = _language(member)
+    context = {
+        "member": member, "program": program, "data": data, "language": language, "kind": kind,
+        "transactional": KIND_CATEGORY[kind] == Category.TRANSACTIONAL,
+        "unsubscribe_url": unsubscribe_url(member=member),
+    }
+    with translation.override(language):
+        subject = select_template(_template_names(program, kind, language, "subject.txt")).render(context)
+        text = select_template(_template_names(program, kind, language, "txt")).render(context)
+        html = select_template(_template_names(program, kind, language, "html")).render(context)
+    return RenderedEmail(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)
+
+
+# --- queueing ----------------------------------------------------------------------------------
+
+
+def _schedule(dedupe_key: str) -> None:
+    def send():
+        from .tasks import send_email
+
+        send_email.delay(dedupe_key)
+
+    # robust: a broker that is down must not fail an action that has committed; the sweep sends later.
+    transaction.on_commit(send, robust=True)
+
+
+def _schedule_sweep() -> None:
+    def sweep():
+        from .tasks import send_due_emails
+
+        send_due_emails.delay()
+
+    transaction.on_commit(sweep, robust=True)
+
+
+def _refusal(member: Member, kind: str, program_settings: NotificationSettings) -> str | None:
+    if not program_settings.emails_enabled:
+        return "program sends no emails"
+    if not member.email:
+        return "no email address"
+    if KIND_CATEGORY[kind] == Category.MARKETING and not member.marketing_opt_in:
+        return "no marketing consent"
+    return None
+
+
+def _headers(member: Member, kind: str) -> dict:
+    if KIND_CATEGORY[kind] != Category.MARKETING:
+        return {}
+    return {"List-Unsubscribe": f"<{unsubscribe_url(member=member)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def _outbox_row(*, member: Member, kind: str, data: dict, dedupe_key: str, program_settings, now) -> Outbox:
+    email = email_render(member=member, kind=kind, data=data)
+    return Outbox(
+        program_id=member.program_id, member=member, kind=kind, category=KIND_CATEGORY[kind], dedupe_key=dedupe_key,
+        to=member.email, from_email=program_settings.from_email or settings.DEFAULT_FROM_EMAIL,
+        subject=email.subject, text=email.text, html=email.html, headers=_headers(member, kind),
+        created_at=now, next_attempt_at=now,
+    )
+
+
+def notification_enqueue(*, member: Member, kind: str, data: dict, dedupe_key: str,
+                         program: Program | None = None) -> bool:
+    """Queue one email to ``member`` in the caller's transaction; it is sent after commit.
+
+    Answers False when nothing is queued: the program sends no emails, or a marketing message
+    without consent. A second message with the same ``dedupe_key`` is dropped (one ``INSERT …
+    ON CONFLICT DO NOTHING``; it costs the caller's transaction three queries in all).
+    """
+    if program is not None:
+        member.program = program
+    program_settings = notification_settings_for(program=member.program)
+    if reason := _refusal(member, kind, program_settings):
+        logger.debug("no %s email to member %s: %s", kind, member.pk, reason)
+        return False
+    row = _outbox_row(member=member, kind=kind, data=data, dedupe_key=dedupe_key, program_settings=program_settings,
+                      now=timezone.now())
+    Outbox.objects.bulk_create([row], ignore_conflicts=True)
+    _schedule(dedupe_key)
+    return True
+
+
+def survey_invitation_send(*, member: Member, survey_name: str, survey_url: str, invitation_key: str) -> bool:
+    """Invite ``member`` to a survey by email (marketing: only with consent), once per ``invitation_key``."""
+    return notification_enqueue(member=member, kind=Kind.SURVEY_INVITATION,
+                                data={"survey_name": survey_name, "survey_url": survey_url},
+                                dedupe_key=f"{Kind.SURVEY_INVITATION}:{member.pk}:{invitation_key}")
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def _message_id(row: Outbox) -> str:
+    """Stable per outbox row: should a message ever go out twice, receivers see one message."""
+    domain = parseaddr(row.from_email)[1].rpartition("@")[2] or "localhost"
+    return f"<outbox-{row.pk}@{domain}>"
+
+
+def _consent_withdrawn(row: Outbox) -> bool:
+    if row.category != Category.MARKETING:
+        return False
+    return not Member.objects.filter(pk=row.member_id, marketing_opt_in=True).exists()
+
+
+def _send_one(row: Outbox, *, token, connection) -> str:
+    if _consent_withdrawn(row):
+        claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.CANCELLED,
+                     last_error="marketing consent withdrawn")
+        return Outbox.Status.CANCELLED
+    if not lease_renew(Outbox, pk=row.pk, token=token, now=timezone.now(), lease=LEASE):
+        return "skipped"  # the lease lapsed and another worker has the message now
+    message = EmailMultiAlternatives(subject=row.subject, body=row.text, from_email=row.from_email, to=[row.to],
+                                     headers={"Message-ID": _message_id(row), **row.headers},
+                                     connection=connection)
+    if row.html:
+        message.attach_alternative(row.html, "text/html")
+    try:
+        message.send()
+    except (smtplib.SMTPException, OSError) as error:
+        now = timezone.now()
+        if row.attempts >= MAX_SEND_ATTEMPTS:
+            logger.warning("email %s to %s failed after %s attempts: %s", row.pk, row.to, row.attempts, error)
+            claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.FAILED, last_error=str(error))
+            return Outbox.Status.FAILED
+        claim_finish(Outbox, pk=row.pk, token=token, last_error=str(error),
+                     next_attempt_at=now + SEND_BACKOFF[row.attempts - 1])
+        return Outbox.Status.PENDING
+    claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.SENT, sent_at=timezone.now(), last_error="")
+    return Outbox.Status.SENT
+
+
+def outbox_send_due(*, dedupe_key: str | None = None, limit: int = 50) -> dict:
+    """Claim due messages (or just the message ``dedupe_key``, if due) and send each; answers counts per outcome.
+
+    Safe to run concurrently: a message is claimed by one worker at a time, and one that is sent is
+    never claimed again. A worker that dies leaves its claim to lapse after ``LEASE``.
+    """
+    counts = {"sent": 0, "pending": 0, "failed": 0, "cancelled": 0, "skipped": 0}
+    while True:
+        token, claimed = rows_claim(Outbox, now=timezone.now(), lease=LEASE, limit=limit,
+                                    only={"dedupe_key": dedupe_key} if dedupe_key is not None else None)
+        if claimed:
+            with get_connection(timeout=SEND_TIMEOUT_SECONDS) as connection:
+                for row in claimed:
+                    counts[_send_one(row, token=token, connection=connection)] += 1
+        if dedupe_key is not None or len(claimed) < limit:
+            return counts
+
+
+# --- expiry warnings ---------------------------------------------------------------------------
+
+
+def expiry_warning_candidates(*, program: Program, days: int, now: datetime):
+    """Per member of ``program``: points expiring within ``days`` and the first expiry, for active
+    members not warned within the last ``days`` days. One grouped query over unexpired lots."""
+    from ledger.models import PointsLot  # the ledger owns lots; this only reads them
+
+    warned = Outbox.objects.filter(member=OuterRef("account__member"), kind=Kind.POINTS_EXPIRING,
+                                   created_at__gt=now - timedelta(days=days))
+    return (PointsLot.objects
+            .filter(program=program, remaining__gt=0, expired=False, expires_at__gt=now,
+                    expires_at__lte=now + timedelta(days=days), account__member__status=Member.Status.ACTIVE)
+            .exclude(Exists(warned))
+            .values("account__member")
+            .annotate(points=Sum("remaining"), first_expiry=Min("expires_at"))
+            .order_by("account__member"))
+
+
+def expiry_warnings_send(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """The daily expiry-warning run: tell each member about points expiring within their program's
+    ``expiry_warning_days``, at most once per window of that many days. Answers how many were queued.
+
+    The window starts with the warning: a member warned today is next warned in ``days`` days, when
+    the next warning covers the following ``days``. The outbox's ``dedupe_key`` names the day, so two
+    runs on one day (or concurrently) queue one message. Safe to rerun.
+    """
+    now = now or timezone.now()
+    queued = 0
+    for program in Program.objects.order_by("pk"):
+        program_settings = notification_settings_for(program=program)
+        days = program_settings.expiry_warning_days
+        if not days or not program_settings.emails_enabled:
+            continue
+        rows = list(expiry_warning_candidates(program=program, days=days, now=now))
+        for start in range(0, len(rows), batch_size):
+            queued += _expiry_warnings_queue(program=program, program_settings=program_settings, days=days,
+                                             rows=rows[start:start + batch_size], now=now)
+    return queued
+
+
+@transaction.atomic
+def _expiry_warnings_queue(*, program: Program, program_settings, days: int, rows: list[dict], now) -> int:
+    members = Member.objects.select_related("program").in_bulk([row["account__member"] for row in rows])
+    keys = {pk: f"{Kind.POINTS_EXPIRING}:{pk}:{now.date().isoformat()}" for pk in members}
+    queued_today = set(Outbox.objects.filter(dedupe_key__in=keys.values()).values_list("dedupe_key", flat=True))
+    outbox = []
+    for row in rows:
+        member = members[row["account__member"]]
+        if keys[member.pk] in queued_today or _refusal(member, Kind.POINTS_EXPIRING, program_settings):
+            continue
+        data = {"points": row["points"], "first_expiry": row["first_expiry"], "days": days,
+                "until": now + timedelta(days=days)}
+        outbox.append(_outbox_row(member=member, kind=Kind.POINTS_EXPIRING, data=data, dedupe_key=keys[member.pk],
+                                  program_settings=program_settings, now=now))
+    Outbox.objects.bulk_create(outbox, ignore_conflicts=True)  # a concurrent run's rows win
+    if outbox:
+        _schedule_sweep()
+    return len(outbox)

@@ -1,0 +1,197 @@
+"""Queueing, delivering and replaying webhook deliveries.
+
+Deliveries are written in the transaction of the action they report (nothing is sent for an
+action that rolled back) and handed to a worker on commit. A delivery is attempted at once, then
+retried after 1 minute, 5 minutes, 30 minutes, 2 hours and 12 hours; after the last retry it is
+marked ``failed``. Staff can replay any delivery: that is a new delivery of the same event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.client import HTTPException
+
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.queue import claim_finish, lease_renew, rows_claim
+
+from .models import EVENT_TYPE_NAMES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .signing import SIGNATURE_HEADER, signature_header
+
+logger = logging.getLogger(__name__)
+
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
+           timedelta(hours=12))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+TIMEOUT_SECONDS = 10
+LEASE = timedelta(minutes=2)  # well above one request's timeout
+EXCERPT_CHARS = 1000
+USER_AGENT = "Loyalty-Webhooks/1"
+
+
+SCHEDULE_ONE_BY_ONE = 50  # more new deliveries than this at once are left to one sweep
+
+
+def _schedule(ids: list[int]) -> None:
+    if not ids:
+        return
+
+    def send():
+        from .tasks import deliver_due_webhooks, deliver_webhook
+
+        if len(ids) > SCHEDULE_ONE_BY_ONE:
+            deliver_due_webhooks.delay()
+            return
+        for pk in ids:
+            deliver_webhook.delay(pk)
+
+    # robust: a broker that is down must not fail the action that has already committed;
+    # the rows stay pending and the periodic sweep delivers them.
+    transaction.on_commit(send, robust=True)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    program_id: object
+    type: str
+    id: uuid.UUID
+    payload: dict
+
+
+def webhook_endpoints_by_program(*, program_ids) -> dict:
+    """Active endpoints per program id."""
+    grouped: dict = {}
+    for endpoint in WebhookEndpoint.objects.filter(program_id__in=set(program_ids), active=True):
+        grouped.setdefault(endpoint.program_id, []).append(endpoint)
+    return grouped
+
+
+def webhook_events_queue(*, events: list[WebhookEvent], endpoints: dict | None = None) -> int:
+    """Queue each event for every active endpoint of its program that subscribes to its type.
+
+    Runs in the caller's transaction: one query for the endpoints (unless given, as from
+    ``webhook_endpoints_by_program``), one insert, one read of the new ids. An event id already
+    queued for an endpoint is not queued again. Answers how many deliveries were queued.
+    """
+    for event in events:
+        if event.type not in EVENT_TYPE_NAMES:
+            raise ValueError(f"unknown webhook event type {event.type!r}")
+    if endpoints is None:
+        endpoints = webhook_endpoints_by_program(program_ids={event.program_id for event in events})
+    rows = [
+        WebhookDelivery(endpoint=endpoint, program_id=event.program_id, event_id=event.id, event_type=event.type,
+                        payload=event.payload)
+        for event in events for endpoint in endpoints.get(event.program_id, ()) if endpoint.wants(event.type)
+    ]
+    if not rows:
+        return 0
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    ids = list(WebhookDelivery.objects.filter(
+        event_id__in={row.event_id for row in rows}, endpoint__in={row.endpoint_id for row in rows},
+        replay_of__isnull=True, status=WebhookDelivery.Status.PENDING, attempts=0).values_list("pk", flat=True))
+    _schedule(ids)
+    return len(ids)
+
+
+@transaction.atomic
+def webhook_delivery_replay(*, delivery: WebhookDelivery, actor: str) -> WebhookDelivery:
+    """Send ``delivery``'s event again, as a new delivery (the original and its log stay as they were)."""
+    replay = WebhookDelivery.objects.create(
+        endpoint_id=delivery.endpoint_id, program_id=delivery.program_id, event_id=delivery.event_id,
+        event_type=delivery.event_type, payload=delivery.payload, replay_of=delivery, replayed_by=actor)
+    _schedule([replay.pk])
+    return replay
+
+
+def payload_body(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not success: the receiver must answer 2xx at the configured URL."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+# No proxies from the environment: deliveries go straight to the configured URL.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+
+
+def _post(*, url: str, body: bytes, headers: dict) -> tuple[int | None, str, str]:
+    """POST and answer (status code, body excerpt, error)."""
+    if not url.lower().startswith(("http://", "https://")):
+        return None, "", "only http and https URLs are delivered to"
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310 - scheme checked
+    try:
+        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status, response.read(EXCERPT_CHARS).decode(errors="replace"), ""
+    except urllib.error.HTTPError as error:
+        excerpt = error.read(EXCERPT_CHARS).decode(errors="replace") if error.fp else ""
+        return error.code, excerpt, f"HTTP {error.code}"
+    except (urllib.error.URLError, HTTPException, OSError) as error:  # refused, DNS, TLS, timeout
+        reason = getattr(error, "reason", error)
+        return None, "", f"{type(error).__name__}: {reason}"
+
+
+def _attempt(delivery: WebhookDelivery, *, token: uuid.UUID, now: datetime) -> str:
+    """One HTTP attempt of a claimed delivery; records it and answers the delivery's new status."""
+    endpoint = delivery.endpoint
+    if not endpoint.active:
+        claim_finish(WebhookDelivery, pk=delivery.pk, token=token, status=WebhookDelivery.Status.FAILED,
+                     last_error="endpoint is inactive")
+        return WebhookDelivery.Status.FAILED
+    body = payload_body(delivery.payload)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signature_header(secret=endpoint.secret, body=body, timestamp=int(now.timestamp())),
+        "X-Loyalty-Event": delivery.event_type,
+        "X-Loyalty-Event-Id": str(delivery.event_id),
+        "X-Loyalty-Delivery": str(delivery.pk),
+    }
+    started = time.monotonic()
+    code, excerpt, error = _post(url=endpoint.url, body=body, headers=headers)
+    WebhookAttempt.objects.create(delivery=delivery, attempted_at=now, response_code=code, response_body=excerpt,
+                                  error=error, duration_ms=int((time.monotonic() - started) * 1000))
+    outcome = {"response_code": code, "response_body": excerpt, "last_error": error}
+    if code is not None and 200 <= code < 300:
+        status = WebhookDelivery.Status.SUCCEEDED
+        outcome.update(status=status, delivered_at=timezone.now(), last_error="")
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        status = WebhookDelivery.Status.FAILED
+        logger.warning("webhook delivery %s to %s failed after %s attempts: %s", delivery.pk, endpoint.url,
+                       delivery.attempts, error)
+        outcome.update(status=status)
+    else:
+        status = WebhookDelivery.Status.PENDING
+        outcome.update(next_attempt_at=timezone.now() + BACKOFF[delivery.attempts - 1])
+    claim_finish(WebhookDelivery, pk=delivery.pk, token=token, **outcome)
+    return status
+
+
+def webhook_deliver_due(*, pk: int | None = None, limit: int = 50) -> dict:
+    """Claim due deliveries (or just delivery ``pk`` if it is due) and attempt each once.
+
+    Answers counts per resulting status. Safe to run concurrently: each delivery is claimed by one worker.
+    """
+    counts = {"succeeded": 0, "pending": 0, "failed": 0}
+    while True:
+        now = timezone.now()
+        token, claimed = rows_claim(WebhookDelivery, now=now, lease=LEASE, limit=limit,
+                                    only={"pk": pk} if pk is not None else None)
+        for delivery in claimed:
+            now = timezone.now()
+            if not lease_renew(WebhookDelivery, pk=delivery.pk, token=token, now=now, lease=LEASE):
+                continue  # the lease lapsed and another worker has it
+            counts[_attempt(delivery, token=token, now=now)] += 1
+        if pk is not None or len(claimed) < limit:
+            return counts
