@@ -532,25 +532,29 @@ class LotRun:
     one_by_one: int = 0  # accounts that went through ``_catch_up``
 
 
+# Each due lot gets its transaction and entry ids up front (``nextval``), so every insert reads the one
+# ``due`` list directly: no joins between the statement's parts, whatever their size.
 _RELEASE_SQL = """
 WITH due AS (
-    SELECT id, program_id, account_id, remaining FROM ledger_pointslot
-    WHERE account_id = ANY(%(accounts)s) AND NOT released AND available_at <= %(now)s
+    SELECT l.*, nextval((SELECT pg_get_serial_sequence('ledger_ledgertransaction', 'id'))::regclass) AS txn_id,
+           nextval((SELECT pg_get_serial_sequence('ledger_ledgerentry', 'id'))::regclass) AS entry_id
+    FROM (SELECT id, program_id, account_id, remaining FROM ledger_pointslot
+          WHERE account_id = ANY(%(accounts)s) AND NOT released AND available_at <= %(now)s
+          ORDER BY id) l
 ), moving AS (
-    SELECT * FROM due WHERE remaining > 0
+    SELECT * FROM due WHERE remaining > 0  -- an empty lot (expired while pending) is only marked
 ), txns AS (
-    INSERT INTO ledger_ledgertransaction (program_id, kind, idempotency_key, source_type, source_id, actor,
+    INSERT INTO ledger_ledgertransaction (id, program_id, kind, idempotency_key, source_type, source_id, actor,
                                           reason, reverses_id, created_at)
-    SELECT program_id, 'release', 'release:lot:' || id, 'lot', id::text, %(actor)s, '', NULL, %(now)s
-    FROM moving ORDER BY id
-    RETURNING id, source_id
+    SELECT txn_id, program_id, 'release', 'release:lot:' || id, 'lot', id::text, %(actor)s, '', NULL, %(now)s
+    FROM moving
 ), entries AS (
-    INSERT INTO ledger_ledgerentry (public_id, transaction_id, program_id, account_id, kind, points,
+    INSERT INTO ledger_ledgerentry (id, public_id, transaction_id, program_id, account_id, kind, points,
                                     available_delta, pending_delta, debt_delta, lot_id, expires_at, description,
                                     created_at)
-    SELECT gen_random_uuid(), t.id, m.program_id, m.account_id, 'release', 0, m.remaining, -m.remaining, 0,
-           NULL, NULL, m.remaining || ' points released', %(now)s
-    FROM txns t JOIN moving m ON m.id = t.source_id::bigint ORDER BY t.id
+    SELECT entry_id, gen_random_uuid(), txn_id, program_id, account_id, 'release', 0, remaining, -remaining, 0,
+           NULL, NULL, remaining || ' points released', %(now)s
+    FROM moving
 ), lots AS (
     UPDATE ledger_pointslot l SET released = true FROM due WHERE l.id = due.id
 ), accounts AS (
@@ -564,29 +568,28 @@ SELECT COUNT(*), COALESCE(SUM(remaining), 0) FROM moving
 
 _EXPIRE_SQL = """
 WITH due AS (
-    SELECT id, program_id, account_id, remaining, released,
+    SELECT l.*, nextval((SELECT pg_get_serial_sequence('ledger_ledgertransaction', 'id'))::regclass) AS txn_id,
+           nextval((SELECT pg_get_serial_sequence('ledger_ledgerentry', 'id'))::regclass) AS entry_id,
            CASE WHEN released THEN remaining ELSE 0 END AS available,
            CASE WHEN released THEN 0 ELSE remaining END AS pending
-    FROM ledger_pointslot
-    WHERE account_id = ANY(%(accounts)s) AND NOT expired AND remaining > 0 AND expires_at <= %(now)s
+    FROM (SELECT id, program_id, account_id, remaining, released FROM ledger_pointslot
+          WHERE account_id = ANY(%(accounts)s) AND NOT expired AND remaining > 0 AND expires_at <= %(now)s
+          ORDER BY id) l
 ), txns AS (
-    INSERT INTO ledger_ledgertransaction (program_id, kind, idempotency_key, source_type, source_id, actor,
+    INSERT INTO ledger_ledgertransaction (id, program_id, kind, idempotency_key, source_type, source_id, actor,
                                           reason, reverses_id, created_at)
-    SELECT program_id, 'expire', 'expire:lot:' || id, 'lot', id::text, %(actor)s, '', NULL, %(now)s
-    FROM due ORDER BY id
-    RETURNING id, source_id
+    SELECT txn_id, program_id, 'expire', 'expire:lot:' || id, 'lot', id::text, %(actor)s, '', NULL, %(now)s
+    FROM due
 ), entries AS (
-    INSERT INTO ledger_ledgerentry (public_id, transaction_id, program_id, account_id, kind, points,
+    INSERT INTO ledger_ledgerentry (id, public_id, transaction_id, program_id, account_id, kind, points,
                                     available_delta, pending_delta, debt_delta, lot_id, expires_at, description,
                                     created_at)
-    SELECT gen_random_uuid(), t.id, d.program_id, d.account_id, 'expire', -d.remaining, -d.available,
-           -d.pending, 0, NULL, NULL, 'Points expired', %(now)s
-    FROM txns t JOIN due d ON d.id = t.source_id::bigint ORDER BY t.id
-    RETURNING id, transaction_id
+    SELECT entry_id, gen_random_uuid(), txn_id, program_id, account_id, 'expire', -remaining, -available,
+           -pending, 0, NULL, NULL, 'Points expired', %(now)s
+    FROM due
 ), movements AS (
     INSERT INTO ledger_lotmovement (entry_id, lot_id, points)
-    SELECT e.id, t.source_id::bigint, -d.remaining
-    FROM entries e JOIN txns t ON t.id = e.transaction_id JOIN due d ON d.id = t.source_id::bigint
+    SELECT entry_id, id, -remaining FROM due
 ), lots AS (
     -- a lot that expired while pending is released (empty) when its release date has come too
     UPDATE ledger_pointslot l SET remaining = 0, expired = true, released = l.released OR l.available_at <= %(now)s
