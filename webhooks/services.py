@@ -93,12 +93,17 @@ def webhook_events_queue(*, events: list[WebhookEvent], endpoints: dict | None =
     ]
     if not rows:
         return 0
-    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    queued = set(WebhookDelivery.objects.filter(event_id__in={row.event_id for row in rows}, replay_of__isnull=True)
+                 .values_list("endpoint_id", "event_id"))
+    rows = [row for row in rows if (row.endpoint_id, row.event_id) not in queued]
+    if not rows:
+        return 0
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)  # a concurrent publisher's rows win
     ids = list(WebhookDelivery.objects.filter(
         event_id__in={row.event_id for row in rows}, endpoint__in={row.endpoint_id for row in rows},
         replay_of__isnull=True, status=WebhookDelivery.Status.PENDING, attempts=0).values_list("pk", flat=True))
     _schedule(ids)
-    return len(ids)
+    return len(rows)
 
 
 @transaction.atomic
