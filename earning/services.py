@@ -47,8 +47,10 @@ def _check_occurred_at(occurred_at: datetime | None, now: datetime, what: str = 
     return occurred_at
 
 
-def member_for_earning(*, program: Program, reference: dict | None, for_update: bool = False) -> Member | None:
-    """The member a purchase or event earns for (None for a guest); suspended members earn nothing."""
+def member_for_earning(*, program: Program, reference: dict | None, for_update: bool | str = False) -> Member | None:
+    """The member a purchase or event earns for (None for a guest); suspended members earn nothing.
+
+    ``for_update="no_key"`` resolves and locks in one query (see ``_member_lock``)."""
     if not reference:
         return None
     member = member_by_reference(program=program, reference=reference, for_update=for_update)
@@ -113,15 +115,14 @@ def _bonus_credit(
     return txn
 
 
-def _member_lock(member: Member | None) -> Member | None:
-    """Hold the member row until commit, so one member's earnings are evaluated one at a time.
+def _member_lock(*, program: Program, reference: dict | None) -> Member | None:
+    """Resolve the member and hold their row until commit, so one member's earnings are evaluated one
+    at a time (one query; the suspension check reads the locked row).
 
     ``FOR NO KEY UPDATE``: it does not block rows being inserted that point at the member (a
     redemption, a purchase of another member's referral), only another earning for the same member.
     """
-    if member is None:
-        return None
-    return Member.objects.select_for_update(no_key=True, of=("self",)).select_related("program").get(pk=member.pk)
+    return member_for_earning(program=program, reference=reference, for_update="no_key")
 
 
 def purchase_preview(
@@ -154,7 +155,7 @@ def purchase_record(
     _check_currency(program, currency)
     occurred_at = _check_occurred_at(occurred_at, now)
     lines = lines or []
-    member = _member_lock(member_for_earning(program=program, reference=member_reference))
+    member = _member_lock(program=program, reference=member_reference)
     context, earnings = None, []
     if member is not None:
         context = _purchase_context(program=program, member=member, store=store, total=total, lines=lines,
@@ -162,7 +163,7 @@ def purchase_record(
         earnings = _purchase_earnings(context)
     points = sum(e.points for e in earnings)
 
-    purchase = Purchase.objects.create(
+    purchase = Purchase(  # its id is known now; the row is written once, after the points
         program=program, store=store, external_id=external_id, member=member, currency=program.currency,
         total=total, occurred_at=occurred_at, lines=lines, points_awarded=points,
         breakdown=[e.as_dict() for e in earnings], actor=actor,
@@ -176,7 +177,8 @@ def purchase_record(
             expires_at=_expires_at(program, occurred_at),
             description=f"Purchase {external_id} at {store.name}",
         )
-        purchase.save(update_fields=["earn_transaction"])
+    purchase.save(force_insert=True)
+    if member is not None and points > 0:
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="purchase",
                        source_id=str(purchase.pk))
         domain_event_publish(program=program, type="points.earned", member=member, key=f"purchase:{purchase.pk}",
@@ -234,7 +236,7 @@ def event_record(
     program = store.program
     occurred_at = _check_occurred_at(occurred_at, timezone.now(), what="An event")
     attributes = attributes or {}
-    member = _member_lock(member_for_earning(program=program, reference=member_reference))
+    member = _member_lock(program=program, reference=member_reference)
     if member is None:
         raise DomainError.invalid("member", "An event earns for a member; name one.")
     context = event_context(program=program, member=member, store=store, event_type=event_type, quantity=quantity,

@@ -21,7 +21,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from .errors import DomainError
 from .models import IdempotencyRecord
@@ -48,6 +49,30 @@ def request_fingerprint(payload) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _claim(*, store, scope: str, key: str, fingerprint: str) -> int | None:
+    """Insert the (store, scope, key) row; its id, or None when the row already exists.
+
+    One statement: ``ON CONFLICT DO NOTHING`` waits on the unique index for a concurrent
+    twin, as a plain insert would, and then yields instead of raising (no savepoint needed).
+    """
+    meta = IdempotencyRecord._meta
+    values = {"store": store.pk, "scope": scope, "key": key, "request_hash": fingerprint, "response_status": 0,
+              "response_body": {}, "created_at": timezone.now()}
+    fields = [meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    unique = ", ".join(quote(meta.get_field(name).column) for name in ("store", "scope", "key"))
+    placeholders = ", ".join(["%s"] * len(fields))
+    # Names come from the model, values are bound parameters.
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+           f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}")
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def idempotent_call(
     *, store, scope: str, key: str, payload, run: Callable[[], tuple[int, dict]],
     conflict: Callable[[], DomainError], store_refusals: bool = False,
@@ -64,29 +89,24 @@ def idempotent_call(
         return Answer(record.response_status, record.response_body, replayed=True)
 
     with transaction.atomic():
-        record = IdempotencyRecord.objects.filter(store=store, scope=scope, key=key).first()
-        if record is not None:
-            return replay_or_conflict(record)
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(store=store, scope=scope, key=key,
-                                                          request_hash=fingerprint)
-        except IntegrityError:
-            # A concurrent twin committed first (we waited for it on the unique index).
-            record = IdempotencyRecord.objects.get(store=store, scope=scope, key=key)
-            return replay_or_conflict(record)
+        record_id = _claim(store=store, scope=scope, key=key, fingerprint=fingerprint)
+        if record_id is None:
+            # An earlier request, or a concurrent twin that committed first (we waited for it).
+            return replay_or_conflict(IdempotencyRecord.objects.get(store=store, scope=scope, key=key))
 
         refusal = None
         try:
-            with transaction.atomic():
-                status, body = run()
+            if store_refusals:  # a savepoint, so a refusal's partial work goes and its record stays
+                with transaction.atomic():
+                    status, body = run()
+            else:
+                status, body = run()  # any refusal rolls everything back, the record included
         except DomainError as error:
             if not store_refusals or error.status == 400:
                 raise  # rolls the record back with everything else
             refusal = error
             status, body = error.status, error.as_problem()
-        record.response_status, record.response_body = status, body
-        record.save(update_fields=["response_status", "response_body"])
+        IdempotencyRecord.objects.filter(pk=record_id).update(response_status=status, response_body=body)
     if refusal is not None:
         raise refusal  # after the commit, so the stored refusal stays
     return Answer(status, body)

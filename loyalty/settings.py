@@ -95,6 +95,13 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://loyalty")}
+# POS key lookups are cached this many seconds (found keys only, under the key's digest; a revoked key
+# or a deactivated store is forgotten at once). Only a cache every process shares can be told of a
+# revocation, so the default is off with the per-process local-memory cache.
+POS_KEY_CACHE_SECONDS = env.int(
+    "POS_KEY_CACHE_SECONDS",
+    default=0 if CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache")) else 10,
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -20,18 +20,42 @@ def member_get(*, program: Program, member_id) -> Member:
         member_id = uuid.UUID(str(member_id))
     except ValueError:
         raise _not_found() from None
-    member = Member.objects.filter(program=program, pk=member_id).first()
+    member = Member.objects.filter(program=program, pk=member_id).select_related(*READ_RELATED).first()
     if member is None:
         raise _not_found()
     return member
+
+
+# What the member object shows, read with the member in the same query by the read paths
+# (lookup, detail, rewards list): the points account and the tier status with its tier.
+READ_RELATED = ("account", "tier_status__tier")
 
 
 def member_find(*, program: Program, field: str, value: str, for_update: bool = False) -> Member:
     """Resolve one member reference (id, card number, email or phone) within ``program``.
 
     A malformed value is a validation error on ``field``; a well-formed value that
-    names nobody is ``member_not_found``.
+    names nobody is ``member_not_found``. Without ``for_update`` the member comes with
+    their account and tier status (one query for a whole member object).
     """
+    return _member_first(_reference_queryset(program=program, field=field, value=value),
+                         for_update=for_update, related=not for_update)
+
+
+def _member_first(queryset, *, for_update: bool | str, related: bool) -> Member:
+    if for_update == "no_key":  # earning: blocks only another earning for the member, not rows pointing at it
+        queryset = queryset.select_for_update(no_key=True, of=("self",)).select_related("program")
+    elif for_update:
+        queryset = queryset.select_for_update()
+    elif related:
+        queryset = queryset.select_related(*READ_RELATED)
+    member = queryset.first()
+    if member is None:
+        raise _not_found()
+    return member
+
+
+def _reference_queryset(*, program: Program, field: str, value: str):
     value = (value or "").strip()
     if not value:
         raise DomainError.invalid(field, "This field may not be blank.")
@@ -59,19 +83,19 @@ def member_find(*, program: Program, field: str, value: str, for_update: bool = 
         queryset = queryset.filter(phone=e164)
     else:  # pragma: no cover - callers pass one of REFERENCE_FIELDS
         raise ValueError(field)
-    if for_update:
-        queryset = queryset.select_for_update()
-    member = queryset.first()
-    if member is None:
-        raise _not_found()
-    return member
+    return queryset
 
 
-def member_by_reference(*, program: Program, reference: dict, for_update: bool = False) -> Member:
-    """Resolve the contract's ``member`` object (exactly one key); errors name ``member.<key>``."""
+def member_by_reference(*, program: Program, reference: dict, for_update: bool | str = False) -> Member:
+    """Resolve the contract's ``member`` object (exactly one key); errors name ``member.<key>``.
+
+    ``for_update=True`` locks the member row (``FOR UPDATE``); ``"no_key"`` takes the weaker
+    ``FOR NO KEY UPDATE`` of the member row alone, with the program read in the same query.
+    """
     ((field, value),) = reference.items()
     try:
-        return member_find(program=program, field=field, value=value, for_update=for_update)
+        return _member_first(_reference_queryset(program=program, field=field, value=value),
+                             for_update=for_update, related=False)
     except DomainError as error:
         if error.errors:
             error.errors = [{**item, "field": f"member.{item['field']}"} for item in error.errors]

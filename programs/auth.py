@@ -7,7 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from .models import Program, Store, StoreApiKey
-from .selectors import api_key_get_active
+from .selectors import api_key_cache_put, api_key_get_active
 from .services import api_key_touch
 
 SCHEME = "Api-Key"
@@ -39,7 +39,8 @@ class PosApiKeyAuthentication(authentication.BaseAuthentication):
         api_key = api_key_get_active(raw_key=raw_key.strip())
         if api_key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
-        api_key_touch(api_key=api_key)
+        if api_key_touch(api_key=api_key):
+            api_key_cache_put(api_key=api_key)
         return PosClient(api_key=api_key, store=api_key.store, program=api_key.store.program), api_key
 
     def authenticate_header(self, request):

@@ -7,6 +7,7 @@ from django.utils import timezone
 from loyalty.errors import DomainError
 
 from .models import Program, Store, StoreApiKey, hash_api_key
+from .selectors import api_key_cache_forget
 
 KEY_PREFIX = "lk_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -48,12 +49,21 @@ def api_key_revoke(*, api_key: StoreApiKey) -> StoreApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+    # Forget the cached lookup now and again after commit, so no request that read the key
+    # before the revocation committed can leave it cached.
+    api_key_cache_forget(key_hashes=[api_key.key_hash])
+    transaction.on_commit(lambda: api_key_cache_forget(key_hashes=[api_key.key_hash]))
     return api_key
 
 
-def api_key_touch(*, api_key: StoreApiKey) -> None:
-    """Record use, at most once a minute per key, so a busy till does not write on every call."""
+def api_key_touch(*, api_key: StoreApiKey) -> bool:
+    """Record use, at most once a minute per key, so a busy till does not write on every call.
+
+    Answers whether it wrote (then the caller refreshes any cached copy of the key).
+    """
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
         StoreApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+        return True
+    return False

@@ -18,13 +18,18 @@ CACHE_ATTRIBUTE = "current_tier"
 def member_tier_get(*, member, fresh: bool = False) -> Tier | None:
     """The member's tier: their status row's, else the program's lowest tier with threshold 0.
 
-    One query (two for a member without a status row). The answer is kept on the
+    One query (two for a member without a status row; none when the status row was read with
+    the member, or one without it). The answer is kept on the
     instance as ``member.current_tier``; the tier services update it there when
     they change it, and ``fresh=True`` reads the database again.
     """
     if not fresh and CACHE_ATTRIBUTE in member.__dict__:
         return member.__dict__[CACHE_ATTRIBUTE]
-    status = MemberTier.objects.filter(member=member).select_related("tier").only("tier").first()
+    if not fresh and type(member).tier_status.is_cached(member):
+        # Read with the member (``select_related("tier_status__tier")``): no query for a status row.
+        status = type(member).tier_status.related.get_cached_value(member)
+    else:
+        status = MemberTier.objects.filter(member=member).select_related("tier").only("tier").first()
     if status is not None:
         tier = status.tier
     else:

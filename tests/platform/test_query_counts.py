@@ -1,0 +1,104 @@
+"""Queries per POS request, exactly: a change that adds one fails here (bench/README.md has the figures).
+
+Each count is for the steady state of a busy till: the key already looked up once (and cached, as
+with the shared cache of a deployment), the member already known to the tiers. When a count has to
+change, change it here on purpose and say why in the commit; every query is a round trip inside a
+transaction that holds the member's locks, so they add up under load (bench/pos_load.py).
+"""
+
+import pytest
+from django.test import override_settings
+
+from programs.demo import demo_seed
+from tests.conftest import pos_client
+from tests.factories import MemberFactory
+
+KEY = "query-count-key-0001"
+
+# What each request costs, queries including savepoints (SQLite and PostgreSQL alike).
+PURCHASE_QUERIES = 36
+LOOKUP_QUERIES = 1
+REDEMPTION_QUERIES = 33
+ENROL_QUERIES = 16
+
+
+@pytest.fixture(autouse=True)
+def _key_cache_on():
+    with override_settings(POS_KEY_CACHE_SECONDS=10):
+        yield
+
+
+@pytest.fixture
+def demo(db):
+    return demo_seed(program_slug="demo", store_code="DEMO-001", api_key=KEY)
+
+
+@pytest.fixture
+def till(demo):
+    client = pos_client(KEY)
+    assert client.get("/api/v1/pos/members/lookup/?email=nobody@example.com").status_code == 404  # key cached
+    return client
+
+
+@pytest.fixture
+def shopper(demo, till):
+    member = MemberFactory(program=demo.program, store=demo.store, email="shopper@example.com")
+    assert purchase(till, member, "WARM-UP", "100.00").status_code == 201  # enough points, a tier status row
+    return member
+
+
+def purchase(till, member, external_id, total="42.50"):
+    return till.post("/api/v1/pos/purchases/", {
+        "external_id": external_id, "member": {"card_number": member.card_number}, "currency": "EUR",
+        "total": total, "lines": [{"sku": "LATTE", "category": "coffee", "quantity": 2, "unit_price": "4.50"}],
+    }, format="json")
+
+
+def test_a_purchase(till, shopper, django_assert_num_queries):
+    with django_assert_num_queries(PURCHASE_QUERIES):
+        response = purchase(till, shopper, "R-1001")
+
+    assert response.status_code == 201
+    assert response.json()["points_awarded"] == 42
+
+
+def test_a_replayed_purchase_is_cheap(till, shopper, django_assert_num_queries):
+    assert purchase(till, shopper, "R-1001").status_code == 201
+
+    with django_assert_num_queries(4):  # claim (conflict), read the record, and the savepoint around them
+        response = purchase(till, shopper, "R-1001")
+
+    assert response.status_code == 200
+
+
+def test_a_member_lookup(till, shopper, django_assert_num_queries):
+    with django_assert_num_queries(LOOKUP_QUERIES):
+        response = till.get(f"/api/v1/pos/members/lookup/?card_number={shopper.card_number}")
+
+    assert response.status_code == 200
+    assert response.json()["balance"]["available"] == 100
+    assert response.json()["tier"]["code"] == "bronze"
+
+
+def test_a_redemption(till, shopper, django_assert_num_queries):
+    with django_assert_num_queries(REDEMPTION_QUERIES):
+        response = till.post("/api/v1/pos/redemptions/", {"member": {"card_number": shopper.card_number},
+                                                          "reward": "FREE-COFFEE"},
+                             format="json", HTTP_IDEMPOTENCY_KEY="redeem-1")
+
+    assert response.status_code == 201
+    assert response.json()["balance"]["available"] == 50
+
+
+def test_an_enrolment(till, django_assert_num_queries):
+    with django_assert_num_queries(ENROL_QUERIES):
+        response = till.post("/api/v1/pos/members/", {"email": "new@example.com"}, format="json")
+
+    assert response.status_code == 201
+
+
+def test_an_uncached_key_costs_one_query_more(demo, shopper, django_assert_num_queries):
+    with override_settings(POS_KEY_CACHE_SECONDS=0), django_assert_num_queries(LOOKUP_QUERIES + 1):
+        response = pos_client(KEY).get(f"/api/v1/pos/members/lookup/?card_number={shopper.card_number}")
+
+    assert response.status_code == 200
