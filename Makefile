@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO_API_KEY ?= demo-pos-key-0001
 PYTEST_ARGS ?=
 
-.PHONY: run test lint screenshots install install-dev migrate seed worker beat clean
+.PHONY: run test lint screenshots install install-dev migrate seed worker beat clean bench bench-pos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ test: install-dev
 # Refresh the README's screenshots from the browser tests.
 screenshots: install-dev
 	LOYALTY_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/e2e -q
+
+# Benchmarks (PostgreSQL on 127.0.0.1:5432 unless DATABASE_URL says otherwise); each adds its rows to
+# bench/README.md. `make bench-pos` is the POS API under load beside raw SQL (~6 minutes).
+BENCH_ARGS ?=
+bench-pos: install-dev
+	@mkdir -p var
+	$(BIN)/python bench/pos_load.py $(BENCH_ARGS)
+
+bench: bench-pos
 
 lint: install-dev
 	$(BIN)/ruff check .
