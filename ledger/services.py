@@ -689,8 +689,8 @@ def _lots_run(job: _LotJob, *, now: datetime, batch_size: int, actor: str) -> Lo
 def lots_release_due(*, now: datetime | None = None, batch_size: int = 5000, actor: str = RELEASE_ACTOR) -> LotRun:
     """Release every pending lot whose ``available_at`` has come, in batches of ``batch_size`` accounts.
 
-    Idempotent, resumable and safe to run concurrently (see above). Each account caught up here
-    also has the expiries that fell due before its releases applied, as ``_catch_up`` orders them.
+    Idempotent, resumable and safe to run concurrently (see above). An account that goes through
+    ``_catch_up`` (debt to repay, or a lot whose expiry came first) gets its due expiries applied too.
     """
     now = now or timezone.now()
     return _lots_run(_release_job(now), now=now, batch_size=batch_size, actor=actor)
