@@ -22,9 +22,10 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from loyalty.errors import DomainError
@@ -659,9 +660,28 @@ def _lot_batch(job: _LotJob, account_ids: list[int], *, now: datetime, actor: st
             run.points += points
         run.accounts += len(locked)
         run.one_by_one += len(one_by_one)
+        if job.name == "expiry":
+            _expired_publish(list(locked), now=now)
     run.batches += 1
     _batch_committed(job.name, run)
     return skipped
+
+
+def _expired_publish(account_ids: list[int], *, now: datetime) -> None:
+    """Tell integrators what this batch expired (``points.expired``), in the batch's own transaction.
+
+    Read back from the entries both paths wrote at ``now``; the event ids derive from the run's
+    time and the account, so a rerun of the same run announces nothing twice.
+    """
+    from notifications.events import points_expired_publish
+
+    rows = (LedgerEntry.objects.filter(account_id__in=account_ids, kind=Kind.EXPIRE, created_at=now)
+            .values("account_id", "account__member_id", "program_id").annotate(points=Sum("points")))
+    points_expired_publish(
+        expired=[(SimpleNamespace(pk=row["account_id"], member_id=row["account__member_id"],
+                                  program_id=row["program_id"]), -row["points"]) for row in rows],
+        run_key=f"expiry:{now.isoformat()}", now=now,
+    )
 
 
 def _lots_run(job: _LotJob, *, now: datetime, batch_size: int, actor: str) -> LotRun:

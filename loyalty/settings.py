@@ -183,6 +183,12 @@ CELERY_BEAT_SCHEDULE = {
     "recalculate-tiers": {"task": "loyalty.for_each_program", "args": ["tiers.tasks.tier_recalculate_program"],
                           "schedule": crontab(hour=2, minute=30)},
     "verify-ledger": {"task": "ledger.tasks.ledger_verify", "schedule": crontab(hour=4, minute=0)},
+    "send-expiry-warnings": {"task": "notifications.tasks.send_expiry_warnings",
+                             "schedule": crontab(hour=9, minute=0)},
+    # Sends normally leave right after commit; these sweeps retry failures, reclaim work from
+    # dead workers and pick up anything whose after-commit send was lost.
+    "send-due-emails": {"task": "notifications.tasks.send_due_emails", "schedule": 60.0},
+    "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {

@@ -1,0 +1,35 @@
+from datetime import timedelta
+
+import time_machine
+from django.utils import timezone
+
+from ledger.services import lots_expire_due, points_earn
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+
+def test_the_expiry_job_announces_what_each_member_lost_once(program, member, receiver):
+    WebhookEndpoint.objects.create(program=program, url=receiver.url, events=["points.expired"])
+    now = timezone.now()
+    for index, points in enumerate((30, 12)):
+        points_earn(member=member, points=points, idempotency_key=f"earn-{index}", source_type="test", actor="test",
+                    expires_at=now + timedelta(days=10))
+
+    with time_machine.travel(now + timedelta(days=11), tick=False):
+        run_at = timezone.now()
+        lots_expire_due(now=run_at)
+        lots_expire_due(now=run_at)  # the same run again: nothing more to say
+
+    deliveries = WebhookDelivery.objects.filter(event_type="points.expired")
+    assert deliveries.count() == 1
+    data = deliveries.get().payload["data"]
+    assert data["points"] == 42
+    assert data["member"]["id"] == str(member.id)
+
+
+def test_without_a_subscriber_nothing_is_queued(program, member):
+    points_earn(member=member, points=10, idempotency_key="e", source_type="test", actor="test",
+                expires_at=timezone.now() - timedelta(seconds=1))
+
+    lots_expire_due()
+
+    assert WebhookDelivery.objects.count() == 0
