@@ -12,16 +12,19 @@ from tests.factories import ProgramFactory
 from tests.ledger.support import earn
 
 
-def test_every_scheduled_job_is_a_registered_task_on_a_crontab():
+def test_every_scheduled_job_is_a_registered_task_on_a_schedule():
     app.loader.import_default_modules()
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert {entry["task"] for entry in schedule.values()} >= {
         "ledger.tasks.release_points", "ledger.tasks.expire_points", "ledger.tasks.ledger_verify",
         "rewards.tasks.expire_vouchers", "earning.tasks.grant_birthday_bonuses", "loyalty.for_each_program",
+        "notifications.tasks.send_expiry_warnings", "notifications.tasks.send_due_emails",
+        "webhooks.tasks.deliver_due_webhooks",
     }
     for name, entry in schedule.items():
         assert entry["task"] in app.tasks, name
-        assert isinstance(entry["schedule"], crontab), name
+        # the outbox sweeps run every minute; everything else at a fixed time of day or hour
+        assert isinstance(entry["schedule"], crontab) or entry["schedule"] == 60.0, name
     assert schedule["release-pending-points"]["schedule"] == crontab(minute=5)  # hourly
     assert schedule["recalculate-tiers"]["args"] == ["tiers.tasks.tier_recalculate_program"]
 
