@@ -2,39 +2,28 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
 
+from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .conditions import CONDITIONS
 from .effects import EFFECTS
 from .models import EarningRule, Event, Purchase, Return
 
 
-class ReturnInline(admin.TabularInline):
+class ReturnInline(ReadOnlyInline):
     model = Return
     fk_name = "purchase"
-    extra = 0
-    can_delete = False
     fields = ("external_id", "store", "amount", "points_reversed", "created_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(admin.ModelAdmin):
+class PurchaseAdmin(ReadOnlyAdmin):
+    """Receipts are facts; corrections go through returns and adjustments."""
+
     list_display = ("external_id", "store", "member", "total", "currency", "points_awarded", "occurred_at")
     list_filter = ("program", "store")
     search_fields = ("external_id", "member__card_number", "member__email")
     raw_id_fields = ("member",)
     inlines = [ReturnInline]
-
-    def has_change_permission(self, request, obj=None):
-        return False  # receipts are facts; corrections go through returns and adjustments
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _kinds_help(registry) -> str:
@@ -79,17 +68,8 @@ class EarningRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ("external_id", "store", "member", "type", "quantity", "points_awarded", "occurred_at")
     list_filter = ("program", "store", "type")
     search_fields = ("external_id", "member__card_number", "member__email")
     raw_id_fields = ("member",)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

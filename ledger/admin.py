@@ -2,18 +2,9 @@
 
 from django.contrib import admin
 
+from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import LedgerEntry, LedgerTransaction, PointsAccount, PointsLot
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PointsAccount)
@@ -24,15 +15,9 @@ class PointsAccountAdmin(ReadOnlyAdmin):
     list_select_related = ("member", "program")
 
 
-class LedgerEntryInline(admin.TabularInline):
+class LedgerEntryInline(ReadOnlyInline):
     model = LedgerEntry
     fields = ("account", "kind", "points", "available_delta", "pending_delta", "debt_delta", "description")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LedgerTransaction)

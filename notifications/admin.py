@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from loyalty.admin import ReadOnlyAdmin
+
 from .models import NotificationSettings, Outbox
 
 
@@ -11,7 +13,7 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Outbox)
-class OutboxAdmin(admin.ModelAdmin):
+class OutboxAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "kind", "category", "to", "status", "attempts", "sent_at")
     list_filter = ("status", "kind", "category", "program")
     search_fields = ("to", "dedupe_key", "subject")
@@ -20,12 +22,3 @@ class OutboxAdmin(admin.ModelAdmin):
                        "text", "html", "headers", "status", "attempts", "next_attempt_at", "claimed_until",
                        "created_at", "sent_at", "last_error")
     raw_id_fields = ("member",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

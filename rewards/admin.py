@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import Redemption, RedemptionStatusChange, Reward, RewardCategory
 
 
@@ -17,28 +19,16 @@ class RewardAdmin(admin.ModelAdmin):
     filter_horizontal = ("categories",)
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(ReadOnlyInline):
     model = RedemptionStatusChange
-    extra = 0
-    can_delete = False
-    readonly_fields = ("from_status", "to_status", "actor", "reason", "created_at")
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    fields = ("from_status", "to_status", "actor", "reason", "created_at")
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(admin.ModelAdmin):
+class RedemptionAdmin(ReadOnlyAdmin):
+    """Status changes go through the services (refunds, stock), never through a form."""
+
     list_display = ("voucher_code", "reward", "member", "points_spent", "status", "issued_at", "expires_at")
     list_filter = ("status", "reward__program", "reward")
     search_fields = ("voucher_code", "member__card_number", "member__email")
     inlines = [StatusChangeInline]
-
-    def has_change_permission(self, request, obj=None):
-        return False  # status changes go through the services (refunds, stock)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

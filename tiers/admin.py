@@ -6,21 +6,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from loyalty.admin import ReadOnlyAdmin
 from loyalty.errors import DomainError
 
 from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
 from .services import tier_assign
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(TierPolicy)

@@ -3,6 +3,8 @@
 from django import forms
 from django.contrib import admin, messages
 
+from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .services import webhook_delivery_replay
 
@@ -28,19 +30,13 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return ", ".join(obj.events)
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
     fields = ("attempted_at", "response_code", "duration_ms", "error", "response_body")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "event_type", "endpoint", "status", "attempts", "response_code",
                     "next_attempt_at", "replay_of")
     list_filter = ("status", "event_type", "endpoint__program")
@@ -52,15 +48,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     exclude = ("claim_token",)
     inlines = [WebhookAttemptInline]
     actions = ["replay"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_replay_permission(self, request):
         return request.user.has_perm("webhooks.replay_webhookdelivery")
