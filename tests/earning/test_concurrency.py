@@ -1,35 +1,15 @@
 """Tills retry, and retries race. These tests post the same request from many
 threads at once against PostgreSQL (real row locks) and count what landed."""
 
-import threading
 
 import pytest
-from django.db import connection
 
 from earning.models import Purchase
 from ledger.models import LedgerEntry
+from tests.concurrency import race
 from tests.conftest import pos_client
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
-
-
-def race(count, action):
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def worker(index):
-        try:
-            barrier.wait()
-            results[index] = action()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_twenty_identical_purchase_posts_credit_points_once(requires_postgres, api_key, member):

@@ -5,10 +5,9 @@ import pytest
 from earning.models import EarningRule, Purchase, RuleAward
 from earning.services import earning_rule_create
 from ledger.models import LedgerEntry, PointsAccount
+from tests.concurrency import race
 from tests.conftest import pos_client
 from tests.factories import MemberFactory
-
-from .test_concurrency import race
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 

@@ -7,9 +7,9 @@ from ledger.models import Kind, LedgerTransaction, PointsLot
 from ledger.selectors import ledger_verify_report
 from ledger.services import lots_expire_due, lots_release_due
 from loyalty.errors import DomainError
+from tests.concurrency import run_together
 from tests.factories import MemberFactory
 from tests.ledger.support import earn, spend
-from tests.ledger.test_concurrency import run_together
 
 from .support import days, into_debt
 

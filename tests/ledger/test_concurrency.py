@@ -4,43 +4,17 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from ledger import services
 from ledger.models import Kind, LedgerTransaction
 from ledger.selectors import ledger_verify_report
 from loyalty.errors import DomainError
+from tests.concurrency import run_together
 from tests.factories import MemberFactory
 
 from .support import balances, earn, spend
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(calls) -> list[tuple[str, object]]:
-    """Start every call at the same moment, each on its own thread and database connection.
-
-    Returns ("ok", result) or ("error", exception) per call, in order.
-    """
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=30)
-            outcomes[index] = ("ok", call())
-        except Exception as error:  # noqa: BLE001 - recorded and asserted on by the test
-            outcomes[index] = ("error", error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
-    return outcomes
 
 
 def errors_of(outcomes) -> list:

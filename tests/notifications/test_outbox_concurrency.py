@@ -1,46 +1,22 @@
 """Real worker threads on PostgreSQL: each message is claimed by one worker and sent once."""
 
-import threading
 from collections import Counter
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from notifications import services
 from notifications.models import Outbox
 from notifications.queue import rows_claim
 from notifications.services import LEASE, notification_enqueue, outbox_send_due
+from tests.concurrency import results_of, run_together
 from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 WORKERS = 8
 MESSAGES = 80
-
-
-def run_together(calls):
-    barrier = threading.Barrier(len(calls))
-    results, errors = [None] * len(calls), []
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as error:  # noqa: BLE001 - asserted on below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung"
-    assert errors == []
-    return results
 
 
 @pytest.fixture
@@ -56,7 +32,8 @@ def queued(requires_postgres, program, store, monkeypatch):
 def test_concurrent_claims_never_hand_one_message_to_two_workers(queued):
     now = timezone.now()
 
-    claims = run_together([lambda: rows_claim(Outbox, now=now, lease=LEASE, limit=15)[1] for _ in range(WORKERS)])
+    claim = lambda: rows_claim(Outbox, now=now, lease=LEASE, limit=15)[1]  # noqa: E731
+    claims = results_of(run_together([claim] * WORKERS))
 
     claimed = Counter(row.pk for rows in claims for row in rows)
     assert max(claimed.values()) == 1
@@ -64,7 +41,7 @@ def test_concurrent_claims_never_hand_one_message_to_two_workers(queued):
 
 
 def test_concurrent_workers_send_every_message_exactly_once(queued):
-    counts = run_together([lambda: outbox_send_due(limit=5) for _ in range(WORKERS)])
+    counts = results_of(run_together([lambda: outbox_send_due(limit=5) for _ in range(WORKERS)]))
 
     assert sum(c["sent"] for c in counts) == MESSAGES
     message_ids = Counter(m.extra_headers["Message-ID"] for m in mail.outbox)

@@ -4,8 +4,8 @@ import pytest
 
 from ledger.models import LedgerEntry
 from rewards.models import Redemption
+from tests.concurrency import race
 from tests.conftest import pos_client
-from tests.earning.test_concurrency import race
 from tests.factories import MemberFactory
 
 from .conftest import give_points
