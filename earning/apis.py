@@ -91,7 +91,9 @@ def purchase_answer(*, client, data: dict) -> Answer:
             "member": {"id": member.id, "card_number": member.card_number} if member else None,
             "total": purchase.total, "currency": purchase.currency, "occurred_at": purchase.occurred_at,
             "points_awarded": purchase.points_awarded, "breakdown": purchase.breakdown,
-            "balance": account_balance_get(member=member, fresh=True) if member else None,
+            # Points moved: the ledger left the account, locked and up to date, on the member (no read).
+            "balance": account_balance_get(member=member, fresh=purchase.earn_transaction is None)
+            if member else None,
             "tier": _tier_ref(member), "claimable_until": purchase.claimable_until,
         }).data
         return status.HTTP_201_CREATED, body
@@ -323,7 +325,7 @@ class EventCreateApi(APIView):
                 "member": {"id": member.id, "card_number": member.card_number}, "type": event.type,
                 "quantity": event.quantity, "attributes": event.attributes, "occurred_at": event.occurred_at,
                 "points_awarded": event.points_awarded, "breakdown": event.breakdown,
-                "balance": account_balance_get(member=member, fresh=True),
+                "balance": account_balance_get(member=member, fresh=event.earn_transaction is None),
             }).data
 
         answer = once_per_external_id(client=client, scope="event", noun="Event", data=data, run=run)

@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from ledger.models import Kind, LedgerEntry, LedgerTransaction
 from ledger.services import points_earn, points_reverse_return
+from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
+from loyalty.transactions import service_atomic
 from members.models import Member
 from members.selectors import member_by_reference
 from notifications.events import domain_event_publish
@@ -29,7 +31,7 @@ from .rules import (
     purchase_context,
     rules_evaluate,
 )
-from .selectors import earning_rules_active, member_has_purchased, referral_bonus_granted, rule_points_awarded
+from .selectors import member_has_purchased, referral_bonus_granted, rule_points_awarded
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -60,11 +62,28 @@ def member_for_earning(*, program: Program, reference: dict | None, for_update: 
     return member
 
 
+def _program_rules(program_id) -> tuple[EarningRule, ...]:
+    return tuple(EarningRule.objects.filter(program_id=program_id, active=True).order_by("priority", "code"))
+
+
+# A program's active rules as of at most PROGRAM_CONFIG_CACHE_SECONDS ago (``loyalty.config_cache``): a rule
+# created, changed, switched off or deleted earns (or stops earning) in every process within those seconds,
+# at once in the process that saved it. The rule objects are shared: nothing may change them.
+_RULES = ProgramMemo("earning-rules", _program_rules, models=(EarningRule,))
+
+
+def _rules_active(*, program, applies_to: str, at: datetime) -> list[EarningRule]:
+    """``earning_rules_active`` from the memo: the same rules in the same (priority, code) order."""
+    return [rule for rule in _RULES.get(program.pk)
+            if rule.applies_to == applies_to and (rule.valid_from is None or rule.valid_from <= at)
+            and (rule.valid_until is None or rule.valid_until > at)]
+
+
 def _rule_earnings(*, context: EarningContext, applies_to: str, member=None) -> list[Earning]:
     """The configured rules' lines for ``context``; caps per member count ``member``'s awards (default: the
     context's member)."""
     member = member or context.member
-    rules = earning_rules_active(program=context.program, applies_to=applies_to, at=context.occurred_at)
+    rules = _rules_active(program=context.program, applies_to=applies_to, at=context.occurred_at)
     if not rules:
         return []
     return rules_evaluate(rules=rules, context=context, awarded=lambda rule: rule_points_awarded(
@@ -140,7 +159,7 @@ def purchase_preview(
     return member, _purchase_earnings(context)
 
 
-@transaction.atomic
+@service_atomic
 def purchase_record(
     *, store: Store, actor: str, external_id: str, member_reference: dict | None, currency: str, total: Decimal,
     occurred_at: datetime | None = None, lines: list[dict] | None = None,
@@ -226,7 +245,7 @@ def _referral_bonus_grant(*, context: EarningContext, actor: str) -> None:
         )
 
 
-@transaction.atomic
+@service_atomic
 def event_record(
     *, store: Store, actor: str, external_id: str, member_reference: dict, event_type: str, quantity: int = 1,
     attributes: dict | None = None, occurred_at: datetime | None = None,

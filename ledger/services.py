@@ -29,6 +29,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from loyalty.errors import DomainError
+from loyalty.transactions import insert_or_nothing, service_atomic
 
 from .models import Kind, LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
 
@@ -100,6 +101,42 @@ def _exactly_once(service):
     return run
 
 
+def _claimed_once(service):
+    """Atomic, for services that claim their key first (``_claim``): a key taken by a concurrent caller is
+    found by the claim itself, so there is nothing to catch, and no savepoint inside ``all_or_nothing()``."""
+    return service_atomic(service)
+
+
+def _claim(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
+           reason: str, now: datetime) -> LedgerTransaction:
+    """Insert the transaction row for ``idempotency_key`` (caller holds the account lock), or answer the one
+    that exists, marked ``replayed``.
+
+    One statement (``INSERT … ON CONFLICT DO NOTHING RETURNING``): a concurrent caller with the same key
+    on another account is waited for on the unique index, and its transaction is answered if it
+    commits. It replaces a read of the key plus a savepoint around a plain insert.
+    """
+    values = {"program": program_id, "kind": kind, "idempotency_key": idempotency_key, "source_type": source_type,
+              "source_id": str(source_id), "actor": actor, "reason": reason, "reverses": None, "created_at": now}
+    pk = insert_or_nothing(LedgerTransaction, values, unique=("program", "idempotency_key"))
+    if pk is None:
+        txn = LedgerTransaction.objects.get(program_id=program_id, idempotency_key=idempotency_key)
+        txn.replayed = True
+        return txn
+    txn = LedgerTransaction(id=pk, program_id=program_id, kind=kind, idempotency_key=idempotency_key,
+                            source_type=source_type, source_id=str(source_id), actor=actor, reason=reason,
+                            reverses=None, created_at=now)
+    txn._state.adding, txn._state.db = False, connection.alias
+    txn.replayed = False
+    return txn
+
+
+def _hand_back(member, account: PointsAccount) -> None:
+    """Leave the locked account, as this transaction leaves it, on ``member.account``: callers answer the
+    new balance from it without reading the account again (exact while the lock is held, until commit)."""
+    member.account = account
+
+
 @dataclass
 class _Posting:
     """The effect of one operation on one account, built up and then written once."""
@@ -143,15 +180,17 @@ class _Posting:
 
 def _post(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
           reason: str, postings: list[_Posting], reverses: LedgerTransaction | None = None,
-          now: datetime) -> LedgerTransaction:
-    try:
-        with transaction.atomic():
-            txn = LedgerTransaction.objects.create(
-                program_id=program_id, kind=kind, idempotency_key=idempotency_key, source_type=source_type,
-                source_id=str(source_id), actor=actor, reason=reason, reverses=reverses, created_at=now,
-            )
-    except IntegrityError:
-        raise _KeyTaken(program_id, idempotency_key) from None
+          now: datetime, txn: LedgerTransaction | None = None) -> LedgerTransaction:
+    """Write the postings under ``txn`` (already claimed by ``_claim``) or under a new transaction row."""
+    if txn is None:
+        try:
+            with transaction.atomic():
+                txn = LedgerTransaction.objects.create(
+                    program_id=program_id, kind=kind, idempotency_key=idempotency_key, source_type=source_type,
+                    source_id=str(source_id), actor=actor, reason=reason, reverses=reverses, created_at=now,
+                )
+        except IntegrityError:
+            raise _KeyTaken(program_id, idempotency_key) from None
     dirty_lots: dict[int, PointsLot] = {}
     for posting in postings:
         entry = LedgerEntry.objects.create(
@@ -286,18 +325,23 @@ def _catch_up(*, account: PointsAccount, now: datetime, release_actor: str = REL
 # --- earning -------------------------------------------------------------------------------
 
 
-@_exactly_once
+@_claimed_once
 def points_earn(
     *, member, points: int, idempotency_key: str, source_type: str, source_id: str = "", actor: str,
     occurred_at: datetime | None = None, available_at: datetime | None = None,
     expires_at: datetime | None = None, kind: str = Kind.EARN, description: str = "", reason: str = "",
 ) -> LedgerTransaction:
-    """Credit ``points`` into a new lot: pending until ``available_at``, expiring at ``expires_at``."""
+    """Credit ``points`` into a new lot: pending until ``available_at``, expiring at ``expires_at``.
+
+    Leaves the account with its new balance on ``member.account`` (replayed or not)."""
     _require_positive(points)
     (account,) = _lock_accounts(member)
-    if existing := _replay(account.program_id, idempotency_key):
-        return existing
     now = timezone.now()
+    txn = _claim(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
+                 source_type=source_type, source_id=source_id, actor=actor, reason=reason, now=now)
+    _hand_back(member, account)
+    if txn.replayed:
+        return txn
     _catch_up(account=account, now=now)
     occurred_at = occurred_at or now
     lot = _new_lot(account=account, amount=points, earned_at=occurred_at, available_at=available_at or now,
@@ -311,26 +355,30 @@ def points_earn(
         posting.pending += points
     return _post(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
                  source_type=source_type, source_id=source_id, actor=actor, reason=reason,
-                 postings=[posting], now=now)
+                 postings=[posting], now=now, txn=txn)
 
 
 # --- spending ------------------------------------------------------------------------------
 
 
-@_exactly_once
+@_claimed_once
 def points_spend(
     *, member, points: int, idempotency_key: str, source_type: str, source_id: str = "", actor: str,
     kind: str = Kind.REDEEM, description: str = "", reason: str = "",
 ) -> LedgerTransaction:
     """Debit ``points`` from available lots, soonest-expiring first; never below zero.
 
-    A refused spend (``insufficient_points``) rolls back and changes nothing.
+    A refused spend (``insufficient_points``) rolls back and changes nothing (its claimed key included).
+    Leaves the account with its new balance on ``member.account`` when it answers.
     """
     _require_positive(points)
     (account,) = _lock_accounts(member)
-    if existing := _replay(account.program_id, idempotency_key):
-        return existing
     now = timezone.now()
+    txn = _claim(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
+                 source_type=source_type, source_id=source_id, actor=actor, reason=reason, now=now)
+    if txn.replayed:
+        _hand_back(member, account)
+        return txn
     _catch_up(account=account, now=now)
     if account.spendable < points:
         raise _insufficient(points, account)
@@ -338,9 +386,11 @@ def points_spend(
     left = _consume(posting, points, _spendable_lots(account))
     if left:  # ledger_verify would report the same disagreement
         raise AssertionError(f"account {account.pk}: cached available disagrees with its lots")
-    return _post(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
-                 source_type=source_type, source_id=source_id, actor=actor, reason=reason,
-                 postings=[posting], now=now)
+    txn = _post(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
+                source_type=source_type, source_id=source_id, actor=actor, reason=reason,
+                postings=[posting], now=now, txn=txn)
+    _hand_back(member, account)
+    return txn
 
 
 @_exactly_once

@@ -21,11 +21,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from .errors import DomainError
 from .models import IdempotencyRecord
+from .transactions import all_or_nothing, insert_or_nothing
 
 
 @dataclass(frozen=True)
@@ -55,22 +56,9 @@ def _claim(*, store, scope: str, key: str, fingerprint: str) -> int | None:
     One statement: ``ON CONFLICT DO NOTHING`` waits on the unique index for a concurrent
     twin, as a plain insert would, and then yields instead of raising (no savepoint needed).
     """
-    meta = IdempotencyRecord._meta
     values = {"store": store.pk, "scope": scope, "key": key, "request_hash": fingerprint, "response_status": 0,
               "response_body": {}, "created_at": timezone.now()}
-    fields = [meta.get_field(name) for name in values]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    unique = ", ".join(quote(meta.get_field(name).column) for name in ("store", "scope", "key"))
-    placeholders = ", ".join(["%s"] * len(fields))
-    # Names come from the model, values are bound parameters.
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-           f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}")
-    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+    return insert_or_nothing(IdempotencyRecord, values, unique=("store", "scope", "key"))
 
 
 def idempotent_call(
@@ -96,11 +84,14 @@ def idempotent_call(
 
         refusal = None
         try:
+            # Whatever fails inside ``run`` is rolled back whole (to the savepoint, or with the record), so
+            # the services it calls need no savepoints of their own (``loyalty.transactions``).
             if store_refusals:  # a savepoint, so a refusal's partial work goes and its record stays
-                with transaction.atomic():
+                with transaction.atomic(), all_or_nothing():
                     status, body = run()
             else:
-                status, body = run()  # any refusal rolls everything back, the record included
+                with all_or_nothing():
+                    status, body = run()  # any refusal rolls everything back, the record included
         except DomainError as error:
             if not store_refusals or error.status == 400:
                 raise  # rolls the record back with everything else

@@ -11,7 +11,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
+from loyalty.transactions import service_atomic
 from notifications.events import domain_event_publish
 
 from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
@@ -32,6 +34,19 @@ def tier_policy_for(*, program) -> TierPolicy:
     """The program's policy; a program that never set one qualifies on points over 12 months, no downgrades."""
     policy = TierPolicy.objects.filter(program=program).first()
     return policy if policy is not None else TierPolicy(program=program)
+
+
+def _policy_and_ladder(program_id) -> tuple[TierPolicy, Ladder]:
+    policy = TierPolicy.objects.filter(program_id=program_id).first()
+    if policy is None:
+        policy = TierPolicy(program_id=program_id)
+    return policy, Ladder.of(program_id, policy)
+
+
+# The program's policy and ladder as of at most PROGRAM_CONFIG_CACHE_SECONDS ago (``loyalty.config_cache``),
+# for counting activity. A stale copy can only delay an upgrade by those seconds (until the next activity
+# or the nightly recalculation): an upgrade it suggests is decided again on fresh rows before it is written.
+_CONFIG = ProgramMemo("tiers", _policy_and_ladder, models=(TierPolicy, Tier))
 
 
 @transaction.atomic
@@ -59,10 +74,20 @@ def tier_define(*, program, code: str, name: str, rank: int, threshold: Decimal 
 
 
 def _locked_status(*, member, ladder: Ladder, now: datetime) -> MemberTier:
-    """The member's status row, created at the base tier if missing, locked for this transaction."""
-    status, _ = MemberTier.objects.get_or_create(member=member, defaults={
-        "program_id": member.program_id, "tier": ladder.base, "achieved_at": now})
-    return MemberTier.objects.select_for_update().get(pk=status.pk)
+    """The member's status row with its tier, created at the base tier if missing, locked for this transaction.
+
+    One query when the row exists (the usual case): the row is locked and read with its tier (the tier
+    row itself is not locked)."""
+    status = _locked_status_row(member=member)
+    if status is None:
+        status, _ = MemberTier.objects.get_or_create(member=member, defaults={
+            "program_id": member.program_id, "tier": ladder.base, "achieved_at": now})
+        status = _locked_status_row(member=member)
+    return status
+
+
+def _locked_status_row(*, member) -> MemberTier | None:
+    return MemberTier.objects.select_for_update(of=("self",)).select_related("tier").filter(member=member).first()
 
 
 def _units(*, member, policy: TierPolicy, since: datetime, until: datetime | None = None) -> int:
@@ -92,7 +117,7 @@ def _record_change(*, status: MemberTier, from_tier: Tier | None, cause: str, re
     return change
 
 
-@transaction.atomic
+@service_atomic
 def tier_activity_record(*, member, occurred_at: datetime, points: int, spend: Decimal, credits: int = 0,
                          source_type: str, source_id: str, actor: str) -> MemberTier:
     """Count one earn (or, negative, one return) towards tiers; upgrade at once if a threshold is reached.
@@ -101,19 +126,26 @@ def tier_activity_record(*, member, occurred_at: datetime, points: int, spend: D
     the tier is left to the program's downgrade policy at the next recalculation.
     """
     now = timezone.now()
-    policy = tier_policy_for(program=member.program)
-    ladder = Ladder.of(member.program_id, policy)
+    policy, ladder = _CONFIG.get(member.program_id)
+    status = _locked_status_row(member=member)
+    if status is None:  # the member's first activity: placed at the base tier of the fresh ladder
+        policy, ladder = _policy_and_ladder(member.program_id)
+        status = _locked_status(member=member, ladder=ladder, now=now)
     window = Window.of(policy, now)
-    status = _locked_status(member=member, ladder=ladder, now=now)
     QualifyingActivity.objects.create(
         program_id=member.program_id, member=member, occurred_at=occurred_at, points=points, spend=spend,
         credits=credits, source_type=source_type, source_id=source_id, actor=actor)
 
     units, _ = _window_units(member=member, policy=policy, window=window)
-    status.qualifying_value = units_to_value(units, ladder.scale)
-    fields = ["qualifying_value", "updated_at"]
     reached = ladder.earned_rank(units)
     locked = status.locked_until is not None and status.locked_until > now
+    if not locked and reached > ladder.rank_of(status.tier_id):  # an upgrade: decided again on fresh rows
+        policy, ladder = _policy_and_ladder(member.program_id)
+        window = Window.of(policy, now)
+        units, _ = _window_units(member=member, policy=policy, window=window)
+        reached = ladder.earned_rank(units)
+    status.qualifying_value = units_to_value(units, ladder.scale)
+    fields = ["qualifying_value", "updated_at"]
     if not locked and reached > ladder.rank_of(status.tier_id):
         previous = status.tier
         status.tier, status.achieved_at, status.valid_until, status.below_since = (

@@ -21,6 +21,7 @@ from http.client import HTTPException
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty.config_cache import ProgramMemo
 from notifications.queue import claim_finish, lease_renew, rows_claim
 
 from .models import EVENT_TYPE_NAMES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -74,17 +75,33 @@ def webhook_endpoints_by_program(*, program_ids) -> dict:
     return grouped
 
 
+def _subscribed_types(program_id) -> frozenset:
+    return frozenset(event_type for events in WebhookEndpoint.objects.filter(program_id=program_id, active=True)
+                     .values_list("events", flat=True) for event_type in events)
+
+
+# The event types a program's active endpoints subscribe to, as of at most PROGRAM_CONFIG_CACHE_SECONDS ago
+# (``loyalty.config_cache``): only to skip the endpoint query for events nobody wants. An endpoint added,
+# activated or subscribed in another process receives events within those seconds; whoever is queued is
+# always read from the endpoints themselves, in the caller's transaction.
+_SUBSCRIBED = ProgramMemo("webhooks", _subscribed_types, models=(WebhookEndpoint,))
+
+
 def webhook_events_queue(*, events: list[WebhookEvent], endpoints: dict | None = None) -> int:
     """Queue each event for every active endpoint of its program that subscribes to its type.
 
     Runs in the caller's transaction: one query for the endpoints (unless given, as from
-    ``webhook_endpoints_by_program``), one insert, one read of the new ids. An event id already
-    queued for an endpoint is not queued again. Answers how many deliveries were queued.
+    ``webhook_endpoints_by_program``; none when no endpoint of the program subscribes to the events'
+    types), one insert, one read of the new ids. An event id already queued for an endpoint is not
+    queued again. Answers how many deliveries were queued.
     """
     for event in events:
         if event.type not in EVENT_TYPE_NAMES:
             raise ValueError(f"unknown webhook event type {event.type!r}")
     if endpoints is None:
+        events = [event for event in events if event.type in _SUBSCRIBED.get(event.program_id)]
+        if not events:
+            return 0
         endpoints = webhook_endpoints_by_program(program_ids={event.program_id for event in events})
     rows = [
         WebhookDelivery(endpoint=endpoint, program_id=event.program_id, event_id=event.id, event_type=event.type,
