@@ -70,7 +70,8 @@ class IsPosClient(permissions.BasePermission):
 
 
 class PosKeyRateThrottle(throttling.SimpleRateThrottle):
-    """Requests per API key; the rate is read on each call so operators can change it without a deploy."""
+    """Requests per API key (POS_RATE_LIMIT). The rate is read on each call rather than once at import,
+    so a settings override (tests, a management shell) takes effect at once."""
 
     scope = "pos"
 

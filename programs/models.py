@@ -1,10 +1,17 @@
 import hashlib
 import uuid
+import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone such as Europe/Berlin.")
 
 
 class Program(models.Model):
@@ -29,6 +36,10 @@ class Program(models.Model):
     )
     claim_window_days = models.PositiveIntegerField(
         default=30, help_text="How long a guest purchase can be claimed by a member."
+    )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone],
+        help_text="IANA zone (e.g. Europe/Berlin) in which rule dates, times of day and birthdays are read.",
     )
     default_phone_region = models.CharField(
         max_length=2, blank=True, default="",

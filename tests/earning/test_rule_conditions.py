@@ -219,3 +219,23 @@ def test_a_guest_purchase_earns_no_rule(pos, make_rule):
 
     assert body["points_awarded"] == 0
     assert body["breakdown"] == []
+
+
+def test_times_of_day_are_read_in_the_programs_time_zone(pos, member, make_rule, program):
+    program.time_zone = "Europe/Berlin"  # UTC+1 in March
+    program.save()
+    make_rule("bonus", BONUS, [{"kind": "time_of_day", "from": "07:00", "until": "10:00"}])
+
+    # 06:30 UTC is 07:30 in Berlin: breakfast there
+    assert breakdown_of(pos, member, external_id="A", occurred_at=at("2026-03-04T06:30:00")) == [
+        BASE_20, BONUS_LINE]
+    # 09:30 UTC is 10:30 in Berlin: too late
+    assert breakdown_of(pos, member, external_id="B", occurred_at=at("2026-03-04T09:30:00")) == [BASE_20]
+
+
+def test_an_unknown_time_zone_cannot_be_saved(program):
+    from django.core.exceptions import ValidationError
+
+    program.time_zone = "Mars/Olympus"
+    with pytest.raises(ValidationError):
+        program.full_clean()
