@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -28,6 +28,7 @@ from .rules import (
     event_context,
     floor_points,
     member_context,
+    program_timezone,
     purchase_context,
     rules_evaluate,
 )
@@ -303,7 +304,7 @@ def signup_bonus_grant(*, member: Member, actor: str = "system:signup") -> Ledge
 BIRTHDAY_ACTOR = "system:birthday"
 
 
-def birthday_members(*, on: date):
+def birthday_members(*, on: date, program_ids=None):
     """Active members, of programs with a birthday rule valid now, whose birthday is ``on`` and who have
     no birthday award for that year yet: one query. 29 February birthdays count on 28 February in
     other years."""
@@ -315,6 +316,8 @@ def birthday_members(*, on: date):
              .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
              .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)))
     already = RuleAward.objects.filter(member=OuterRef("pk"), source_type="birthday", source_id=str(on.year))
+    if program_ids is not None:
+        rules = rules.filter(program_id__in=program_ids)
     return (Member.objects.filter(days, status=Member.Status.ACTIVE, program__in=rules.values("program"))
             .exclude(Exists(already)).select_related("program").order_by("pk"))
 
@@ -330,16 +333,27 @@ def birthday_bonus_grant(*, member: Member, on: date, actor: str = BIRTHDAY_ACTO
 
 
 def birthday_bonuses_grant(*, on: date | None = None, actor: str = BIRTHDAY_ACTOR) -> int:
-    """The daily birthday run (today in UTC by default): safe to repeat, and to run concurrently.
+    """The daily birthday run: safe to repeat, and to run concurrently.
 
-    Each member is credited in their own transaction, so a failure leaves the earlier grants in
-    place and a rerun finishes the rest. Answers how many members were credited.
+    Without ``on``, each program celebrates on today's date in its own time zone; with ``on`` (an
+    operator catching up a missed day) every program uses that date. Each member is credited in
+    their own transaction, so a failure leaves the earlier grants in place and a rerun finishes the
+    rest. Answers how many members were credited.
     """
-    on = on or timezone.now().astimezone(UTC).date()
+    if on is not None:
+        days = [(on, None)]
+    else:
+        now = timezone.now()
+        by_day: dict[date, list] = {}
+        for program in Program.objects.filter(
+                earning_rules__applies_to=EarningRule.AppliesTo.BIRTHDAY, earning_rules__active=True).distinct():
+            by_day.setdefault(now.astimezone(program_timezone(program)).date(), []).append(program.pk)
+        days = list(by_day.items())
     granted = 0
-    for member in birthday_members(on=on).iterator(chunk_size=500):
-        txn = birthday_bonus_grant(member=member, on=on, actor=actor)
-        granted += txn is not None and not txn.replayed
+    for day, program_ids in days:
+        for member in birthday_members(on=day, program_ids=program_ids).iterator(chunk_size=500):
+            txn = birthday_bonus_grant(member=member, on=day, actor=actor)
+            granted += txn is not None and not txn.replayed
     return granted
 
 

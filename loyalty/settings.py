@@ -102,6 +102,9 @@ POS_KEY_CACHE_SECONDS = env.int(
     "POS_KEY_CACHE_SECONDS",
     default=0 if CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache")) else 10,
 )
+# Each process keeps a program's earning rules, tier ladder and webhook subscriptions this long; a
+# saved change is seen at once by the process that saved it and by every other within this bound.
+PROGRAM_CONFIG_CACHE_SECONDS = env.int("PROGRAM_CONFIG_CACHE_SECONDS", default=5)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from earning.models import RuleAward
@@ -253,3 +254,21 @@ def test_the_command_refuses_a_bad_date(db):
 
     with pytest.raises(CommandError):
         call_command("grant_birthday_bonuses", "--date", "04.03.2026")
+
+
+def test_each_program_celebrates_on_its_own_local_date(program, member, birthday_rule):
+    from earning.services import birthday_bonuses_grant
+
+    program.time_zone = "America/New_York"
+    program.save()
+    member.birth_date = date(1990, 3, 4)
+    member.save()
+
+    # 02:00 UTC on 5 March is still 4 March in New York: the birthday is today there
+    with time_machine.travel(datetime(2026, 3, 5, 2, 0, tzinfo=UTC), tick=False):
+        assert birthday_bonuses_grant() == 1
+    # 02:00 UTC on 4 March is 3 March in New York: not yet
+    member.birth_date = date(1990, 3, 5)
+    member.save()
+    with time_machine.travel(datetime(2026, 3, 5, 2, 0, tzinfo=UTC), tick=False):
+        assert birthday_bonuses_grant() == 0
