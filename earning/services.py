@@ -120,7 +120,8 @@ def _bonus_credit(
     *, member: Member, earnings: list[Earning], idempotency_key: str, source_type: str, source_id: str,
     actor: str, occurred_at: datetime, description: str, available_at: datetime | None = None,
 ) -> LedgerTransaction | None:
-    """Credit a bonus (ledger kind ``bonus``) once per key, and record its rules' awards the first time."""
+    """Credit a bonus (ledger kind ``bonus``) once per key; the first time, record its rules' awards and
+    publish ``points.earned`` (keyed by the ledger transaction's idempotency key)."""
     points = sum(e.points for e in earnings)
     if points <= 0:
         return None
@@ -132,6 +133,11 @@ def _bonus_credit(
     if not txn.replayed:
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type=source_type,
                        source_id=source_id)
+        payload = {"points": points, "source": {"type": source_type, "id": str(source_id), "description": description}}
+        if available_at is not None:
+            payload["available_at"] = available_at
+        domain_event_publish(program=member.program, type="points.earned", member=member,
+                             key=f"bonus:{idempotency_key}", payload=payload)
     return txn
 
 

@@ -25,8 +25,8 @@ from members.models import Member
 from programs.models import Program
 from webhooks.services import WebhookEvent, webhook_endpoints_by_program, webhook_events_queue
 
-from .models import Kind
-from .services import notification_enqueue
+from .models import Kind, Outbox
+from .services import _outbox_row, _refusal, _schedule_sweep, notification_enqueue, notification_settings_for
 
 EVENT_NAMESPACE = uuid.UUID("7f1b3a52-7e0c-4d5e-9a53-1c1f0c2b9e41")
 
@@ -66,6 +66,12 @@ def _email_data(type: str, data: dict) -> dict:
 def _envelope(*, event_id, type: str, program: Program | None, program_id, data: dict, at: datetime) -> dict:
     return _json({"id": event_id, "type": type, "created_at": at,
                   "program": program.slug if program is not None else str(program_id), "data": data})
+
+
+def tier_changed_payload(*, cause: str, from_tier, to_tier) -> dict:
+    """What ``tier.changed`` says besides the member (a tier is None where the member has none)."""
+    return {"cause": cause, "to_tier": {"code": to_tier.code, "name": to_tier.name} if to_tier else None,
+            "from_tier": {"code": from_tier.code, "name": from_tier.name} if from_tier else None}
 
 
 def domain_event_publish(*, program, type: str, payload: dict, key: str, member: Member | None = None) -> uuid.UUID:
@@ -122,3 +128,42 @@ def points_expired_publish(*, expired: Iterable[tuple], run_key: str, now: datet
                                    payload=_envelope(event_id=event_id, type="points.expired", program=member.program,
                                                      program_id=account.program_id, data=data, at=now)))
     return webhook_events_queue(events=events, endpoints=endpoints)
+
+
+def tier_changes_publish(*, program: Program, changes) -> tuple[int, int]:
+    """Publish ``tier.changed`` (webhook and email) for each ``TierChange`` of ``changes``, all of ``program``.
+
+    For the set-based recalculation: call it inside the batch's transaction, with the tier history
+    rows the batch wrote (a queryset with ``member``, ``from_tier`` and ``to_tier`` selected). The
+    event ids derive from the rows' ids as ``domain_event_publish`` derives them for a single change,
+    so a rerun, or a change already announced, is not announced twice. Set-based: a query for the
+    program's endpoints and one for its email settings; only if either wants the event, the rows are
+    read (``changes`` is evaluated once) and the deliveries and emails written in bulk.
+    Answers (deliveries queued, emails written; an email already queued is kept as it was).
+    """
+    endpoints = webhook_endpoints_by_program(program_ids={program.pk})
+    hooked = any(endpoint.wants("tier.changed") for endpoint in endpoints.get(program.pk, ()))
+    program_settings = notification_settings_for(program=program)
+    if not hooked and not program_settings.emails_enabled:
+        return 0, 0
+    now = timezone.now()
+    kind = EMAIL_FOR_EVENT["tier.changed"]
+    events, outbox = [], []
+    for change in changes:
+        member = change.member
+        member.program = program
+        event_id = event_id_for(program_id=program.pk, type="tier.changed", key=str(change.pk))
+        data = tier_changed_payload(cause=change.cause, from_tier=change.from_tier, to_tier=change.to_tier)
+        data["member"] = _member_data(member, "tier.changed")
+        if hooked:
+            events.append(WebhookEvent(program_id=program.pk, type="tier.changed", id=event_id,
+                                       payload=_envelope(event_id=event_id, type="tier.changed", program=program,
+                                                         program_id=program.pk, data=data, at=now)))
+        if not _refusal(member, kind, program_settings):
+            outbox.append(_outbox_row(member=member, kind=kind, data=data, dedupe_key=f"{kind}:{event_id}",
+                                      program_settings=program_settings, now=now))
+    deliveries = webhook_events_queue(events=events, endpoints=endpoints) if events else 0
+    if outbox:
+        Outbox.objects.bulk_create(outbox, ignore_conflicts=True)
+        _schedule_sweep()
+    return deliveries, len(outbox)

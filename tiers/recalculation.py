@@ -9,7 +9,10 @@ Per batch (a range of member ids), in one transaction:
    and keep only the members whose standing changes, in the work table;
 3. ``INSERT … SELECT`` the tier history rows from the work table;
 4. ``UPDATE … FROM`` the work table onto ``MemberTier``;
-5. delete the batch's work rows.
+5. announce the batch's tier changes (``tier.changed`` webhooks and the members' emails),
+   read back from the history rows of step 3: nothing when the batch changed no tier, two
+   queries when nobody listens (the program's endpoints and email settings);
+6. delete the batch's work rows.
 
 The program's tiers are few, so they are written into the statements as
 ``CASE`` expressions (values passed as parameters). The SQL is the same on
@@ -27,7 +30,9 @@ from dataclasses import dataclass
 
 from django.db import connection, models
 
-from .models import TierPolicy
+from notifications.events import tier_changes_publish
+
+from .models import RecalculationRow, TierChange, TierPolicy
 from .qualification import NO_RANK, Ladder, Window
 
 SYSTEM_ACTOR = "task:tier_recalculate"
@@ -209,6 +214,14 @@ class ProgramRecalculation:
             f"FROM ({level_f}) f WHERE {changed}"
         )
 
+    def changes_publish(self, run_id) -> None:
+        """Announce the tier changes this batch wrote, in its transaction (before its work rows go)."""
+        changed = RecalculationRow.objects.filter(run_id=run_id, cause__isnull=False).values("member_id")
+        changes = (TierChange.objects.filter(program_id=self.program.pk, actor=SYSTEM_ACTOR,
+                                             created_at=self.window.now, member_id__in=changed)
+                   .select_related("member", "from_tier", "to_tier").order_by("pk"))
+        tier_changes_publish(program=self.program, changes=changes)
+
     def run_batch(self, run_id, low, high, result: RecalculationResult) -> None:
         with connection.cursor() as cursor:
             if self.vendor == "postgresql":
@@ -246,10 +259,14 @@ class ProgramRecalculation:
             run = p.add(self._id(run_id))
             cursor.execute(f"SELECT r.cause, COUNT(*) FROM tiers_recalculation_row r WHERE r.run_id = {run} "
                            "AND r.cause IS NOT NULL GROUP BY r.cause", p)
+            changed = 0
             for cause, count in cursor.fetchall():
+                changed += count
                 if cause == "downgrade":
                     result.downgrades += count
                 else:
                     result.upgrades += count
+            if changed:
+                self.changes_publish(run_id)
             cursor.execute(f"DELETE FROM tiers_recalculation_row WHERE run_id = {run}", p)
         result.batches += 1

@@ -14,7 +14,7 @@ from django.utils import timezone
 from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
 from loyalty.transactions import service_atomic
-from notifications.events import domain_event_publish
+from notifications.events import domain_event_publish, tier_changed_payload
 
 from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
 from .qualification import Ladder, Standing, Window, decide, units_to_value
@@ -112,8 +112,7 @@ def _record_change(*, status: MemberTier, from_tier: Tier | None, cause: str, re
         program_id=status.program_id, member_id=status.member_id, from_tier=from_tier, to_tier=status.tier,
         cause=cause, reason=reason, actor=actor, qualifying_value=status.qualifying_value, created_at=now)
     domain_event_publish(program=status.program_id, type="tier.changed", member=status.member, key=str(change.pk),
-                         payload={"cause": cause, "to_tier": {"code": status.tier.code, "name": status.tier.name},
-                                  "from_tier": {"code": from_tier.code, "name": from_tier.name} if from_tier else None})
+                         payload=tier_changed_payload(cause=cause, from_tier=from_tier, to_tier=status.tier))
     return change
 
 
