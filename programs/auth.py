@@ -70,21 +70,52 @@ class IsPosClient(permissions.BasePermission):
 
 
 class PosKeyRateThrottle(throttling.SimpleRateThrottle):
-    """Requests per API key (POS_RATE_LIMIT). The rate is read on each call rather than once at import,
-    so a settings override (tests, a management shell) takes effect at once."""
+    """Requests per API key (POS_RATE_LIMIT, e.g. "6000/min"), counted in fixed windows of the rate's period.
+
+    One counter per key and window in the cache (``cache.incr``; ``cache.add`` starts a window), not a
+    list of timestamps rewritten on every request: a call costs the same at any rate. A key may send up
+    to the limit in each window, so at most twice the limit across a window boundary. A refused call
+    is told to retry when its window ends (``Retry-After``). The rate is read on each call rather than
+    once at import, so a settings override (tests, a management shell) takes effect at once."""
 
     scope = "pos"
+    _wait: float | None = None
 
     def get_rate(self):
         return getattr(settings, "POS_RATE_LIMIT", None) or settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["pos"]
 
     def allow_request(self, request, view):
+        client = request.user
+        if not isinstance(client, PosClient):
+            return True
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        now = self.timer()
+        window = int(now // self.duration)
+        key = f"throttle_{self.scope}_{client.api_key.pk}_{self.duration}_{window}"
+        count = self._count(key)
+        if count <= self.num_requests:
+            return True
+        self._wait = (window + 1) * self.duration - now
+        return False
+
+    def _count(self, key: str) -> int:
+        """The window's count after this call (a window's counter outlives it by a few seconds, then goes)."""
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # the window's first call (or its counter was evicted)
+            if self.cache.add(key, 1, timeout=self.duration + 5):
+                return 1
+            try:
+                return self.cache.incr(key)  # another process started the window first
+            except ValueError:
+                return 1
 
     def get_cache_key(self, request, view):
         client = request.user
         if not isinstance(client, PosClient):
             return None
         return self.cache_format % {"scope": self.scope, "ident": client.api_key.pk}
+
+    def wait(self):
+        return self._wait

@@ -1,8 +1,10 @@
 """Every error on an API path answers application/problem+json with type, title, status, code, detail."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.test import override_settings
 from django.urls import include, path
 from rest_framework.test import APIClient
@@ -229,6 +231,23 @@ def test_the_rate_limit_counts_per_key(pos, other_pos, member):
     assert pos.get(LOOKUP, {"email": "ada@example.com"}).status_code == 429
 
     assert other_pos.get(LOOKUP, {"email": "ada@example.com"}).status_code == 404
+
+
+@override_settings(POS_RATE_LIMIT="3/min")
+def test_the_rate_limit_counts_in_fixed_windows_and_says_when_the_next_one_starts(pos, member):
+    start = datetime(2026, 3, 2, 9, 0, 15, tzinfo=UTC)  # 15 s into a minute
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(3):
+            assert pos.get(LOOKUP, {"email": "ada@example.com"}).status_code == 200
+        clock.move_to(start + timedelta(seconds=30))
+        response = pos.get(LOOKUP, {"email": "ada@example.com"})
+        assert response.status_code == 429
+        assert response["Retry-After"] == "16"  # 15 s left in the window, rounded up by one
+
+        clock.move_to(start + timedelta(seconds=45))  # the next minute: a fresh count
+        for _ in range(3):
+            assert pos.get(LOOKUP, {"email": "ada@example.com"}).status_code == 200
+        assert pos.get(LOOKUP, {"email": "ada@example.com"}).status_code == 429
 
 
 def test_the_default_rate_limit_does_not_get_in_the_way_of_a_busy_till(pos, member):
