@@ -78,8 +78,9 @@ def domain_event_publish(*, program, type: str, payload: dict, key: str, member:
     """Publish one domain event (``program`` is a Program or its id); answers the event id.
 
     ``payload`` holds what is particular to the event; the member's identifiers are added here.
-    Costs the caller's transaction one query (the program's endpoints) plus one insert per
-    subscribed endpoint batch, and two more when the event emails the member (settings, insert).
+    Costs the caller's transaction one query (the program's endpoints; none when no endpoint
+    subscribes) plus one insert per subscribed endpoint batch, and one more when the event emails
+    the member (the insert; the program's notification settings are memoised).
     """
     program_id = getattr(program, "pk", program)
     if member is not None and not isinstance(program, Program):

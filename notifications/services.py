@@ -29,6 +29,7 @@ from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from loyalty.config_cache import ProgramMemo
 from members.models import Member
 from programs.models import Program
 
@@ -50,6 +51,18 @@ UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 def notification_settings_for(*, program) -> NotificationSettings:
     found = NotificationSettings.objects.filter(program=program).first()
     return found if found is not None else NotificationSettings(program=program)
+
+
+def _program_settings(program_id) -> NotificationSettings:
+    found = NotificationSettings.objects.filter(program_id=program_id).first()
+    return found if found is not None else NotificationSettings(program_id=program_id)
+
+
+# A program's settings as of at most PROGRAM_CONFIG_CACHE_SECONDS ago (``loyalty.config_cache``), for the
+# emails events queue one at a time (every purchase): emails switched off, or a new sender, take effect in
+# every process within those seconds, at once in the process that saved them. The batch runs (expiry
+# warnings, the tier recalculation) read the row itself. The objects are shared: nothing may change them.
+_SETTINGS = ProgramMemo("notification-settings", _program_settings, models=(NotificationSettings,))
 
 
 def unsubscribe_token(*, member: Member) -> str:
@@ -178,11 +191,11 @@ def notification_enqueue(*, member: Member, kind: str, data: dict, dedupe_key: s
 
     Answers False when nothing is queued: the program sends no emails, or a marketing message
     without consent. A second message with the same ``dedupe_key`` is dropped (one ``INSERT …
-    ON CONFLICT DO NOTHING``; it costs the caller's transaction three queries in all).
+    ON CONFLICT DO NOTHING``; with the program's settings memoised, that is the one query it costs).
     """
     if program is not None:
         member.program = program
-    program_settings = notification_settings_for(program=member.program)
+    program_settings = _SETTINGS.get(member.program_id)
     if reason := _refusal(member, kind, program_settings):
         logger.debug("no %s email to member %s: %s", kind, member.pk, reason)
         return False
