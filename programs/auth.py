@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.redis import RedisCache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
@@ -101,13 +103,20 @@ class PosKeyRateThrottle(throttling.SimpleRateThrottle):
 
     def _count(self, key: str) -> int:
         """The window's count after this call (a window's counter outlives it by a few seconds, then goes)."""
+        cache = caches[DEFAULT_CACHE_ALIAS]  # the backend itself (``self.cache`` is a proxy to it)
+        timeout = self.duration + 5
+        if isinstance(cache, RedisCache):  # one round trip, where incr() costs two (EXISTS, INCRBY)
+            full_key = cache.make_and_validate_key(key)
+            with cache._cache.get_client(full_key, write=True).pipeline() as pipe:
+                count, _ = pipe.incr(full_key).expire(full_key, timeout).execute()
+            return count
         try:
-            return self.cache.incr(key)
+            return cache.incr(key)
         except ValueError:  # the window's first call (or its counter was evicted)
-            if self.cache.add(key, 1, timeout=self.duration + 5):
+            if cache.add(key, 1, timeout=timeout):
                 return 1
             try:
-                return self.cache.incr(key)  # another process started the window first
+                return cache.incr(key)  # another process started the window first
             except ValueError:
                 return 1
 
