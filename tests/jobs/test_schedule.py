@@ -30,7 +30,7 @@ def test_every_scheduled_job_is_a_registered_task_on_a_schedule():
 
 
 def test_every_task_is_acked_late_and_retries_transient_database_errors():
-    from django.db import OperationalError
+    from django.db import InterfaceError, OperationalError
 
     app.loader.import_default_modules()
     assert app.conf.task_serializer == "json" and app.conf.accept_content == ["json"]
@@ -39,7 +39,8 @@ def test_every_task_is_acked_late_and_retries_transient_database_errors():
         if name.startswith("celery."):
             continue
         assert task.acks_late or app.conf.task_acks_late, name
-        assert OperationalError in task.autoretry_for and task.retry_backoff, name
+        assert {OperationalError, InterfaceError} <= set(task.autoretry_for) and task.retry_backoff, name
+        assert task.retry_jitter and task.max_retries == 5, name
 
 
 def test_tier_recalculation_runs_for_every_program(db, monkeypatch):
