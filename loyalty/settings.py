@@ -95,6 +95,8 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://loyalty")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "loyalty.cache.RedisCache"  # one client per pool, not one per call
 # POS key lookups are cached this many seconds (found keys only, under the key's digest; a revoked key
 # or a deactivated store is forgotten at once). Only a cache every process shares can be told of a
 # revocation, so the default is off with the per-process local-memory cache.
