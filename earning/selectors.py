@@ -6,6 +6,8 @@ from datetime import date, datetime, time
 
 from django.db.models import Q, Sum
 
+from loyalty.rows import prep, rows_exist
+
 from .models import EarningRule, Purchase, RuleAward
 from .rules import program_timezone
 
@@ -43,7 +45,7 @@ def rule_points_awarded(*, program, rule: EarningRule, member, at: datetime) -> 
 
 
 def member_has_purchased(*, member) -> bool:
-    return Purchase.objects.filter(member=member).exists()
+    return rows_exist(Purchase, '"member_id" = %s', [prep(Purchase, "member", member.pk)])
 
 
 def referral_bonus_granted(*, referee) -> bool:

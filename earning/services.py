@@ -13,6 +13,7 @@ from ledger.models import Kind, LedgerEntry, LedgerTransaction
 from ledger.services import points_earn, points_reverse_return
 from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
+from loyalty.rows import row_insert
 from loyalty.transactions import service_atomic
 from members.models import Member
 from members.selectors import member_by_reference
@@ -203,7 +204,7 @@ def purchase_record(
             expires_at=_expires_at(program, occurred_at),
             description=f"Purchase {external_id} at {store.name}",
         )
-    purchase.save(force_insert=True)
+    row_insert(purchase)
     if member is not None and points > 0:
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="purchase",
                        source_id=str(purchase.pk))

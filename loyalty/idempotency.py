@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from .errors import DomainError
 from .models import IdempotencyRecord
+from .rows import row_update
 from .transactions import all_or_nothing, insert_or_nothing
 
 
@@ -97,7 +98,7 @@ def idempotent_call(
                 raise  # rolls the record back with everything else
             refusal = error
             status, body = error.status, error.as_problem()
-        IdempotencyRecord.objects.filter(pk=record_id).update(response_status=status, response_body=body)
+        row_update(IdempotencyRecord, record_id, response_status=status, response_body=body)
     if refusal is not None:
         raise refusal  # after the commit, so the stored refusal stays
     return Answer(status, body)

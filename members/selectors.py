@@ -1,6 +1,9 @@
 import uuid
 
+from django.db import connection
+
 from loyalty.errors import DomainError
+from loyalty.rows import prep, rows_select_one
 from programs.models import Program
 
 from .identifiers import card_number_normalize, card_number_problem, phone_to_e164
@@ -43,9 +46,7 @@ def member_find(*, program: Program, field: str, value: str, for_update: bool = 
 
 
 def _member_first(queryset, *, for_update: bool | str, related: bool) -> Member:
-    if for_update == "no_key":  # earning: blocks only another earning for the member, not rows pointing at it
-        queryset = queryset.select_for_update(no_key=True, of=("self",)).select_related("program")
-    elif for_update:
+    if for_update:
         queryset = queryset.select_for_update()
     elif related:
         queryset = queryset.select_related(*READ_RELATED)
@@ -55,35 +56,60 @@ def _member_first(queryset, *, for_update: bool | str, related: bool) -> Member:
     return member
 
 
-def _reference_queryset(*, program: Program, field: str, value: str):
+def _reference_lookup(*, program: Program, field: str, value: str) -> tuple[str, object]:
+    """The validated reference as (lookup, value): ``("card_number", "9…")``, ``("email__lower", "a@b.c")``…"""
     value = (value or "").strip()
     if not value:
         raise DomainError.invalid(field, "This field may not be blank.")
     if "\x00" in value:  # PostgreSQL refuses NUL in text parameters: a 500 instead of a 400
         raise DomainError.invalid(field, "Null characters are not allowed.")
-    queryset = Member.objects.filter(program=program)
     if field == "id":
         try:
-            queryset = queryset.filter(pk=uuid.UUID(value))
+            return "pk", uuid.UUID(value)
         except ValueError:
             raise DomainError.invalid(field, "Must be a valid UUID.") from None
-    elif field == "card_number":
+    if field == "card_number":
         number = card_number_normalize(value)
         if problem := card_number_problem(number):
             raise DomainError.invalid(field, problem)
-        queryset = queryset.filter(card_number=number)
-    elif field == "email":
+        return "card_number", number
+    if field == "email":
         if "@" not in value or len(value) > 254:
             raise DomainError.invalid(field, "Enter a valid email address.")
-        queryset = queryset.filter(email__lower=value.lower())
-    elif field == "phone":
+        return "email__lower", value.lower()
+    if field == "phone":
         e164 = phone_to_e164(value, program.default_phone_region)
         if e164 is None:
             raise DomainError.invalid(field, "Enter a phone number in international form, e.g. +4915112345678.")
-        queryset = queryset.filter(phone=e164)
-    else:  # pragma: no cover - callers pass one of REFERENCE_FIELDS
-        raise ValueError(field)
-    return queryset
+        return "phone", e164
+    raise ValueError(field)  # pragma: no cover - callers pass one of REFERENCE_FIELDS
+
+
+def _reference_queryset(*, program: Program, field: str, value: str):
+    lookup, value = _reference_lookup(program=program, field=field, value=value)
+    return Member.objects.filter(program=program, **{lookup: value})
+
+
+# The same lookups as hand-written conditions for the earning lock (``loyalty.rows``), each served by
+# the unique index the ORM's filter uses.
+_LOCK_CONDITIONS = {"pk": '"id" = %s', "card_number": '"card_number" = %s', "email__lower": 'LOWER("email") = %s',
+                    "phone": '"phone" = %s'}
+
+
+def _member_lock_no_key(*, program: Program, field: str, value: str) -> Member:
+    """Resolve and lock for earning: ``FOR NO KEY UPDATE`` of the member row, blocking only another earning
+    for the member, not rows being inserted that point at it. One statement through ``loyalty.rows``
+    (the hottest query of a purchase); ``member.program`` is the program passed in."""
+    lookup, value = _reference_lookup(program=program, field=field, value=value)
+    if lookup == "pk":
+        value = prep(Member, "id", value)
+    where = f'"program_id" = %s AND {_LOCK_CONDITIONS[lookup]}'
+    suffix = "FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+    member = rows_select_one(Member, where, [prep(Member, "program", program.pk), value], suffix=suffix)
+    if member is None:
+        raise _not_found()
+    member.program = program
+    return member
 
 
 def member_by_reference(*, program: Program, reference: dict, for_update: bool | str = False) -> Member:
@@ -94,6 +120,8 @@ def member_by_reference(*, program: Program, reference: dict, for_update: bool |
     """
     ((field, value),) = reference.items()
     try:
+        if for_update == "no_key":
+            return _member_lock_no_key(program=program, field=field, value=value)
         return _member_first(_reference_queryset(program=program, field=field, value=value),
                              for_update=for_update, related=False)
     except DomainError as error:

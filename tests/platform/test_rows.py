@@ -1,0 +1,85 @@
+"""``loyalty.rows`` writes and reads the same rows and instances as the ORM, on SQLite and PostgreSQL."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from earning.models import Purchase
+from loyalty.models import IdempotencyRecord
+from loyalty.rows import prep, row_insert, row_update, rows_exist, rows_select_one
+from members.models import Member
+
+LINES = [{"sku": "LATTE", "category": "coffee", "quantity": 2, "unit_price": "4.50"}]
+
+
+def a_purchase(program, store, member, external_id):
+    return Purchase(program=program, store=store, external_id=external_id, member=member, currency="EUR",
+                    total=Decimal("42.50"), occurred_at=timezone.now(), lines=LINES, points_awarded=42,
+                    breakdown=[{"rule": "base", "points": 42}], actor="test")
+
+
+def columns(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def test_an_inserted_row_reads_back_as_the_orm_saves_it(program, store, member):
+    by_orm = a_purchase(program, store, member, "ORM-1")
+    by_orm.save(force_insert=True)
+    by_rows = a_purchase(program, store, member, "ROWS-1")
+
+    row_insert(by_rows)
+
+    read = Purchase.objects.get(pk=by_rows.pk)
+    assert by_rows.created_at is not None  # auto_now_add applied, as save() does
+    expected = {**columns(Purchase.objects.get(pk=by_orm.pk)), "id": by_rows.pk, "external_id": "ROWS-1",
+                "created_at": read.created_at, "occurred_at": read.occurred_at}
+    assert columns(read) == expected
+    assert read.lines == LINES and read.total == Decimal("42.50")
+
+
+def test_an_auto_increment_key_is_read_back(store):
+    record = IdempotencyRecord(store=store, scope="test", key="k-1", request_hash="h", response_status=0,
+                               response_body={}, created_at=timezone.now())
+
+    row_insert(record)
+
+    assert IdempotencyRecord.objects.get(pk=record.pk).key == "k-1"
+    assert row_update(IdempotencyRecord, record.pk, response_status=201, response_body={"points": 42}) == 1
+    assert IdempotencyRecord.objects.values_list("response_status", "response_body").get(pk=record.pk) == (
+        201, {"points": 42})
+
+
+def test_a_selected_row_is_the_instance_the_orm_builds(program, member):
+    Member.objects.filter(pk=member.pk).update(birth_date=date(1990, 2, 28))
+    by_orm = Member.objects.get(pk=member.pk)
+
+    by_rows = rows_select_one(Member, '"program_id" = %s AND "card_number" = %s',
+                              [prep(Member, "program", program.pk), member.card_number])
+
+    assert columns(by_rows) == columns(by_orm)  # UUIDs, dates, datetimes typed as the ORM types them
+    assert model_to_dict(by_rows) == model_to_dict(by_orm)
+    assert rows_select_one(Member, '"card_number" = %s', ["0000"]) is None
+
+
+def test_exists(program, store, member):
+    where, params = '"member_id" = %s', [prep(Purchase, "member", member.pk)]
+    assert not rows_exist(Purchase, where, params)
+
+    a_purchase(program, store, member, "E-1").save()
+
+    assert rows_exist(Purchase, where, params)
+
+
+def test_a_failed_insert_marks_the_transaction_for_rollback_like_save(program, store, member):
+    a_purchase(program, store, member, "DUP-1").save()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        try:
+            row_insert(a_purchase(program, store, member, "DUP-1"))
+        except IntegrityError:
+            assert transaction.get_rollback()
+            raise
