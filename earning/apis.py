@@ -10,6 +10,7 @@ from loyalty.api_fields import AwareDateTimeField, ExternalIdField, MoneyField, 
 from loyalty.errors import DomainError
 from loyalty.idempotency import Answer, idempotent_call
 from loyalty.problems import flatten_validation_errors
+from loyalty.serializers import serializer_data, serializer_validated
 from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer, TierRefSerializer
 
 from .services import event_record, purchase_preview, purchase_record, purchase_return
@@ -86,7 +87,7 @@ def purchase_answer(*, client, data: dict) -> Answer:
             occurred_at=data["occurred_at"], lines=[dict(line) for line in data["lines"]],
         )
         member = purchase.member
-        body = PurchaseOutputSerializer({
+        body = serializer_data(PurchaseOutputSerializer, {
             "id": purchase.id, "external_id": purchase.external_id,
             "member": {"id": member.id, "card_number": member.card_number} if member else None,
             "total": purchase.total, "currency": purchase.currency, "occurred_at": purchase.occurred_at,
@@ -95,7 +96,7 @@ def purchase_answer(*, client, data: dict) -> Answer:
             "balance": account_balance_get(member=member, fresh=purchase.earn_transaction is None)
             if member else None,
             "tier": _tier_ref(member), "claimable_until": purchase.claimable_until,
-        }).data
+        })
         return status.HTTP_201_CREATED, body
 
     return once_per_external_id(client=client, scope="purchase", noun="Purchase", data=data, run=run)
@@ -111,9 +112,8 @@ class PurchaseCreateApi(APIView):
                                                                "(header Idempotent-Replayed: true)")},
                    tags=["purchases"])
     def post(self, request):
-        serializer = PurchaseInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return _answer_response(purchase_answer(client=request.user, data=serializer.validated_data))
+        validated = serializer_validated(PurchaseInputSerializer, request.data)
+        return _answer_response(purchase_answer(client=request.user, data=validated))
 
 
 class PurchasePreviewApi(APIView):
@@ -132,19 +132,17 @@ class PurchasePreviewApi(APIView):
     @extend_schema(operation_id="purchase_preview", request=InputSerializer, responses={200: OutputSerializer},
                    tags=["purchases"])
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = serializer_validated(self.InputSerializer, request.data)
         member, earnings = purchase_preview(
             program=request.user.program, member_reference=data["member"], currency=data["currency"],
             total=data["total"], occurred_at=data["occurred_at"], lines=[dict(line) for line in data["lines"]],
             store=request.user.store,
         )
-        return Response(self.OutputSerializer({
+        return Response(serializer_data(self.OutputSerializer, {
             "member": {"id": member.id, "card_number": member.card_number} if member else None,
             "total": data["total"], "points_awarded": sum(e.points for e in earnings),
             "breakdown": [e.as_dict() for e in earnings], "tier": _tier_ref(member),
-        }).data)
+        }))
 
 
 class PurchaseBatchApi(APIView):
@@ -172,16 +170,12 @@ class PurchaseBatchApi(APIView):
     @extend_schema(operation_id="purchase_batch", request=InputSerializer, responses={200: OutputSerializer},
                    tags=["purchases"])
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        validated = serializer_validated(self.InputSerializer, request.data)
         results = []
-        for index, raw in enumerate(serializer.validated_data["purchases"]):
+        for index, raw in enumerate(validated["purchases"]):
             external_id = raw.get("external_id") if isinstance(raw.get("external_id"), str) else None
-            item = PurchaseInputSerializer(data=raw)
             try:
-                if not item.is_valid():
-                    raise serializers.ValidationError(item.errors)
-                answer = purchase_answer(client=request.user, data=item.validated_data)
+                answer = purchase_answer(client=request.user, data=serializer_validated(PurchaseInputSerializer, raw))
                 results.append({"index": index, "external_id": external_id,
                                 "status": 200 if answer.replayed else answer.status,
                                 "replayed": answer.replayed, "body": answer.body})
@@ -219,9 +213,7 @@ class ReturnCreateApi(APIView):
     @extend_schema(operation_id="return_create", request=InputSerializer,
                    responses={201: OutputSerializer, 200: OutputSerializer}, tags=["purchases"])
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = serializer_validated(self.InputSerializer, request.data)
         client = request.user
 
         def run():
@@ -231,12 +223,12 @@ class ReturnCreateApi(APIView):
                 purchase_store_code=data["purchase_store"],
             )
             member = refund.purchase.member
-            return status.HTTP_201_CREATED, self.OutputSerializer({
+            return status.HTTP_201_CREATED, serializer_data(self.OutputSerializer, {
                 "id": refund.id, "external_id": refund.external_id,
                 "purchase_external_id": refund.purchase.external_id, "amount": refund.amount,
                 "points_reversed": refund.points_reversed,
                 "balance": account_balance_get(member=member, fresh=True) if member else None,
-            }).data
+            })
 
         answer = once_per_external_id(client=client, scope="return", noun="Return", data=data, run=run)
         return _answer_response(answer)
@@ -308,9 +300,7 @@ class EventCreateApi(APIView):
                                                                "(header Idempotent-Replayed: true)")},
                    tags=["events"])
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = serializer_validated(self.InputSerializer, request.data)
         client = request.user
 
         def run():
@@ -320,13 +310,13 @@ class EventCreateApi(APIView):
                 attributes=data["attributes"], occurred_at=data["occurred_at"],
             )
             member = event.member
-            return status.HTTP_201_CREATED, self.OutputSerializer({
+            return status.HTTP_201_CREATED, serializer_data(self.OutputSerializer, {
                 "id": event.id, "external_id": event.external_id,
                 "member": {"id": member.id, "card_number": member.card_number}, "type": event.type,
                 "quantity": event.quantity, "attributes": event.attributes, "occurred_at": event.occurred_at,
                 "points_awarded": event.points_awarded, "breakdown": event.breakdown,
                 "balance": account_balance_get(member=member, fresh=event.earn_transaction is None),
-            }).data
+            })
 
         answer = once_per_external_id(client=client, scope="event", noun="Event", data=data, run=run)
         return _answer_response(answer)

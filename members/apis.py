@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.errors import DomainError
+from loyalty.serializers import serializer_data, serializer_validated
 from tiers.selectors import member_tier_get
 
 from .models import Member
@@ -107,10 +108,9 @@ class MemberEnrolApi(APIView):
     @extend_schema(operation_id="member_enrol", request=InputSerializer,
                    responses={201: MemberOutputSerializer}, tags=["members"])
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        member = member_enrol(program=request.user.program, store=request.user.store, **serializer.validated_data)
-        return Response(MemberOutputSerializer(member).data, status=status.HTTP_201_CREATED)
+        validated = serializer_validated(self.InputSerializer, request.data)
+        member = member_enrol(program=request.user.program, store=request.user.store, **validated)
+        return Response(serializer_data(MemberOutputSerializer, member), status=status.HTTP_201_CREATED)
 
 
 class MemberLookupApi(APIView):
@@ -135,11 +135,11 @@ class MemberLookupApi(APIView):
                               errors=[{"field": "query", "message": "Exactly one of card_number, email, phone."}])
         field = params[0]
         member = member_find(program=request.user.program, field=field, value=request.query_params[field])
-        return Response(MemberOutputSerializer(member).data)
+        return Response(serializer_data(MemberOutputSerializer, member))
 
 
 class MemberDetailApi(APIView):
     @extend_schema(operation_id="member_get", responses={200: MemberOutputSerializer}, tags=["members"])
     def get(self, request, member_id):
         member = member_get(program=request.user.program, member_id=member_id)
-        return Response(MemberOutputSerializer(member).data)
+        return Response(serializer_data(MemberOutputSerializer, member))

@@ -8,6 +8,7 @@ from loyalty.api_fields import StrictIntegerField
 from loyalty.errors import DomainError
 from loyalty.idempotency import idempotent_call
 from loyalty.pagination import PageNumberPagination
+from loyalty.serializers import serializer_data, serializer_validated
 from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer
 from members.selectors import member_by_reference, member_find
 
@@ -107,9 +108,7 @@ class RedemptionCreateApi(APIView):
             raise DomainError("invalid", f"Send an {IDEMPOTENCY_HEADER} header of 1–255 characters.",
                               title="Invalid request",
                               errors=[{"field": IDEMPOTENCY_HEADER, "message": "required, 1–255 characters"}])
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = serializer_validated(self.InputSerializer, request.data)
         client = request.user
 
         def run():
@@ -117,12 +116,12 @@ class RedemptionCreateApi(APIView):
             member = member_by_reference(program=client.program, reference=data["member"])
             redemption = reward_redeem(member=member, reward=reward, store=client.store, actor=client.actor,
                                        points=data["points"])
-            return status.HTTP_201_CREATED, self.OutputSerializer({
+            return status.HTTP_201_CREATED, serializer_data(self.OutputSerializer, {
                 "id": redemption.id, "reward": reward, "points_spent": redemption.points_spent,
                 "discount_amount": redemption.discount_amount, "voucher_code": redemption.voucher_code,
                 "status": redemption.status, "expires_at": redemption.expires_at,
                 "balance": account_balance_get(member=member, fresh=True),
-            }).data
+            })
 
         answer = idempotent_call(
             store=client.store, scope="redemption", key=key, payload=data, run=run, store_refusals=True,
@@ -147,7 +146,7 @@ class RedemptionCancelApi(APIView):
         redemption = redemption_get(program=request.user.program, redemption_id=redemption_id)
         redemption = redemption_cancel(redemption=redemption, actor=request.user.actor)
         redemption.member_balance = account_balance_get(member=redemption.member, fresh=True)
-        return Response(self.OutputSerializer(redemption).data)
+        return Response(serializer_data(self.OutputSerializer, redemption))
 
 
 class VoucherDetailApi(APIView):
@@ -163,4 +162,4 @@ class VoucherUseApi(APIView):
     def post(self, request, code):
         redemption = voucher_get(program=request.user.program, code=code)
         redemption = voucher_use(redemption=redemption, store=request.user.store, actor=request.user.actor)
-        return Response(VoucherSerializer(redemption).data)
+        return Response(serializer_data(VoucherSerializer, redemption))
