@@ -21,43 +21,95 @@ def _quote(name: str) -> str:
 
 
 @functools.cache
-def _select_plan(model, vendor: str, fields: tuple[str, ...] | None):
+def _select_plan(model, vendor: str, fields: tuple[str, ...] | None, alias: str):
     """The column list, attribute names and per-column converters for reading ``model`` rows."""
     meta = model._meta
     chosen = [meta.get_field(name) for name in fields] if fields else list(meta.concrete_fields)
     if meta.pk not in chosen:
         chosen.insert(0, meta.pk)
-    columns = ", ".join(f"{_quote(meta.db_table)}.{_quote(field.column)}" for field in chosen)
+    columns = [f"{_quote(alias)}.{_quote(field.column)}" for field in chosen]
     converters = []
     for index, field in enumerate(chosen):
-        column = field.get_col(meta.db_table)
+        column = field.get_col(alias)
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if found:
             converters.append((index, column, found))
     return columns, [field.attname for field in chosen], converters
 
 
-def rows_select_one(model, where: str, params, *, fields: tuple[str, ...] | None = None, suffix: str = ""):
+@functools.cache
+def _join_plan(model, vendor: str, related: tuple[str, ...]):
+    """For ``select_related``-style paths (``"account"``, ``"tier_status__tier"``): the LEFT JOINs, and per
+    joined model the relation that links it to its parent (joined models are aliased ``r1``, ``r2``…)."""
+    base = model._meta.db_table
+    joins, steps, aliases = [], [], {"": base}
+    for path in related:
+        parent_path, parent_model = "", model
+        for name in path.split("__"):
+            here = f"{parent_path}__{name}" if parent_path else name
+            relation = parent_model._meta.get_field(name)
+            if here not in aliases:
+                alias = aliases[here] = f"r{len(aliases)}"
+                target = relation.related_model
+                if relation.concrete:  # forward foreign key or one-to-one: the parent holds the column
+                    on = (f"{_quote(alias)}.{_quote(relation.target_field.column)} = "
+                          f"{_quote(aliases[parent_path])}.{_quote(relation.column)}")
+                else:  # reverse one-to-one: the joined row holds the column
+                    on = (f"{_quote(alias)}.{_quote(relation.field.column)} = "
+                          f"{_quote(aliases[parent_path])}.{_quote(relation.field.target_field.column)}")
+                joins.append(f"LEFT JOIN {_quote(target._meta.db_table)} {_quote(alias)} ON {on}")
+                steps.append((here, parent_path, relation, target, alias))
+            parent_path, parent_model = here, relation.related_model
+    return " ".join(joins), steps
+
+
+def _converted(row, start: int, converters) -> list:
+    values = list(row)
+    for index, column, functions in converters:
+        value = values[start + index]
+        for function in functions:
+            value = function(value, column, connection)
+        values[start + index] = value
+    return values
+
+
+def rows_select_one(model, where: str, params, *, fields: tuple[str, ...] | None = None, suffix: str = "",
+                    related: tuple[str, ...] = ()):
     """``SELECT <model's columns> FROM <table> WHERE <where> LIMIT 1 <suffix>`` as an instance, or None.
 
     ``where`` and ``suffix`` are SQL written by the caller (column names, never values); ``params`` are
-    bound. ``fields`` limits the columns (the others are deferred, as with ``only()``).
+    bound. ``fields`` limits the columns (the others are deferred, as with ``only()``). ``related`` reads
+    one-to-one and foreign-key relations in the same statement, as ``select_related(*related)`` does
+    (a missing row is cached as None); with it, ``where`` must qualify columns with the model's table.
     """
-    columns, attnames, converters = _select_plan(model, connection.vendor, fields)
-    sql = f"SELECT {columns} FROM {_quote(model._meta.db_table)} WHERE {where} LIMIT 1 {suffix}"  # noqa: S608
+    table = model._meta.db_table
+    columns, attnames, converters = _select_plan(model, connection.vendor, fields, table)
+    joins, steps = _join_plan(model, connection.vendor, related) if related else ("", ())
+    plans = [_select_plan(target, connection.vendor, None, alias) for _, _, _, target, alias in steps]
+    select = ", ".join([*columns, *(column for plan in plans for column in plan[0])])
+    sql = f"SELECT {select} FROM {_quote(table)} {joins} WHERE {where} LIMIT 1 {suffix}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    if converters:
-        row = list(row)
-        for index, column, functions in converters:
-            value = row[index]
-            for function in functions:
-                value = function(value, column, connection)
-            row[index] = value
-    return model.from_db(connection.alias, attnames, row)
+    values = _converted(row, 0, converters)
+    instance = model.from_db(connection.alias, attnames, values[:len(attnames)])
+    objects, start = {"": instance}, len(attnames)
+    for (path, parent_path, relation, target, _), (target_columns, target_attnames, target_converters) in zip(
+            steps, plans, strict=True):
+        width = len(target_columns)
+        part = _converted(row[start:start + width], 0, target_converters)
+        start += width
+        parent = objects[parent_path]
+        child = None if part[0] is None else target.from_db(connection.alias, target_attnames, part)
+        objects[path] = child
+        if parent is None:
+            continue
+        relation.set_cached_value(parent, child)
+        if child is not None and not relation.concrete:  # the joined row's own link back to its parent
+            relation.field.set_cached_value(child, parent)
+    return instance
 
 
 def rows_exist(model, where: str, params) -> bool:

@@ -23,10 +23,7 @@ def member_get(*, program: Program, member_id) -> Member:
         member_id = uuid.UUID(str(member_id))
     except ValueError:
         raise _not_found() from None
-    member = Member.objects.filter(program=program, pk=member_id).select_related(*READ_RELATED).first()
-    if member is None:
-        raise _not_found()
-    return member
+    return _member_row(program=program, field="id", value=str(member_id), related=READ_RELATED)
 
 
 # What the member object shows, read with the member in the same query by the read paths
@@ -41,15 +38,14 @@ def member_find(*, program: Program, field: str, value: str, for_update: bool = 
     names nobody is ``member_not_found``. Without ``for_update`` the member comes with
     their account and tier status (one query for a whole member object).
     """
-    return _member_first(_reference_queryset(program=program, field=field, value=value),
-                         for_update=for_update, related=not for_update)
+    if not for_update:
+        return _member_row(program=program, field=field, value=value, related=READ_RELATED)
+    return _member_first(_reference_queryset(program=program, field=field, value=value), for_update=for_update)
 
 
-def _member_first(queryset, *, for_update: bool | str, related: bool) -> Member:
+def _member_first(queryset, *, for_update: bool | str) -> Member:
     if for_update:
         queryset = queryset.select_for_update()
-    elif related:
-        queryset = queryset.select_related(*READ_RELATED)
     member = queryset.first()
     if member is None:
         raise _not_found()
@@ -90,40 +86,48 @@ def _reference_queryset(*, program: Program, field: str, value: str):
     return Member.objects.filter(program=program, **{lookup: value})
 
 
-# The same lookups as hand-written conditions for the earning lock (``loyalty.rows``), each served by
-# the unique index the ORM's filter uses.
-_LOCK_CONDITIONS = {"pk": '"id" = %s', "card_number": '"card_number" = %s', "email__lower": 'LOWER("email") = %s',
-                    "phone": '"phone" = %s'}
+# The same lookups as hand-written conditions for ``loyalty.rows``, each served by the unique index the
+# ORM's filter uses: the POS request path reads and locks members this way (2.7 ms of CPU per member
+# through a compiled queryset, 0.2 ms through the cursor).
+_CONDITIONS = {
+    "pk": '"members_member"."id" = %s',
+    "card_number": '"members_member"."card_number" = %s',
+    "email__lower": 'LOWER("members_member"."email") = %s',
+    "phone": '"members_member"."phone" = %s',
+}
 
 
-def _member_lock_no_key(*, program: Program, field: str, value: str) -> Member:
-    """Resolve and lock for earning: ``FOR NO KEY UPDATE`` of the member row, blocking only another earning
-    for the member, not rows being inserted that point at it. One statement through ``loyalty.rows``
-    (the hottest query of a purchase); ``member.program`` is the program passed in."""
+def _member_row(*, program: Program, field: str, value: str, suffix: str = "", related: tuple[str, ...] = ()):
     lookup, value = _reference_lookup(program=program, field=field, value=value)
     if lookup == "pk":
         value = prep(Member, "id", value)
-    where = f'"program_id" = %s AND {_LOCK_CONDITIONS[lookup]}'
-    suffix = "FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
-    member = rows_select_one(Member, where, [prep(Member, "program", program.pk), value], suffix=suffix)
+    where = f'"members_member"."program_id" = %s AND {_CONDITIONS[lookup]}'
+    member = rows_select_one(Member, where, [prep(Member, "program", program.pk), value], suffix=suffix,
+                             related=related)
     if member is None:
         raise _not_found()
     member.program = program
     return member
 
 
+def _member_lock_no_key(*, program: Program, field: str, value: str) -> Member:
+    """Resolve and lock for earning: ``FOR NO KEY UPDATE`` of the member row, blocking only another earning
+    for the member, not rows being inserted that point at it; ``member.program`` is the program passed in."""
+    suffix = "FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+    return _member_row(program=program, field=field, value=value, suffix=suffix)
+
+
 def member_by_reference(*, program: Program, reference: dict, for_update: bool | str = False) -> Member:
     """Resolve the contract's ``member`` object (exactly one key); errors name ``member.<key>``.
 
     ``for_update=True`` locks the member row (``FOR UPDATE``); ``"no_key"`` takes the weaker
-    ``FOR NO KEY UPDATE`` of the member row alone, with the program read in the same query.
+    ``FOR NO KEY UPDATE`` of the member row alone (``member.program`` is ``program``, not read again).
     """
     ((field, value),) = reference.items()
     try:
         if for_update == "no_key":
             return _member_lock_no_key(program=program, field=field, value=value)
-        return _member_first(_reference_queryset(program=program, field=field, value=value),
-                             for_update=for_update, related=False)
+        return _member_first(_reference_queryset(program=program, field=field, value=value), for_update=for_update)
     except DomainError as error:
         if error.errors:
             error.errors = [{**item, "field": f"member.{item['field']}"} for item in error.errors]

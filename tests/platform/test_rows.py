@@ -83,3 +83,36 @@ def test_a_failed_insert_marks_the_transaction_for_rollback_like_save(program, s
         except IntegrityError:
             assert transaction.get_rollback()
             raise
+
+
+def test_related_rows_are_cached_as_select_related_caches_them(program, store, member, django_assert_num_queries):
+    from ledger.services import points_adjust
+    from tiers.models import MemberTier, Tier
+
+    points_adjust(member=member, points=25, actor="staff:test", reason="test", idempotency_key="rows-1")
+    gold = Tier.objects.create(program=program, code="gold", name="Gold", rank=2, threshold=100)
+    MemberTier.objects.update_or_create(member=member, defaults={"program": program, "tier": gold,
+                                                                 "achieved_at": timezone.now()})
+    where, params = '"members_member"."id" = %s', [prep(Member, "id", member.pk)]
+
+    with django_assert_num_queries(1):
+        read = rows_select_one(Member, where, params, related=("account", "tier_status__tier"))
+        assert (read.account.available, read.tier_status.tier.code) == (25, "gold")
+        assert read.account.member is read and read.tier_status.member is read
+
+    by_orm = Member.objects.select_related("account", "tier_status__tier").get(pk=member.pk)
+    assert columns(read.account) == columns(by_orm.account)
+    assert columns(read.tier_status) == columns(by_orm.tier_status)
+    assert columns(read.tier_status.tier) == columns(by_orm.tier_status.tier)
+
+
+def test_a_missing_related_row_is_cached_as_none(program, store, member, django_assert_num_queries):
+    from tiers.models import MemberTier
+
+    MemberTier.objects.filter(member=member).delete()
+    where, params = '"members_member"."id" = %s', [prep(Member, "id", member.pk)]
+
+    read = rows_select_one(Member, where, params, related=("tier_status__tier",))
+
+    with django_assert_num_queries(0), pytest.raises(MemberTier.DoesNotExist):
+        read.tier_status  # noqa: B018 - the access is the test
