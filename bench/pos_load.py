@@ -17,7 +17,8 @@ Then, for each scenario and each concurrency level:
 * **the baseline**: ``C`` threads, each with its own psycopg connection, doing the same database work
   in one transaction per request with hand-written SQL and nothing else (no HTTP, no ORM, no rules).
 
-Scenarios: ``purchase`` (random members), ``purchase-hot`` (every purchase for one member: they queue
+Scenarios: ``floor`` (purchases sent to ``bench/floor_app.py``, a WSGI app with no Django or database, under
+the same gunicorn: the most any endpoint can reach on this machine, beside the raw purchase), ``purchase`` (random members), ``purchase-hot`` (every purchase for one member: they queue
 on that member's row locks), ``redeem`` (FREE-COFFEE, 50 points, random members), ``redeem-hot``,
 ``lookup`` (by card number). The ratio is our throughput divided by the baseline's.
 """
@@ -43,7 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_pos"
-SCENARIOS = ("purchase", "purchase-hot", "redeem", "redeem-hot", "lookup")
+SCENARIOS = ("floor", "purchase", "purchase-hot", "redeem", "redeem-hot", "lookup")
 SEED_POINTS = 1_000_000
 README_TABLE = "| run | scenario | clients | req/s | p50 ms | p95 ms | p99 ms | raw SQL tx/s | raw p99 ms | ratio |"
 README_SUMMARY_TABLE = "| benchmark | machine | date | figure | raw-SQL baseline | ratio |"
@@ -161,11 +162,11 @@ def free_port() -> int:
 class Server:
     """gunicorn serving the project on a loopback port, as in production (DEBUG off, PostgreSQL)."""
 
-    def __init__(self, env: dict, workers: int):
+    def __init__(self, env: dict, workers: int, app: str = "loyalty.wsgi:application"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "loyalty.wsgi:application", "--workers", str(workers),
+            [sys.executable, "-m", "gunicorn", app, "--pythonpath", str(ROOT / "bench"), "--workers", str(workers),
              "--bind", f"127.0.0.1:{self.port}", "--backlog", "2048", "--log-level", "warning",
              "--timeout", "60"],
             cwd=ROOT, env=env)
@@ -196,7 +197,7 @@ class Server:
 
 def load_server(*, server: Server, keys: list[str], scenario: str, clients: int, cards: list[str], hot: str | None,
                 warmup: float, duration: float, run_id: str) -> dict:
-    spec = {"base_url": server.url, "api_keys": keys, "scenario": scenario.removesuffix("-hot"),
+    spec = {"base_url": server.url, "api_keys": keys, "scenario": LOAD_AS.get(scenario, scenario.removesuffix("-hot")),
             "concurrency": clients, "warmup": warmup, "duration": duration, "max_requests": 200_000,
             "run_id": run_id, "cards": cards, "hot": hot}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -315,6 +316,8 @@ def raw_lookup(cur, ctx: dict, card: str, sequence: str) -> None:
 
 
 RAW_WORK = {"purchase": raw_purchase, "redeem": raw_redeem, "lookup": raw_lookup}
+# The floor sends purchases to bench/floor_app.py and sets them beside the raw purchase.
+LOAD_AS = {"floor": "purchase"}
 
 
 def load_raw(*, url: str, ctx: dict, scenario: str, clients: int, cards: list[str], hot: str | None,
@@ -322,7 +325,7 @@ def load_raw(*, url: str, ctx: dict, scenario: str, clients: int, cards: list[st
     import psycopg
     from loadgen import percentile
 
-    work = RAW_WORK[scenario.removesuffix("-hot")]
+    work = RAW_WORK[LOAD_AS.get(scenario, scenario.removesuffix("-hot"))]
     connections = [psycopg.connect(url) for _ in range(clients)]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
@@ -502,13 +505,15 @@ def main() -> None:
 
     results = []
     server = Server(env, args.workers)
+    floor = Server(env, args.workers, app="floor_app:application") if "floor" in scenarios else None
     try:
         for scenario in scenarios:
             hot = hot_cards.get(scenario)
             pool = cards[2:]
             for clients in levels:
                 busy = wait_for_idle(patience=args.idle_wait)
-                ours = load_server(server=server, keys=seeded["keys"], scenario=scenario, clients=clients,
+                ours = load_server(server=floor if scenario == "floor" else server, keys=seeded["keys"],
+                                   scenario=scenario, clients=clients,
                                    cards=pool, hot=hot, warmup=args.warmup, duration=args.duration,
                                    run_id=f"{run_id}-{scenario}-{clients}")
                 bad = {status: n for status, n in ours["statuses"].items() if status not in ("200", "201")}
@@ -522,12 +527,15 @@ def main() -> None:
                 print(f"{scenario:13} {clients:3} clients: {ours['throughput']:7.1f} req/s  p50 {ours['p50_ms']:6.1f}  "
                       f"p95 {ours['p95_ms']:6.1f}  p99 {ours['p99_ms']:6.1f} ms  {'non-2xx ' + str(bad) if bad else ''}"
                       f"| raw {raw['throughput']:7.1f} tx/s  p99 {raw['p99_ms']:5.1f} ms"
-                      f"{' (' + str(raw['failures']) + ' failed)' if raw['failures'] else ''} | ratio {ratio:.2f}",
+                      f"{' (' + str(raw['failures']) + ' failed)' if raw['failures'] else ''} | ratio {ratio:.2f} | "
+                      f"client CPU {ours['client_cpu_ms']:.2f} ms/request",
                       flush=True)
                 if ours["errors"]:
                     print("   client errors:", ours["errors"])
     finally:
         server.stop()
+        if floor:
+            floor.stop()
         if broker:
             cache_prepare(broker)  # drop the queued tasks no worker ran
 
