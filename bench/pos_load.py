@@ -18,9 +18,10 @@ Then, for each scenario and each concurrency level:
   in one transaction per request with hand-written SQL and nothing else (no HTTP, no ORM, no rules).
 
 Scenarios: ``floor`` (purchases sent to ``bench/floor_app.py``, a WSGI app with no Django or database, under
-the same gunicorn: the most any endpoint can reach on this machine, beside the raw purchase), ``purchase`` (random members), ``purchase-hot`` (every purchase for one member: they queue
-on that member's row locks), ``redeem`` (FREE-COFFEE, 50 points, random members), ``redeem-hot``,
-``lookup`` (by card number). The ratio is our throughput divided by the baseline's.
+the same gunicorn: the most any endpoint can reach on this machine, beside the raw purchase), ``purchase``
+(random members), ``purchase-hot`` (every purchase for one member: they queue on that member's row locks),
+``redeem`` (FREE-COFFEE, 50 points, random members), ``redeem-hot``, ``lookup`` (by card number). The ratio
+is our throughput divided by the baseline's.
 """
 
 from __future__ import annotations

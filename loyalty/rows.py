@@ -125,29 +125,40 @@ def prep(model, field_name: str, value):
 
 
 @functools.cache
-def _insert_plan(model, vendor: str, with_pk: bool):
+def _insert_plan(model, vendor: str, with_pk: bool, unless_exists: tuple[str, ...]):
     meta = model._meta
     fields = [field for field in meta.concrete_fields if with_pk or not field.primary_key]
     columns = ", ".join(_quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {_quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    if not with_pk:
+    if unless_exists:
+        sql += f" ON CONFLICT ({', '.join(_quote(meta.get_field(name).column) for name in unless_exists)}) DO NOTHING"
+    if not with_pk or unless_exists:
         sql += f" RETURNING {_quote(meta.pk.column)}"
     return sql, fields
 
 
-def row_insert(obj) -> None:
+def row_insert(obj, *, unless_exists: tuple[str, ...] = ()) -> bool:
     """Insert ``obj`` as ``obj.save(force_insert=True)`` would (defaults and ``pre_save`` applied), in one
-    statement; an auto-increment primary key is read back with ``RETURNING``."""
+    statement; an auto-increment primary key is read back with ``RETURNING``.
+
+    ``unless_exists`` names the fields of a unique constraint: a row with the same values already there
+    (or committed meanwhile by a concurrent insert, which is waited for) means no insert and ``False``,
+    where a plain insert would raise and need a savepoint to go on.
+    """
     with_pk = obj.pk is not None
-    sql, fields = _insert_plan(type(obj), connection.vendor, with_pk)
+    sql, fields = _insert_plan(type(obj), connection.vendor, with_pk, unless_exists)
     params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
     # As ``save()``: an error marks the enclosing atomic block for rollback, so nothing commits after it.
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if not with_pk:
-            obj.pk = cursor.fetchone()[0]
+        if not with_pk or unless_exists:
+            row = cursor.fetchone()
+            if row is None:
+                return False
+            obj.pk = row[0]
     obj._state.adding, obj._state.db = False, connection.alias
+    return True
 
 
 def row_update(model, pk, **values) -> int:

@@ -127,6 +127,8 @@ def member_by_reference(*, program: Program, reference: dict, for_update: bool |
     try:
         if for_update == "no_key":
             return _member_lock_no_key(program=program, field=field, value=value)
+        if not for_update:
+            return _member_row(program=program, field=field, value=value)
         return _member_first(_reference_queryset(program=program, field=field, value=value), for_update=for_update)
     except DomainError as error:
         if error.errors:

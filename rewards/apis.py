@@ -120,7 +120,8 @@ class RedemptionCreateApi(APIView):
                 "id": redemption.id, "reward": reward, "points_spent": redemption.points_spent,
                 "discount_amount": redemption.discount_amount, "voucher_code": redemption.voucher_code,
                 "status": redemption.status, "expires_at": redemption.expires_at,
-                "balance": account_balance_get(member=member, fresh=True),
+                # The ledger left the account, locked and up to date, on the member (no read).
+                "balance": account_balance_get(member=member),
             })
 
         answer = idempotent_call(

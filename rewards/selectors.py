@@ -2,6 +2,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from loyalty.errors import DomainError
+from loyalty.rows import prep, rows_select_one
 
 from .models import Redemption, Reward
 from .services import VOUCHER_ALPHABET, VOUCHER_LENGTH, period_start, reward_refusal, voucher_code_normalize
@@ -13,8 +14,10 @@ def reward_list(*, program):
 
 
 def reward_get_by_code(*, program, code: str) -> Reward:
-    reward = Reward.objects.select_related("min_tier").filter(program=program, code=code.strip().upper(),
-                                                             is_active=True).first()
+    # Every redemption starts here: one statement through ``loyalty.rows`` (the unique (program, code) index).
+    reward = rows_select_one(
+        Reward, '"rewards_reward"."program_id" = %s AND "rewards_reward"."code" = %s AND "rewards_reward"."is_active"',
+        [prep(Reward, "program", program.pk), code.strip().upper()], related=("min_tier",))
     if reward is None:
         raise DomainError("reward_not_found", "No active reward with this code.", title="Reward not found")
     return reward

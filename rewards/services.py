@@ -6,12 +6,14 @@ import secrets
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from ledger.services import account_lock, points_refund, points_spend
 from loyalty.errors import DomainError
+from loyalty.rows import row_insert
+from loyalty.transactions import service_atomic
 from notifications.events import domain_event_publish
 
 from .models import Redemption, RedemptionStatusChange, Reward
@@ -103,11 +105,11 @@ def redemption_points(*, reward: Reward, points: int | None) -> int:
 
 
 def _log(redemption: Redemption, from_status: str, actor: str, now: datetime, reason: str = "") -> None:
-    RedemptionStatusChange.objects.create(redemption=redemption, from_status=from_status,
-                                          to_status=redemption.status, actor=actor, reason=reason, created_at=now)
+    row_insert(RedemptionStatusChange(redemption=redemption, from_status=from_status, to_status=redemption.status,
+                                      actor=actor, reason=reason, created_at=now))
 
 
-@transaction.atomic
+@service_atomic
 def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int | None = None) -> Redemption:
     cost = redemption_points(reward=reward, points=points)
     now = timezone.now()
@@ -138,12 +140,8 @@ def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int
         redemption.status, redemption.used_at = Redemption.Status.USED, now
     for _ in range(8):
         redemption.voucher_code = voucher_code_generate()
-        try:
-            with transaction.atomic():
-                redemption.save(force_insert=True)
+        if row_insert(redemption, unless_exists=("program", "voucher_code")):  # a taken code: draw again
             break
-        except IntegrityError:
-            continue
     else:  # pragma: no cover - 2^50 codes
         raise RuntimeError("could not allocate a voucher code")
     _log(redemption, "", actor, now)

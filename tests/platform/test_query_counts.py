@@ -18,7 +18,7 @@ KEY = "query-count-key-0001"
 # What each request costs, queries including savepoints (SQLite and PostgreSQL alike).
 PURCHASE_QUERIES = 19
 LOOKUP_QUERIES = 1
-REDEMPTION_QUERIES = 26
+REDEMPTION_QUERIES = 20
 ENROL_QUERIES = 14
 
 

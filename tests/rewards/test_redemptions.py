@@ -260,3 +260,18 @@ def test_header_name_is_case_insensitive(pos, member, coffee, header):
                         headers={header: "abc"})
 
     assert response.status_code == 201
+
+
+def test_a_voucher_code_already_taken_is_drawn_again(pos, member, coffee, monkeypatch):
+    give_points(member, 200)
+    assert redeem(pos, member, "FREE-COFFEE").status_code == 201
+    taken = Redemption.objects.get().voucher_code
+    draws = iter([taken, "ABCDEFGHJK"])
+    monkeypatch.setattr("rewards.services.voucher_code_generate", lambda: next(draws))
+
+    response = redeem(pos, member, "FREE-COFFEE", key="key-2")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["voucher_code"] == "ABCDEFGHJK"
+    assert response.json()["balance"] == {"available": 100, "pending": 0}
+    assert Redemption.objects.count() == 2 and balance(member) == 100
