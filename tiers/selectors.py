@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from .counting import CONFIG, status_tier_id, tier_in
 from .models import MemberTier, Tier, TierChange, TierPolicy
 from .qualification import Ladder, Window, units_to_value
 
@@ -18,18 +19,31 @@ CACHE_ATTRIBUTE = "current_tier"
 def member_tier_get(*, member, fresh: bool = False) -> Tier | None:
     """The member's tier: their status row's, else the program's lowest tier with threshold 0.
 
-    One query (two for a member without a status row; none when the status row was read with
-    the member, or one without it). The answer is kept on the
-    instance as ``member.current_tier``; the tier services update it there when
-    they change it, and ``fresh=True`` reads the database again.
+    The answer is kept on the instance as ``member.current_tier``; the tier services
+    update it there when they change it, and ``fresh=True`` reads the database again.
+
+    Without ``fresh``, the tier is taken from the program's memoised ladder (``tiers.counting``,
+    at most PROGRAM_CONFIG_CACHE_SECONDS old, like the earning rules): one query of the status
+    row's tier id, none when the status row was read with the member (``select_related
+    ("tier_status")``). A tier the memo does not know yet is read from the database.
     """
-    if not fresh and CACHE_ATTRIBUTE in member.__dict__:
-        return member.__dict__[CACHE_ATTRIBUTE]
-    if not fresh and type(member).tier_status.is_cached(member):
-        # Read with the member (``select_related("tier_status__tier")``): no query for a status row.
-        status = type(member).tier_status.related.get_cached_value(member)
-    else:
-        status = MemberTier.objects.filter(member=member).select_related("tier").only("tier").first()
+    if not fresh:
+        if CACHE_ATTRIBUTE in member.__dict__:
+            return member.__dict__[CACHE_ATTRIBUTE]
+        if type(member).tier_status.is_cached(member):
+            status = type(member).tier_status.related.get_cached_value(member)
+            if status is not None and MemberTier.tier.is_cached(status):  # read with ``tier_status__tier``
+                setattr(member, CACHE_ATTRIBUTE, status.tier)
+                return status.tier
+            found, tier_id = status is not None, getattr(status, "tier_id", None)
+        else:
+            found, tier_id = status_tier_id(member_id=member.pk)
+        ladder = CONFIG.get(member.program_id)[1]
+        tier = tier_in(ladder, tier_id) if found else ladder.base
+        if tier is not None or tier_id is None:
+            setattr(member, CACHE_ATTRIBUTE, tier)
+            return tier
+    status = MemberTier.objects.filter(member=member).select_related("tier").only("tier").first()
     if status is not None:
         tier = status.tier
     else:

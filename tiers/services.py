@@ -7,16 +7,15 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, transaction
 from django.utils import timezone
 
-from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
 from loyalty.transactions import service_atomic
 from notifications.events import domain_event_publish, tier_changed_payload
 
-from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
+from .counting import CONFIG, activity_count, policy_and_ladder, tier_in, window_units
+from .models import MemberTier, Tier, TierChange, TierPolicy
 from .qualification import Ladder, Standing, Window, decide, units_to_value
 from .recalculation import (
     DOWNGRADE_REASON,
@@ -34,19 +33,6 @@ def tier_policy_for(*, program) -> TierPolicy:
     """The program's policy; a program that never set one qualifies on points over 12 months, no downgrades."""
     policy = TierPolicy.objects.filter(program=program).first()
     return policy if policy is not None else TierPolicy(program=program)
-
-
-def _policy_and_ladder(program_id) -> tuple[TierPolicy, Ladder]:
-    policy = TierPolicy.objects.filter(program_id=program_id).first()
-    if policy is None:
-        policy = TierPolicy(program_id=program_id)
-    return policy, Ladder.of(program_id, policy)
-
-
-# The program's policy and ladder as of at most PROGRAM_CONFIG_CACHE_SECONDS ago (``loyalty.config_cache``),
-# for counting activity. A stale copy can only delay an upgrade by those seconds (until the next activity
-# or the nightly recalculation): an upgrade it suggests is decided again on fresh rows before it is written.
-_CONFIG = ProgramMemo("tiers", _policy_and_ladder, models=(TierPolicy, Tier))
 
 
 @transaction.atomic
@@ -90,20 +76,12 @@ def _locked_status_row(*, member) -> MemberTier | None:
     return MemberTier.objects.select_for_update(of=("self",)).select_related("tier").filter(member=member).first()
 
 
-def _units(*, member, policy: TierPolicy, since: datetime, until: datetime | None = None) -> int:
-    activity = QualifyingActivity.objects.filter(member=member, occurred_at__gte=since)
-    if until is not None:
-        activity = activity.filter(occurred_at__lt=until)
-    field = {"points": "points", "credits": "credits", "spend": "spend"}[policy.metric]
-    total = activity.aggregate(total=Sum(field))["total"] or 0
-    return int(Decimal(total) * 100) if policy.metric == TierPolicy.Metric.SPEND else int(total)
-
-
 def _window_units(*, member, policy: TierPolicy, window: Window) -> tuple[int, int | None]:
-    units = _units(member=member, policy=policy, since=window.start)
+    units = window_units(member_id=member.pk, metric=policy.metric, since=window.start)
     if window.previous_start is None:
         return units, None
-    return units, _units(member=member, policy=policy, since=window.previous_start, until=window.start)
+    return units, window_units(member_id=member.pk, metric=policy.metric, since=window.previous_start,
+                               until=window.start)
 
 
 def _record_change(*, status: MemberTier, from_tier: Tier | None, cause: str, reason: str, actor: str,
@@ -123,26 +101,41 @@ def tier_activity_record(*, member, occurred_at: datetime, points: int, spend: D
 
     Never downgrades: a return lowers the qualifying value, and what that does to
     the tier is left to the program's downgrade policy at the next recalculation.
+
+    Usually one statement (``tiers.counting``): the activity, the new qualifying value, and the
+    member's tier and lock read back. Only a member without a status row, a status row changed
+    concurrently, or a suggested upgrade takes the heavier path under the row lock.
     """
     now = timezone.now()
-    policy, ladder = _CONFIG.get(member.program_id)
-    status = _locked_status_row(member=member)
-    if status is None:  # the member's first activity: placed at the base tier of the fresh ladder
-        policy, ladder = _policy_and_ladder(member.program_id)
-        status = _locked_status(member=member, ladder=ladder, now=now)
-    window = Window.of(policy, now)
-    QualifyingActivity.objects.create(
-        program_id=member.program_id, member=member, occurred_at=occurred_at, points=points, spend=spend,
+    policy, ladder = CONFIG.get(member.program_id)
+    counted = activity_count(
+        program_id=member.program_id, member_id=member.pk, metric=policy.metric, scale=ladder.scale,
+        since=Window.of(policy, now).start, now=now, occurred_at=occurred_at, points=points, spend=spend,
         credits=credits, source_type=source_type, source_id=source_id, actor=actor)
+    if counted is not None:
+        tier = tier_in(ladder, counted.tier_id)
+        known = tier is not None or counted.tier_id is None  # else a tier newer than the memo: settle
+        if known and (counted.locked or ladder.earned_rank(counted.units) <= ladder.rank_of(counted.tier_id)):
+            status = MemberTier.from_db(connection.alias, _COUNTED_FIELDS, (
+                member.pk, member.program_id, counted.tier_id, units_to_value(counted.units, ladder.scale), now))
+            status.tier = tier
+            member.current_tier = tier
+            return status
+    return _activity_settle(member=member, now=now, source_type=source_type, source_id=source_id, actor=actor)
 
+
+# What the one-statement path knows of the status row; the rest loads on first access.
+_COUNTED_FIELDS = ("member_id", "program_id", "tier_id", "qualifying_value", "updated_at")
+
+
+def _activity_settle(*, member, now: datetime, source_type: str, source_id: str, actor: str) -> MemberTier:
+    """The member's value and tier from fresh rows, under the status row lock (the activity is recorded)."""
+    policy, ladder = policy_and_ladder(member.program_id)
+    status = _locked_status(member=member, ladder=ladder, now=now)
+    window = Window.of(policy, now)
     units, _ = _window_units(member=member, policy=policy, window=window)
     reached = ladder.earned_rank(units)
     locked = status.locked_until is not None and status.locked_until > now
-    if not locked and reached > ladder.rank_of(status.tier_id):  # an upgrade: decided again on fresh rows
-        policy, ladder = _policy_and_ladder(member.program_id)
-        window = Window.of(policy, now)
-        units, _ = _window_units(member=member, policy=policy, window=window)
-        reached = ladder.earned_rank(units)
     status.qualifying_value = units_to_value(units, ladder.scale)
     fields = ["qualifying_value", "updated_at"]
     if not locked and reached > ladder.rank_of(status.tier_id):
