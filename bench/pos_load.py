@@ -163,13 +163,13 @@ def free_port() -> int:
 class Server:
     """gunicorn serving the project on a loopback port, as in production (DEBUG off, PostgreSQL)."""
 
-    def __init__(self, env: dict, workers: int, app: str = "loyalty.wsgi:application"):
+    def __init__(self, env: dict, workers: int, app: str = "loyalty.wsgi:application", worker_args: tuple = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", app, "--pythonpath", str(ROOT / "bench"), "--workers", str(workers),
              "--bind", f"127.0.0.1:{self.port}", "--backlog", "2048", "--log-level", "warning",
-             "--timeout", "60"],
+             "--timeout", "60", *worker_args],
             cwd=ROOT, env=env)
         import httpx
 
@@ -448,6 +448,8 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32", help="Concurrent clients, comma-separated.")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers.")
+    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread).")
+    parser.add_argument("--threads", type=int, default=1, help="Threads per gunicorn worker (gthread).")
     parser.add_argument("--duration", type=float, default=6.0, help="Measured seconds per level.")
     parser.add_argument("--warmup", type=float, default=2.0, help="Unmeasured seconds before each level.")
     parser.add_argument("--profile", type=int, default=0, help="Also profile this many purchases in-process.")
@@ -505,8 +507,10 @@ def main() -> None:
         connections.close_all()
 
     results = []
-    server = Server(env, args.workers)
-    floor = Server(env, args.workers, app="floor_app:application") if "floor" in scenarios else None
+    worker_args = ("--worker-class", args.worker_class, "--threads", str(args.threads))
+    server = Server(env, args.workers, worker_args=worker_args)
+    floor = Server(env, args.workers, app="floor_app:application", worker_args=worker_args) \
+        if "floor" in scenarios else None
     try:
         for scenario in scenarios:
             hot = hot_cards.get(scenario)
