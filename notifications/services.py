@@ -14,12 +14,14 @@ Every email links to the signed unsubscribe page, which turns marketing consent 
 
 from __future__ import annotations
 
+import functools
 import logging
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
+import redis
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -139,23 +141,66 @@ def email_render(*, member: Member, kind: str, data: dict) -> RenderedEmail:
 # --- queueing ----------------------------------------------------------------------------------
 
 
-def _schedule(dedupe_key: str) -> None:
-    def send():
-        from .tasks import send_email
+# The sender is woken through Redis at most once per pending wake-up: ``SET NX`` on this key (a fraction
+# of a Celery publish) decides whether a committing transaction publishes ``send_due_emails``. The woken
+# sweep deletes the key before it claims, so a message committed before the delete is claimed by that
+# sweep and one committed after it finds the key gone and publishes again: no message waits for the
+# minute sweep. The TTL bounds the wait should a wake-up be lost with a broker that restarts.
+WAKE_KEY = "notifications:sender-wake"
+WAKE_TTL_MS = 10_000
 
-        send_email.delay(dedupe_key)
 
-    # robust: a broker that is down must not fail an action that has committed; the sweep sends later.
-    transaction.on_commit(send, robust=True)
+@functools.lru_cache(maxsize=4)
+def _redis_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)  # one client (and connection pool) per process
+
+
+def _wake_client():
+    from loyalty.celery import app
+
+    url = app.conf.broker_url or ""
+    return _redis_for(url) if url.startswith(("redis://", "rediss://")) else None
+
+
+def _sender_wake() -> None:
+    from .tasks import send_due_emails
+
+    client = _wake_client()
+    if client is not None and not client.set(WAKE_KEY, b"1", nx=True, px=WAKE_TTL_MS):
+        return  # a wake-up is queued and its sweep has not started: that sweep will claim this message
+    send_due_emails.delay()
+
+
+def _sender_woken() -> None:
+    """Called by a sweep before it claims: later commits must wake the sender again."""
+    client = _wake_client()
+    if client is None:
+        return
+    try:
+        client.delete(WAKE_KEY)
+    except redis.RedisError as error:  # the key's TTL lapses instead; this sweep still sends
+        logger.warning("could not clear the sender's wake-up key: %s", error)
+
+
+def _schedule(dedupe_key: str | None = None) -> None:
+    """Have the message ``dedupe_key`` (None: every due message) sent once the caller's transaction commits.
+
+    robust: a broker that is down must not fail an action that has committed; the sweep sends later.
+    """
+    from loyalty.celery import app
+
+    if app.conf.task_always_eager:  # no broker: sent in this process, at once, as the request commits
+        from .tasks import send_due_emails, send_email
+
+        task = send_due_emails if dedupe_key is None else send_email
+        args = () if dedupe_key is None else (dedupe_key,)
+        transaction.on_commit(lambda: task.delay(*args), robust=True)
+        return
+    transaction.on_commit(_sender_wake, robust=True)  # a second message of the transaction finds the key set
 
 
 def _schedule_sweep() -> None:
-    def sweep():
-        from .tasks import send_due_emails
-
-        send_due_emails.delay()
-
-    transaction.on_commit(sweep, robust=True)
+    _schedule(None)
 
 
 def _refusal(member: Member, kind: str, program_settings: NotificationSettings) -> str | None:
@@ -262,6 +307,8 @@ def outbox_send_due(*, dedupe_key: str | None = None, limit: int = 50) -> dict:
     never claimed again. A worker that dies leaves its claim to lapse after ``LEASE``.
     """
     counts = {"sent": 0, "pending": 0, "failed": 0, "cancelled": 0, "skipped": 0}
+    if dedupe_key is None:
+        _sender_woken()
     while True:
         token, claimed = rows_claim(Outbox, now=timezone.now(), lease=LEASE, limit=limit,
                                     only={"dedupe_key": dedupe_key} if dedupe_key is not None else None)
