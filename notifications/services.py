@@ -17,8 +17,10 @@ from __future__ import annotations
 import functools
 import logging
 import smtplib
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from email.utils import parseaddr
 
 import redis
@@ -27,6 +29,7 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Exists, Min, OuterRef, Sum
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -68,7 +71,11 @@ _SETTINGS = ProgramMemo("notification-settings", _program_settings, models=(Noti
 
 
 def unsubscribe_token(*, member: Member) -> str:
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"m": str(member.pk)})
+    return _unsubscribe_token(str(member.pk))
+
+
+def _unsubscribe_token(member_id: str) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object({"m": member_id})
 
 
 def member_for_unsubscribe_token(*, token: str) -> Member | None:
@@ -83,7 +90,11 @@ def member_for_unsubscribe_token(*, token: str) -> Member | None:
 
 
 def unsubscribe_url(*, member: Member) -> str:
-    path = reverse("notifications:unsubscribe", kwargs={"token": unsubscribe_token(member=member)})
+    return _unsubscribe_url(str(member.pk))
+
+
+def _unsubscribe_url(member_id: str) -> str:
+    path = reverse("notifications:unsubscribe", kwargs={"token": _unsubscribe_token(member_id)})
     return f"{settings.SITE_URL.rstrip('/')}{path}"
 
 
@@ -99,6 +110,16 @@ def member_unsubscribe(*, member: Member) -> Member:
 
 
 # --- rendering ---------------------------------------------------------------------------------
+#
+# A message is rendered by the worker that sends it, not in the request that queues it. The outbox row
+# keeps what the templates are given, as it was when the message was queued (``Outbox.context``):
+#
+#   language   the member's language (en, de; else the site's)
+#   member     id, first_name, last_name, card_number, email
+#   program    name, slug (the slug picks a program's own templates)
+#   data       the event's data; datetimes, dates and decimals come back as such (``_tagged``)
+#
+# plus, at rendering: kind, transactional (not marketing) and unsubscribe_url.
 
 
 @dataclass(frozen=True)
@@ -113,29 +134,83 @@ def _language(member: Member) -> str:
     return member.language if member.language in codes else settings.LANGUAGE_CODE
 
 
-def _template_names(program: Program, kind: str, language: str, suffix: str) -> list[str]:
+# JSON has no dates or decimals; the templates format them (``|date``, a decimal comma in German), so
+# they are stored tagged and restored before rendering.
+_TAGS = {"$datetime": datetime.fromisoformat, "$date": date.fromisoformat, "$decimal": Decimal}
+
+
+def _tagged(value):
+    if isinstance(value, dict):
+        return {str(key): _tagged(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tagged(item) for item in value]
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _untagged(value):
+    if isinstance(value, dict):
+        if len(value) == 1 and (tag := next(iter(value))) in _TAGS:
+            return _TAGS[tag](value[tag])
+        return {key: _untagged(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_untagged(item) for item in value]
+    return value
+
+
+def email_context(*, member: Member, data: dict) -> dict:
+    """What the templates will be given, as JSON (``Outbox.context``), taken now."""
+    program = member.program
+    return {
+        "language": _language(member),
+        "member": {"id": str(member.pk), "first_name": member.first_name, "last_name": member.last_name,
+                   "card_number": member.card_number, "email": member.email},
+        "program": {"name": program.name, "slug": program.slug},
+        "data": _tagged(data),
+    }
+
+
+def _template_names(program_slug: str, kind: str, language: str, suffix: str) -> list[str]:
     """A program's own template first (``notifications/email/programs/<slug>/…``), then the default;
     the member's language first, then English."""
     names = []
     for lang in dict.fromkeys([language, "en"]):
-        names += [f"notifications/email/programs/{program.slug}/{kind}/{lang}.{suffix}",
+        names += [f"notifications/email/programs/{program_slug}/{kind}/{lang}.{suffix}",
                   f"notifications/email/{kind}/{lang}.{suffix}"]
     return names
 
 
-def email_render(*, member: Member, kind: str, data: dict) -> RenderedEmail:
-    program = member.program
-    language = _language(member)
-    context = {
-        "member": member, "program": program, "data": data, "language": language, "kind": kind,
-        "transactional": KIND_CATEGORY[kind] == Category.TRANSACTIONAL,
-        "unsubscribe_url": unsubscribe_url(member=member),
+def email_context_render(*, kind: str, context: dict) -> RenderedEmail:
+    language, program = context["language"], context["program"]
+    values = {
+        "member": context["member"], "program": program, "data": _untagged(context["data"]), "language": language,
+        "kind": kind, "transactional": KIND_CATEGORY[kind] == Category.TRANSACTIONAL,
+        "unsubscribe_url": _unsubscribe_url(context["member"]["id"]),
     }
     with translation.override(language):
-        subject = select_template(_template_names(program, kind, language, "subject.txt")).render(context)
-        text = select_template(_template_names(program, kind, language, "txt")).render(context)
-        html = select_template(_template_names(program, kind, language, "html")).render(context)
+        subject = select_template(_template_names(program["slug"], kind, language, "subject.txt")).render(values)
+        text = select_template(_template_names(program["slug"], kind, language, "txt")).render(values)
+        html = select_template(_template_names(program["slug"], kind, language, "html")).render(values)
     return RenderedEmail(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)
+
+
+def email_render(*, member: Member, kind: str, data: dict) -> RenderedEmail:
+    """The email ``kind`` to ``member`` about ``data``, as a worker would render it if queued now."""
+    return email_context_render(kind=kind, context=email_context(member=member, data=data))
+
+
+def outbox_message(row: Outbox) -> RenderedEmail:
+    """The message of an outbox row: as rendered when sent (or queued, for old rows), else rendered now."""
+    if row.rendered_subject or not row.context:
+        return RenderedEmail(subject=row.rendered_subject, text=row.rendered_text, html=row.rendered_html)
+    return email_context_render(kind=row.kind, context=row.context)
 
 
 # --- queueing ----------------------------------------------------------------------------------
@@ -221,11 +296,10 @@ def _headers(member: Member, kind: str) -> dict:
 
 
 def _outbox_row(*, member: Member, kind: str, data: dict, dedupe_key: str, program_settings, now) -> Outbox:
-    email = email_render(member=member, kind=kind, data=data)
     return Outbox(
         program_id=member.program_id, member=member, kind=kind, category=KIND_CATEGORY[kind], dedupe_key=dedupe_key,
         to=member.email, from_email=program_settings.from_email or settings.DEFAULT_FROM_EMAIL,
-        subject=email.subject, text=email.text, html=email.html, headers=_headers(member, kind),
+        context=email_context(member=member, data=data), headers=_headers(member, kind),
         created_at=now, next_attempt_at=now,
     )
 
@@ -280,23 +354,35 @@ def _send_one(row: Outbox, *, token, connection) -> str:
         return Outbox.Status.CANCELLED
     if not lease_renew(Outbox, pk=row.pk, token=token, now=timezone.now(), lease=LEASE):
         return "skipped"  # the lease lapsed and another worker has the message now
-    message = EmailMultiAlternatives(subject=row.subject, body=row.text, from_email=row.from_email, to=[row.to],
+    try:
+        email = row.message()
+    except (TemplateDoesNotExist, TemplateSyntaxError) as error:  # a program's template: retrying cannot help
+        logger.error("email %s (%s) cannot be rendered: %s", row.pk, row.kind, error)
+        claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.FAILED, last_error=f"template: {error}")
+        return Outbox.Status.FAILED
+    # What was sent is kept with the row, whatever the outcome (a retry sends the same text).
+    rendered = {} if row.rendered_subject else {
+        "rendered_subject": email.subject[:Outbox._meta.get_field("rendered_subject").max_length],
+        "rendered_text": email.text, "rendered_html": email.html}
+    message = EmailMultiAlternatives(subject=email.subject, body=email.text, from_email=row.from_email, to=[row.to],
                                      headers={"Message-ID": _message_id(row), **row.headers},
                                      connection=connection)
-    if row.html:
-        message.attach_alternative(row.html, "text/html")
+    if email.html:
+        message.attach_alternative(email.html, "text/html")
     try:
         message.send()
     except (smtplib.SMTPException, OSError) as error:
         now = timezone.now()
         if row.attempts >= MAX_SEND_ATTEMPTS:
             logger.warning("email %s to %s failed after %s attempts: %s", row.pk, row.to, row.attempts, error)
-            claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.FAILED, last_error=str(error))
+            claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.FAILED, last_error=str(error),
+                         **rendered)
             return Outbox.Status.FAILED
         claim_finish(Outbox, pk=row.pk, token=token, last_error=str(error),
-                     next_attempt_at=now + SEND_BACKOFF[row.attempts - 1])
+                     next_attempt_at=now + SEND_BACKOFF[row.attempts - 1], **rendered)
         return Outbox.Status.PENDING
-    claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.SENT, sent_at=timezone.now(), last_error="")
+    claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.SENT, sent_at=timezone.now(), last_error="",
+                 **rendered)
     return Outbox.Status.SENT
 
 
