@@ -8,6 +8,7 @@ worker that dies and is never claimed by two workers at once.
 expiry-warning window), however often the occasion is reported.
 """
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -88,7 +89,8 @@ class Outbox(models.Model):
     rendered_text = models.TextField(blank=True, default="", db_column="text")
     rendered_html = models.TextField(blank=True, default="", db_column="html")
     # What the templates are given, as it was when the message was queued (``notifications.services``).
-    context = models.JSONField(default=dict, blank=True)
+    # db_default: code from before this column, still queueing rendered rows during a deploy, inserts {}.
+    context = models.JSONField(default=dict, blank=True, db_default={}, encoder=DjangoJSONEncoder)
     headers = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -118,7 +118,8 @@ def member_unsubscribe(*, member: Member) -> Member:
 #   language   the member's language (en, de; else the site's)
 #   member     id, first_name, last_name, card_number, email
 #   program    name, slug (the slug picks a program's own templates)
-#   data       the event's data; datetimes, dates and decimals come back as such (``_tagged``)
+#   data       the event's data; datetimes, dates and decimals come back as such (``_tagged``), other
+#              values JSON lacks (UUIDs, durations) as DjangoJSONEncoder writes them
 #
 # plus, at rendering: kind, transactional (not marketing) and unsubscribe_url.
 

@@ -4,6 +4,7 @@ The rendered columns keep their names in the database (rows queued before this m
 rendered, are sent as they are); only the model's attributes are renamed.
 """
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import migrations, models
 
 
@@ -24,5 +25,6 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
-        migrations.AddField("outbox", "context", models.JSONField(default=dict, blank=True)),
+        migrations.AddField("outbox", "context", models.JSONField(default=dict, blank=True, db_default={},
+                                                                  encoder=DjangoJSONEncoder)),
     ]

@@ -210,3 +210,20 @@ def test_a_program_template_that_cannot_be_rendered_fails_its_message_and_not_th
     assert [m.to for m in mail.outbox] == [["bob@example.com"]]
     broken = Outbox.objects.get(dedupe_key="earned:1")
     assert broken.status == "failed" and broken.last_error.startswith("template:")
+
+
+def test_a_message_queued_by_code_that_knows_no_context_is_sent_as_rendered(program, member):
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the columns as before notifications 0002; context takes its default
+        cursor.execute(
+            "INSERT INTO notifications_outbox (program_id, member_id, channel, kind, category, dedupe_key, \"to\", "
+            "from_email, subject, text, html, headers, status, attempts, next_attempt_at, created_at, last_error) "
+            "VALUES (%s, %s, 'email', 'points_earned', 'transactional', 'earned:old', %s, 'club@localhost', "
+            "'Old subject', 'Old text', '', '{}', 'pending', 0, %s, %s, '')",
+            [Outbox._meta.get_field("program").get_db_prep_save(program.pk, connection),
+             Outbox._meta.get_field("member").get_db_prep_save(member.pk, connection), member.email,
+             *[connection.ops.adapt_datetimefield_value(member.enrolled_at)] * 2])
+
+    assert outbox_send_due()["sent"] == 1
+    assert (only_email("points_earned").subject, Outbox.objects.get().context) == ("Old subject", {})
