@@ -16,9 +16,10 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
 class OutboxAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "kind", "category", "to", "status", "attempts", "sent_at")
     list_filter = ("status", "kind", "category", "program")
-    search_fields = ("to", "dedupe_key", "subject")
-    exclude = ("claim_token",)
+    search_fields = ("to", "dedupe_key", "rendered_subject")
+    # subject, text and html: as sent, or as a message not yet sent would be sent now
+    exclude = ("claim_token", "rendered_subject", "rendered_text", "rendered_html")
     readonly_fields = ("program", "member", "channel", "kind", "category", "dedupe_key", "to", "from_email", "subject",
-                       "text", "html", "headers", "status", "attempts", "next_attempt_at", "claimed_until",
-                       "created_at", "sent_at", "last_error")
+                       "text", "html", "headers", "context", "status", "attempts", "next_attempt_at",
+                       "claimed_until", "created_at", "sent_at", "last_error")
     raw_id_fields = ("member",)

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from members.models import Member
 from programs.models import Program
-from webhooks.services import WebhookEvent, webhook_endpoints_by_program, webhook_events_queue
+from webhooks.services import WebhookEvent, webhook_endpoints_by_program, webhook_event_wanted, webhook_events_queue
 
 from .models import Kind, Outbox
 from .services import _outbox_row, _refusal, _schedule_sweep, notification_enqueue, notification_settings_for
@@ -91,9 +91,10 @@ def domain_event_publish(*, program, type: str, payload: dict, key: str, member:
     data = dict(payload)
     if member is not None:
         data["member"] = _member_data(member, type)
-    envelope = _envelope(event_id=event_id, type=type, program=program, program_id=program_id, data=data,
-                         at=timezone.now())
-    webhook_events_queue(events=[WebhookEvent(program_id=program_id, type=type, id=event_id, payload=envelope)])
+    if webhook_event_wanted(program_id=program_id, type=type):  # else not even the envelope is built
+        envelope = _envelope(event_id=event_id, type=type, program=program, program_id=program_id, data=data,
+                             at=timezone.now())
+        webhook_events_queue(events=[WebhookEvent(program_id=program_id, type=type, id=event_id, payload=envelope)])
     if (kind := EMAIL_FOR_EVENT.get(type)) and member is not None:
         notification_enqueue(member=member, program=program, kind=kind, data=_email_data(type, data),
                              dedupe_key=f"{kind}:{event_id}")

@@ -1,12 +1,14 @@
 """Member notifications: per-program settings and the email outbox.
 
-An ``Outbox`` row is one rendered message. It is written in the transaction of the action it
-reports, so a rolled-back action sends nothing, and claimed by workers (see ``notifications.queue``)
-so a message survives a worker that dies and is never claimed by two workers at once.
+An ``Outbox`` row is one message: what its templates need when it is queued, the rendered text once
+a worker has sent it. It is written in the transaction of the action it reports, so a rolled-back
+action sends nothing, and claimed by workers (see ``notifications.queue``) so a message survives a
+worker that dies and is never claimed by two workers at once.
 ``dedupe_key`` is unique: one message per member, kind and occasion (an earn, a tier change, an
 expiry-warning window), however often the occasion is reported.
 """
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -81,9 +83,14 @@ class Outbox(models.Model):
     dedupe_key = models.CharField(max_length=200, unique=True)
     to = models.CharField(max_length=254)
     from_email = models.CharField(max_length=200)
-    subject = models.CharField(max_length=300)
-    text = models.TextField()
-    html = models.TextField(blank=True, default="")
+    # The message as sent, written by the worker that renders it from ``context`` (rows from before
+    # ``context`` existed were rendered when queued). Read it as ``subject``, ``text`` and ``html``.
+    rendered_subject = models.CharField(max_length=300, blank=True, default="", db_column="subject")
+    rendered_text = models.TextField(blank=True, default="", db_column="text")
+    rendered_html = models.TextField(blank=True, default="", db_column="html")
+    # What the templates are given, as it was when the message was queued (``notifications.services``).
+    # db_default: code from before this column, still queueing rendered rows during a deploy, inserts {}.
+    context = models.JSONField(default=dict, blank=True, db_default={}, encoder=DjangoJSONEncoder)
     headers = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -112,3 +119,23 @@ class Outbox(models.Model):
 
     def __str__(self):
         return f"{self.kind} to {self.to} ({self.status})"
+
+    @property
+    def subject(self) -> str:
+        return self.message().subject
+
+    @property
+    def text(self) -> str:
+        return self.message().text
+
+    @property
+    def html(self) -> str:
+        return self.message().html
+
+    def message(self):
+        """The message: as sent, or as it would be sent now (rendered once per instance)."""
+        from .services import outbox_message  # rendering belongs to the services
+
+        if getattr(self, "_message", None) is None:
+            self._message = outbox_message(self)
+        return self._message

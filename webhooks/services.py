@@ -87,6 +87,14 @@ def _subscribed_types(program_id) -> frozenset:
 _SUBSCRIBED = ProgramMemo("webhooks", _subscribed_types, models=(WebhookEndpoint,))
 
 
+def webhook_event_wanted(*, program_id, type: str) -> bool:
+    """Whether an active endpoint of the program may want events of ``type`` (memoised, as in
+    ``webhook_events_queue``): when not, a publisher need not even build the event."""
+    if type not in EVENT_TYPE_NAMES:
+        raise ValueError(f"unknown webhook event type {type!r}")
+    return type in _SUBSCRIBED.get(program_id)
+
+
 def webhook_events_queue(*, events: list[WebhookEvent], endpoints: dict | None = None) -> int:
     """Queue each event for every active endpoint of its program that subscribes to its type.
 

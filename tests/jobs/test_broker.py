@@ -70,3 +70,41 @@ def test_a_worker_process_releases_pending_points_sent_through_the_broker(progra
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(program, tmp_path, monkeypatch):
+    from notifications import services, tasks
+    from notifications.models import Outbox
+
+    skip_unless(bool(settings.CELERY_BROKER_URL) and connection.vendor == "postgresql",
+                "needs Redis broker + PostgreSQL")
+    member = MemberFactory(program=program, email="ada@example.com", first_name="Ada")
+    services._wake_client().delete(services.WAKE_KEY)  # no wake-up left over from another test
+    queue = f"test-jobs-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(tasks.send_due_emails, "delay",  # to this test's queue, as the other test's task
+                        lambda: tasks.send_due_emails.apply_async(queue=queue))
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+           "DATABASE_CONN_MAX_AGE": "0", "EMAIL_URL": "consolemail://"}
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "loyalty", "worker", "-P", "solo", "--without-heartbeat",
+             "--without-mingle", "--without-gossip", "-Q", queue, "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        services.notification_enqueue(member=member, kind="points_earned", data={"points": 42},
+                                      dedupe_key="points_earned:broker-test")  # commits (autocommit)
+        row = Outbox.objects.get(dedupe_key="points_earned:broker-test")
+        wait_for(lambda: Outbox.objects.get(pk=row.pk).status == "sent" or worker.poll() is not None, timeout=90,
+                 what="the worker to send the email")
+        assert worker.poll() is None, f"the worker exited:\n{log.read_text()}"
+        wait_for(lambda: "You earned 42 points" in log.read_text(), timeout=30, what="the message in the log")
+        assert "notifications.tasks.send_due_emails" in log.read_text()
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

@@ -129,3 +129,101 @@ def test_every_kind_renders_in_both_languages(program, store, language):
         assert email.subject and "{{" not in email.subject
         assert email.text.strip() and email.html.strip()
         assert f'lang="{language}"' in email.html
+
+
+def test_the_email_says_what_was_true_when_it_was_queued(program, member):
+    from notifications.services import notification_enqueue
+
+    notification_enqueue(member=member, kind="points_earned", data={"points": 20}, dedupe_key="earned:1")
+    member.first_name = "Augusta"
+    member.save()
+    program.name = "Tea Club"
+    program.save()
+
+    outbox_send_due()
+
+    message = only_email("points_earned")
+    assert message.subject == "You earned 20 points with Coffee Club"
+    assert "Hello Ada," in message.body
+
+
+def test_dates_and_decimals_are_formatted_in_the_members_language_when_sent(program, store):
+    from datetime import UTC, datetime
+
+    from notifications.services import notification_enqueue
+
+    member = MemberFactory(program=program, store=store, language="de", first_name="Grete")
+    notification_enqueue(member=member, kind="points_earned", dedupe_key="earned:1", data={
+        "points": 20, "pending_until": datetime(2031, 3, 2, 12, 0, tzinfo=UTC),
+        "balance": {"available": Decimal("5.5"), "pending": Decimal("20")}})
+
+    outbox_send_due()
+
+    body = only_email("points_earned").body
+    assert "ab dem 2. März 2031" in body
+    assert "5,5 Punkte (20 vorgemerkt)" in body
+
+
+def test_an_unsent_message_reads_as_it_will_be_sent_and_a_sent_one_as_it_was(program, member):
+    from notifications.services import notification_enqueue
+
+    notification_enqueue(member=member, kind="points_earned", data={"points": 20}, dedupe_key="earned:1")
+    row = Outbox.objects.get()
+    assert row.rendered_subject == "" and row.context["member"]["first_name"] == "Ada"
+    assert row.subject == "You earned 20 points with Coffee Club"
+    assert "Hello Ada," in row.text and "<strong>20 points</strong>" in row.html
+
+    outbox_send_due()
+
+    row = Outbox.objects.get()
+    message = only_email("points_earned")
+    assert (row.rendered_subject, row.rendered_text, row.rendered_html) == (
+        message.subject, message.body, html_of(message))
+
+
+def test_a_message_rendered_when_it_was_queued_is_sent_as_it_is(program, member):
+    Outbox.objects.create(program=program, member=member, kind="points_earned", category="transactional",
+                          dedupe_key="earned:old", to=member.email, from_email="club@localhost",
+                          rendered_subject="Old subject", rendered_text="Old text\n", rendered_html="<p>Old</p>")
+
+    outbox_send_due()
+
+    message = only_email("points_earned")
+    assert (message.subject, message.body, html_of(message)) == ("Old subject", "Old text\n", "<p>Old</p>")
+
+
+def test_a_program_template_that_cannot_be_rendered_fails_its_message_and_not_the_others(
+        pos, program, member, other_program, settings, tmp_path):
+    from notifications.services import notification_enqueue
+
+    folder = tmp_path / "notifications" / "email" / "programs" / program.slug / "points_earned"
+    folder.mkdir(parents=True)
+    (folder / "en.subject.txt").write_text("Beans! {% if %}")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+    elsewhere = MemberFactory(program=other_program, email="bob@example.com")
+    notification_enqueue(member=member, kind="points_earned", data={"points": 20}, dedupe_key="earned:1")
+    notification_enqueue(member=elsewhere, kind="points_earned", data={"points": 20}, dedupe_key="earned:2")
+
+    counts = outbox_send_due()
+
+    assert (counts["sent"], counts["failed"]) == (1, 1)
+    assert [m.to for m in mail.outbox] == [["bob@example.com"]]
+    broken = Outbox.objects.get(dedupe_key="earned:1")
+    assert broken.status == "failed" and broken.last_error.startswith("template:")
+
+
+def test_a_message_queued_by_code_that_knows_no_context_is_sent_as_rendered(program, member):
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the columns as before notifications 0002; context takes its default
+        cursor.execute(
+            "INSERT INTO notifications_outbox (program_id, member_id, channel, kind, category, dedupe_key, \"to\", "
+            "from_email, subject, text, html, headers, status, attempts, next_attempt_at, created_at, last_error) "
+            "VALUES (%s, %s, 'email', 'points_earned', 'transactional', 'earned:old', %s, 'club@localhost', "
+            "'Old subject', 'Old text', '', '{}', 'pending', 0, %s, %s, '')",
+            [Outbox._meta.get_field("program").get_db_prep_save(program.pk, connection),
+             Outbox._meta.get_field("member").get_db_prep_save(member.pk, connection), member.email,
+             *[connection.ops.adapt_datetimefield_value(member.enrolled_at)] * 2])
+
+    assert outbox_send_due()["sent"] == 1
+    assert (only_email("points_earned").subject, Outbox.objects.get().context) == ("Old subject", {})

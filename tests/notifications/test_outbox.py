@@ -149,3 +149,14 @@ def test_the_sweep_sends_everything_due_in_batches(program, store):
 
     assert counts["sent"] == 7
     assert sorted(m.to[0] for m in mail.outbox) == sorted(m.email for m in members)
+
+
+def test_staff_read_a_message_not_yet_sent_as_it_will_be_sent(admin_client, member):
+    row = enqueue(member, points=12)
+
+    page = admin_client.get(f"/admin/notifications/outbox/{row.pk}/change/")
+    listing = admin_client.get("/admin/notifications/outbox/", {"q": "earned:1"})
+
+    assert page.status_code == 200
+    assert "You earned 12 points with Coffee Club" in page.content.decode()
+    assert listing.status_code == 200 and "ada@example.com" in listing.content.decode()

@@ -22,7 +22,7 @@ MESSAGES = 80
 @pytest.fixture
 def queued(requires_postgres, program, store, monkeypatch):
     member = MemberFactory(program=program, store=store)
-    monkeypatch.setattr(services, "_schedule", lambda key: None)  # left to the workers below, not sent on commit
+    monkeypatch.setattr(services, "_schedule", lambda key=None: None)  # left to the workers below, not sent on commit
     for index in range(MESSAGES):
         notification_enqueue(member=member, kind="points_earned", data={"points": index},
                              dedupe_key=f"earned:{index}")

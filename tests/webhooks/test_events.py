@@ -1,8 +1,10 @@
 """What each domain event tells an integrator."""
 
+import pytest
+
 from ledger.models import PointsAccount
 from ledger.services import points_earn
-from notifications.events import points_expired_publish
+from notifications.events import domain_event_publish, points_expired_publish
 from rewards.models import Reward
 from tests.factories import MemberFactory
 from tiers.services import tier_define
@@ -77,3 +79,10 @@ def test_points_expired_is_published_for_each_account_of_an_expiry_run_once(prog
                     for r in receiver.of_type("points.expired"))
     assert bodies == sorted([(str(first.pk), 30), (str(second.pk), 12)])
     assert WebhookDelivery.objects.filter(event_type="points.expired", status="succeeded").count() == 2
+
+
+def test_an_unknown_event_type_is_refused_even_where_no_endpoint_listens(program, member):
+
+    with pytest.raises(ValueError, match="unknown webhook event type"):
+        domain_event_publish(program=program, type="points.earnd", member=member, key="x", payload={"points": 1})
+    assert not WebhookDelivery.objects.exists()
