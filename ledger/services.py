@@ -108,7 +108,7 @@ def _claimed_once(service):
 
 
 def _claim(*, account: PointsAccount, kind: str, idempotency_key: str, source_type: str, source_id: str,
-           actor: str, reason: str, now: datetime, spending: bool = False):
+           actor: str, reason: str, now: datetime, spend: int = 0):
     """Insert the transaction row for ``idempotency_key`` (caller holds the account lock), or answer the one
     that exists, marked ``replayed``.
 
@@ -117,13 +117,13 @@ def _claim(*, account: PointsAccount, kind: str, idempotency_key: str, source_ty
     commits. It replaces a read of the key plus a savepoint around a plain insert.
 
     Answers ``(transaction, due lots, spendable lots)``; on PostgreSQL the same statement reads the
-    lots for ``_catch_up`` and (``spending``) ``_consume`` (see ``ledger/sql.py``), elsewhere they are
+    lots for ``_catch_up`` and (``spend`` points) ``_consume`` (see ``ledger/sql.py``), elsewhere they are
     ``None`` and read when needed.
     """
     program_id = account.program_id
     pk, due, spendable = sql.claim(program_id=program_id, kind=kind, idempotency_key=idempotency_key,
                                    source_type=source_type, source_id=str(source_id), actor=actor, reason=reason,
-                                   now=now, account_id=account.pk, spendable=spending)
+                                   now=now, account_id=account.pk, spend=spend)
     if pk is None:
         txn = LedgerTransaction.objects.get(program_id=program_id, idempotency_key=idempotency_key)
         txn.replayed = True
@@ -234,8 +234,9 @@ def _new_lot(*, account: PointsAccount, amount: int, earned_at: datetime, availa
     return lot
 
 
-def _spendable_lots(account: PointsAccount, *, exclude: set[int] = frozenset()) -> list[PointsLot]:
-    return sql.lots_spendable(account.pk, exclude=sorted(exclude))
+def _spendable_lots(account: PointsAccount, points: int, *, exclude: set[int] = frozenset()) -> list[PointsLot]:
+    """The available lots, locked, that taking ``points`` in spending order takes from (all, if they fall short)."""
+    return sql.lots_spendable(account.pk, points, exclude=sorted(exclude))
 
 
 def _consume(posting: _Posting, points: int, lots) -> int:
@@ -376,7 +377,7 @@ def points_spend(
     now = timezone.now()
     txn, due, spendable = _claim(account=account, kind=kind, idempotency_key=idempotency_key,
                                  source_type=source_type, source_id=source_id, actor=actor, reason=reason,
-                                 now=now, spending=True)
+                                 now=now, spend=points)
     if txn.replayed:
         _hand_back(member, account)
         return txn
@@ -384,7 +385,7 @@ def points_spend(
     if account.spendable < points:
         raise _insufficient(points, account)
     if due or spendable is None:  # read before the catch-up changed lots, or not read yet
-        spendable = _spendable_lots(account)
+        spendable = _spendable_lots(account, points)
     posting = _Posting(account=account, kind=kind, points=-points, description=description)
     left = _consume(posting, points, spendable)
     if left:  # ledger_verify would report the same disagreement
@@ -418,7 +419,7 @@ def points_reverse_return(
                                                        expired=False).order_by("pk")
     left = _consume(posting, points, own)
     # The own lots just taken are changed in memory only: keep them out of the second read.
-    left = _consume(posting, left, _spendable_lots(account, exclude=posting.touched()))
+    left = _consume(posting, left, _spendable_lots(account, left, exclude=posting.touched()))
     posting.debt += left
     return _post(program_id=account.program_id, kind=Kind.RETURN, idempotency_key=idempotency_key,
                  source_type=source_type, source_id=source_id, actor=actor, reason="", postings=[posting],
@@ -490,7 +491,7 @@ def points_adjust(
     else:
         if account.spendable < -points:
             raise _insufficient(-points, account)
-        if _consume(posting, -points, _spendable_lots(account)):
+        if _consume(posting, -points, _spendable_lots(account, -points)):
             raise AssertionError(f"account {account.pk}: cached available disagrees with its lots")
     return _post(program_id=account.program_id, kind=Kind.ADJUST, idempotency_key=idempotency_key,
                  source_type="staff", source_id="", actor=actor, reason=reason.strip(), postings=[posting],
@@ -517,7 +518,7 @@ def points_transfer(
     if source.spendable < points:
         raise _insufficient(points, source)
     out = _Posting(account=source, kind=Kind.TRANSFER_OUT, points=-points, description=reason or "Points sent")
-    if _consume(out, points, _spendable_lots(source)):
+    if _consume(out, points, _spendable_lots(source, points)):
         raise AssertionError(f"account {source.pk}: cached available disagrees with its lots")
     into = _Posting(account=target, kind=Kind.TRANSFER_IN, points=points, description=reason or "Points received")
     for lot, taken in out.movements:

@@ -109,6 +109,10 @@ _DUE_WHERE = ("account_id = %s AND ((NOT released AND available_at <= %s)"
               " OR (NOT expired AND remaining > 0 AND expires_at <= %s))")
 _SPENDABLE_WHERE = "account_id = %s AND released AND NOT expired AND remaining > 0"
 _SPENDING_ORDER = "expires_at ASC NULLS LAST, earned_at ASC, id ASC"
+# Of those, only the lots a spend of %s points takes from: the ones with fewer points before them in
+# spending order (``_consume`` stops there), so a member with many lots is not read whole per spend.
+_NEEDED = ("id IN (SELECT id FROM (SELECT id, SUM(remaining) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING)"
+           " - remaining AS before FROM ledger_pointslot WHERE {where}{excluded}) AS spendable WHERE before < %s)")
 
 
 def _for_update() -> str:
@@ -142,14 +146,16 @@ def lots_due(account_id: int, now: datetime) -> list[PointsLot]:
         [account_id, at, at]))
 
 
-def lots_spendable(account_id: int, *, exclude=()) -> list[PointsLot]:
-    """The account's available lots with points left, locked, soonest-expiring first."""
-    excluded = ""
-    if exclude:
-        excluded = f" AND id NOT IN ({', '.join(['%s'] * len(exclude))})"
+def _needed(excluded: int = 0) -> str:
+    return _NEEDED.format(order=_SPENDING_ORDER, where=_SPENDABLE_WHERE,
+                          excluded=f" AND id NOT IN ({', '.join(['%s'] * excluded)})" if excluded else "")
+
+
+def lots_spendable(account_id: int, points: int, *, exclude=()) -> list[PointsLot]:
+    """The account's available lots that a spend of ``points`` takes from, locked, soonest-expiring first."""
     return LOTS.instances(_select(
-        f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE {_SPENDABLE_WHERE}{excluded} "  # noqa: S608
-        f"ORDER BY {_SPENDING_ORDER}{_for_update()}", [account_id, *exclude]))
+        f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE {_needed(len(exclude))} "  # noqa: S608
+        f"ORDER BY {_SPENDING_ORDER}{_for_update()}", [account_id, *exclude, points]))
 
 
 # The claim, the due lots and (for a spend) the spendable lots, in one statement (module docstring). The
@@ -158,8 +164,7 @@ def lots_spendable(account_id: int, *, exclude=()) -> list[PointsLot]:
 _CLAIM_AND_LOTS = f"""
 WITH claim AS ({_CLAIM.sql}),
 due AS (SELECT 0 AS part, {LOTS.columns} FROM ledger_pointslot WHERE {_DUE_WHERE} FOR UPDATE),
-spendable AS (SELECT 1 AS part, {LOTS.columns} FROM ledger_pointslot WHERE {_SPENDABLE_WHERE} AND %s
-              FOR UPDATE)
+spendable AS (SELECT 1 AS part, {LOTS.columns} FROM ledger_pointslot WHERE {_needed()} FOR UPDATE)
 SELECT (SELECT id FROM claim), lots.part, {LOTS.qualified("lots")}
 FROM (VALUES (0)) AS one
 LEFT JOIN (SELECT * FROM due UNION ALL SELECT * FROM spendable) AS lots ON true
@@ -173,20 +178,21 @@ def one_statement() -> bool:
 
 
 def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
-          reason: str, now: datetime, account_id: int, spendable: bool):
+          reason: str, now: datetime, account_id: int, spend: int = 0):
     """Insert the transaction row or yield to the one with the key: ``(id or None, due lots, spendable lots)``.
 
-    The lots are read in the same statement on PostgreSQL; elsewhere they are ``None`` (read them later).
+    The lots (the spendable ones a spend of ``spend`` points takes from, if any) are read in the same
+    statement on PostgreSQL; elsewhere they are ``None`` (read them later).
     """
     params = _CLAIM.params(program_id, kind, idempotency_key, source_type, source_id, actor, reason, None, now)
     if not one_statement():
         rows = _select(_CLAIM.sql, params)
         return (rows[0][0] if rows else None), None, None
     at = _dt(now)
-    rows = _select(_CLAIM_AND_LOTS, [*params, account_id, at, at, account_id, spendable])
+    rows = _select(_CLAIM_AND_LOTS, [*params, account_id, at, at, account_id, spend])
     lots = LOTS.instances(row[2:] for row in rows if row[1] is not None)
     due_count = sum(1 for row in rows if row[1] == 0)
-    return rows[0][0], lots[:due_count], (lots[due_count:] if spendable else None)
+    return rows[0][0], lots[:due_count], (lots[due_count:] if spend else None)
 
 
 def lot_insert(lot: PointsLot) -> None:
