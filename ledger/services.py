@@ -29,9 +29,10 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from loyalty.errors import DomainError
-from loyalty.transactions import insert_or_nothing, service_atomic
+from loyalty.transactions import service_atomic
 
-from .models import Kind, LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
+from . import sql
+from .models import Kind, LedgerEntry, LedgerTransaction, PointsAccount, PointsLot
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,7 @@ def account_open(*, member) -> PointsAccount:
 
 
 def _select_locked(member_ids: set) -> dict:
-    locked = PointsAccount.objects.select_for_update().filter(member_id__in=member_ids).order_by("pk")
-    return {account.member_id: account for account in locked}
+    return {account.member_id: account for account in sql.accounts_lock(member_ids)}
 
 
 def _lock_accounts(*members) -> list[PointsAccount]:
@@ -107,28 +107,33 @@ def _claimed_once(service):
     return service_atomic(service)
 
 
-def _claim(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
-           reason: str, now: datetime) -> LedgerTransaction:
+def _claim(*, account: PointsAccount, kind: str, idempotency_key: str, source_type: str, source_id: str,
+           actor: str, reason: str, now: datetime, spend: int = 0):
     """Insert the transaction row for ``idempotency_key`` (caller holds the account lock), or answer the one
     that exists, marked ``replayed``.
 
     One statement (``INSERT … ON CONFLICT DO NOTHING RETURNING``): a concurrent caller with the same key
     on another account is waited for on the unique index, and its transaction is answered if it
     commits. It replaces a read of the key plus a savepoint around a plain insert.
+
+    Answers ``(transaction, due lots, spendable lots)``; on PostgreSQL the same statement reads the
+    lots for ``_catch_up`` and (``spend`` points) ``_consume`` (see ``ledger/sql.py``), elsewhere they are
+    ``None`` and read when needed.
     """
-    values = {"program": program_id, "kind": kind, "idempotency_key": idempotency_key, "source_type": source_type,
-              "source_id": str(source_id), "actor": actor, "reason": reason, "reverses": None, "created_at": now}
-    pk = insert_or_nothing(LedgerTransaction, values, unique=("program", "idempotency_key"))
+    program_id = account.program_id
+    pk, due, spendable = sql.claim(program_id=program_id, kind=kind, idempotency_key=idempotency_key,
+                                   source_type=source_type, source_id=str(source_id), actor=actor, reason=reason,
+                                   now=now, account_id=account.pk, spend=spend)
     if pk is None:
         txn = LedgerTransaction.objects.get(program_id=program_id, idempotency_key=idempotency_key)
         txn.replayed = True
-        return txn
+        return txn, None, None
     txn = LedgerTransaction(id=pk, program_id=program_id, kind=kind, idempotency_key=idempotency_key,
                             source_type=source_type, source_id=str(source_id), actor=actor, reason=reason,
                             reverses=None, created_at=now)
     txn._state.adding, txn._state.db = False, connection.alias
     txn.replayed = False
-    return txn
+    return txn, due, spendable
 
 
 def _hand_back(member, account: PointsAccount) -> None:
@@ -181,7 +186,10 @@ class _Posting:
 def _post(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
           reason: str, postings: list[_Posting], reverses: LedgerTransaction | None = None,
           now: datetime, txn: LedgerTransaction | None = None) -> LedgerTransaction:
-    """Write the postings under ``txn`` (already claimed by ``_claim``) or under a new transaction row."""
+    """Write the postings under ``txn`` (already claimed by ``_claim``) or under a new transaction row.
+
+    A posting's ``lot`` not yet written (no id) is written with it; the lots it took points from are
+    written as they are in memory."""
     if txn is None:
         try:
             with transaction.atomic():
@@ -191,49 +199,44 @@ def _post(*, program_id, kind: str, idempotency_key: str, source_type: str, sour
                 )
         except IntegrityError:
             raise _KeyTaken(program_id, idempotency_key) from None
-    dirty_lots: dict[int, PointsLot] = {}
+    if len(postings) == 1 and sql.fits_one_statement(postings[0]):
+        sql.posting_write_one(txn, postings[0], now)
+    else:
+        dirty_lots: dict[int, PointsLot] = {}
+        for posting in postings:
+            sql.posting_write(txn, posting, now)
+            for lot, _ in posting.movements:
+                dirty_lots[lot.pk] = lot
+        sql.lots_write(dirty_lots.values())
     for posting in postings:
-        entry = LedgerEntry.objects.create(
-            transaction=txn, program_id=program_id, account=posting.account, kind=posting.kind,
-            points=posting.points, available_delta=posting.available, pending_delta=posting.pending,
-            debt_delta=posting.debt, lot=posting.lot, expires_at=posting.expires_at,
-            description=posting.description[:200], created_at=now,
-        )
-        movements = [LotMovement(entry=entry, lot=lot, points=points) for lot, points in posting.movements if points]
-        if movements:
-            LotMovement.objects.bulk_create(movements)
-        for lot, _ in posting.movements:
-            dirty_lots[lot.pk] = lot
         account = posting.account
         account.available += posting.available
         account.pending += posting.pending
         account.debt += posting.debt
         account.updated_at = now
-        PointsAccount.objects.filter(pk=account.pk).update(
-            available=F("available") + posting.available, pending=F("pending") + posting.pending,
-            debt=F("debt") + posting.debt, updated_at=now,
-        )
-    for lot in dirty_lots.values():
-        PointsLot.objects.filter(pk=lot.pk).update(remaining=lot.remaining, released=lot.released,
-                                                   expired=lot.expired)
     txn.replayed = False
     return txn
 
 
+def _lot(*, account: PointsAccount, amount: int, earned_at: datetime, available_at: datetime,
+         expires_at: datetime | None, now: datetime) -> PointsLot:
+    """A new lot, not written yet: as a posting's ``lot``, ``_post`` writes it with the entry."""
+    return PointsLot(program_id=account.program_id, account=account, amount=amount, remaining=amount,
+                     earned_at=earned_at, available_at=available_at, released=available_at <= now,
+                     expires_at=expires_at)
+
+
 def _new_lot(*, account: PointsAccount, amount: int, earned_at: datetime, available_at: datetime,
              expires_at: datetime | None, now: datetime) -> PointsLot:
-    return PointsLot.objects.create(
-        program_id=account.program_id, account=account, amount=amount, remaining=amount, earned_at=earned_at,
-        available_at=available_at, released=available_at <= now, expires_at=expires_at,
-    )
+    lot = _lot(account=account, amount=amount, earned_at=earned_at, available_at=available_at,
+               expires_at=expires_at, now=now)
+    sql.lot_insert(lot)
+    return lot
 
 
-def _spendable_lots(account: PointsAccount, *, exclude: set[int] = frozenset()):
-    lots = PointsLot.objects.select_for_update().filter(account=account, released=True, expired=False,
-                                                        remaining__gt=0)
-    if exclude:
-        lots = lots.exclude(pk__in=exclude)
-    return lots.order_by(F("expires_at").asc(nulls_last=True), "earned_at", "pk")
+def _spendable_lots(account: PointsAccount, points: int, *, exclude: set[int] = frozenset()) -> list[PointsLot]:
+    """The available lots, locked, that taking ``points`` in spending order takes from (all, if they fall short)."""
+    return sql.lots_spendable(account.pk, points, exclude=sorted(exclude))
 
 
 def _consume(posting: _Posting, points: int, lots) -> int:
@@ -293,19 +296,17 @@ def _expire_lot(*, account: PointsAccount, lot: PointsLot, now: datetime, actor:
 
 
 def _catch_up(*, account: PointsAccount, now: datetime, release_actor: str = RELEASE_ACTOR,
-              expiry_actor: str = EXPIRY_ACTOR) -> tuple[int, int]:
+              expiry_actor: str = EXPIRY_ACTOR, due: list[PointsLot] | None = None) -> tuple[int, int]:
     """Apply the releases and expiries that fell due, in the order they fell due (caller holds the lock).
 
     Order matters only through debt: a lot released before it expired pays debt
     first and then expires what is left; a lot that expired while pending never
     becomes available. On a tie, expiry wins. Returns (released, expired) lot counts.
+
+    ``due``: the due lots, locked, by id, when the caller read them already under the lock (``_claim``).
     """
-    due = list(
-        PointsLot.objects.select_for_update()
-        .filter(account=account)
-        .filter(Q(released=False, available_at__lte=now) | Q(expired=False, remaining__gt=0, expires_at__lte=now))
-        .order_by("pk")
-    )
+    if due is None:
+        due = sql.lots_due(account.pk, now)
     events = []
     for lot in due:
         if not lot.released and lot.available_at <= now:
@@ -337,15 +338,15 @@ def points_earn(
     _require_positive(points)
     (account,) = _lock_accounts(member)
     now = timezone.now()
-    txn = _claim(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
-                 source_type=source_type, source_id=source_id, actor=actor, reason=reason, now=now)
+    txn, due, _ = _claim(account=account, kind=kind, idempotency_key=idempotency_key, source_type=source_type,
+                         source_id=source_id, actor=actor, reason=reason, now=now)
     _hand_back(member, account)
     if txn.replayed:
         return txn
-    _catch_up(account=account, now=now)
+    _catch_up(account=account, now=now, due=due)
     occurred_at = occurred_at or now
-    lot = _new_lot(account=account, amount=points, earned_at=occurred_at, available_at=available_at or now,
-                   expires_at=expires_at, now=now)
+    lot = _lot(account=account, amount=points, earned_at=occurred_at, available_at=available_at or now,
+               expires_at=expires_at, now=now)
     posting = _Posting(account=account, kind=kind, points=points, lot=lot, expires_at=expires_at,
                        description=description)
     if lot.released:
@@ -374,16 +375,19 @@ def points_spend(
     _require_positive(points)
     (account,) = _lock_accounts(member)
     now = timezone.now()
-    txn = _claim(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
-                 source_type=source_type, source_id=source_id, actor=actor, reason=reason, now=now)
+    txn, due, spendable = _claim(account=account, kind=kind, idempotency_key=idempotency_key,
+                                 source_type=source_type, source_id=source_id, actor=actor, reason=reason,
+                                 now=now, spend=points)
     if txn.replayed:
         _hand_back(member, account)
         return txn
-    _catch_up(account=account, now=now)
+    _catch_up(account=account, now=now, due=due)
     if account.spendable < points:
         raise _insufficient(points, account)
+    if due or spendable is None:  # read before the catch-up changed lots, or not read yet
+        spendable = _spendable_lots(account, points)
     posting = _Posting(account=account, kind=kind, points=-points, description=description)
-    left = _consume(posting, points, _spendable_lots(account))
+    left = _consume(posting, points, spendable)
     if left:  # ledger_verify would report the same disagreement
         raise AssertionError(f"account {account.pk}: cached available disagrees with its lots")
     txn = _post(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
@@ -415,7 +419,7 @@ def points_reverse_return(
                                                        expired=False).order_by("pk")
     left = _consume(posting, points, own)
     # The own lots just taken are changed in memory only: keep them out of the second read.
-    left = _consume(posting, left, _spendable_lots(account, exclude=posting.touched()))
+    left = _consume(posting, left, _spendable_lots(account, left, exclude=posting.touched()))
     posting.debt += left
     return _post(program_id=account.program_id, kind=Kind.RETURN, idempotency_key=idempotency_key,
                  source_type=source_type, source_id=source_id, actor=actor, reason="", postings=[posting],
@@ -487,7 +491,7 @@ def points_adjust(
     else:
         if account.spendable < -points:
             raise _insufficient(-points, account)
-        if _consume(posting, -points, _spendable_lots(account)):
+        if _consume(posting, -points, _spendable_lots(account, -points)):
             raise AssertionError(f"account {account.pk}: cached available disagrees with its lots")
     return _post(program_id=account.program_id, kind=Kind.ADJUST, idempotency_key=idempotency_key,
                  source_type="staff", source_id="", actor=actor, reason=reason.strip(), postings=[posting],
@@ -514,7 +518,7 @@ def points_transfer(
     if source.spendable < points:
         raise _insufficient(points, source)
     out = _Posting(account=source, kind=Kind.TRANSFER_OUT, points=-points, description=reason or "Points sent")
-    if _consume(out, points, _spendable_lots(source)):
+    if _consume(out, points, _spendable_lots(source, points)):
         raise AssertionError(f"account {source.pk}: cached available disagrees with its lots")
     into = _Posting(account=target, kind=Kind.TRANSFER_IN, points=points, description=reason or "Points received")
     for lot, taken in out.movements:
