@@ -365,15 +365,18 @@ def points_earn(
 @_claimed_once
 def points_spend(
     *, member, points: int, idempotency_key: str, source_type: str, source_id: str = "", actor: str,
-    kind: str = Kind.REDEEM, description: str = "", reason: str = "",
+    kind: str = Kind.REDEEM, description: str = "", reason: str = "", locked: PointsAccount | None = None,
 ) -> LedgerTransaction:
     """Debit ``points`` from available lots, soonest-expiring first; never below zero.
 
     A refused spend (``insufficient_points``) rolls back and changes nothing (its claimed key included).
-    Leaves the account with its new balance on ``member.account`` when it answers.
+    Leaves the account with its new balance on ``member.account`` when it answers. ``locked`` is the
+    member's account as ``account_lock`` answered it earlier in the caller's transaction (not locked again).
     """
     _require_positive(points)
-    (account,) = _lock_accounts(member)
+    if locked is not None and locked.member_id != member.pk:
+        raise ValueError("locked is another member's account")
+    (account,) = (locked,) if locked is not None else _lock_accounts(member)
     now = timezone.now()
     txn, due, spendable = _claim(account=account, kind=kind, idempotency_key=idempotency_key,
                                  source_type=source_type, source_id=source_id, actor=actor, reason=reason,

@@ -133,7 +133,7 @@ def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int
                                                                                        rounding=ROUND_FLOOR)
     redemption.spend_transaction = points_spend(
         member=member, points=cost, idempotency_key=f"redemption:{redemption.pk}", source_type="redemption",
-        source_id=str(redemption.pk), actor=actor, description=f"Redeemed {reward.name}",
+        source_id=str(redemption.pk), actor=actor, description=f"Redeemed {reward.name}", locked=account,
     )
     if reward.is_donation:
         # Nothing to hand over at a till: the donation is complete when the points are given.
