@@ -1,17 +1,24 @@
-"""Benchmark: recalculate the tiers of 200,000 members, set-based, against the bare qualifying-totals query.
+"""Benchmark: recalculate the tiers of 200,000 members, set-based, against one statement doing the same work.
 
-    .venv/bin/python bench/tiers_recalc.py [--members 200000] [--activities 5] [--keep-db]
+    .venv/bin/python bench/tiers_recalc.py [--members 200000] [--activities 5] [--profile] [--no-readme]
 
 Uses ``DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/loyalty_bench_tiers), which it drops,
 recreates and migrates (``manage.py migrate`` in a subprocess), then bulk-loads with ``INSERT … SELECT
 generate_series``: one program with the demo ladder (bronze 0, silver 500, gold 2000 points earned over
 a rolling 12 months, downgrade at the end of the window), N members with a status row each (a random
-starting tier) and K qualifying activities per member spread over the last two years.
+starting tier, one in a hundred locked by staff for 60 days) and K qualifying activities per member
+spread over the last two years. Celery queues on ``--broker-url`` (emptied before and after): the
+email sweeps the run schedules are queued, not sent, as with a worker.
 
-It times ``tier_recalculate_program`` (every step: aggregate, decide, history, update) and, as the
-baseline, a single SQL statement computing the same per-member qualifying totals; checks that every
-member's cached qualifying value equals the baseline's total; prints the figures and appends a row
-to bench/README.md.
+The loaded database is copied (``CREATE DATABASE … TEMPLATE``), so both sides start from identical rows.
+On one, ``tier_recalculate_program`` runs three times: 30 days ago (the first run after the load: most
+status rows change), now (what a month of the window moving changes) and now again (nothing left). On
+the other, the **raw-SQL baseline** does the same three: one data-modifying statement that aggregates
+the window, decides every member's tier by the bench's policy, writes the history rows and updates
+the status rows, for every member at once — no batches, no locks, no announcements. After each run
+both sides must hold the same status rows and history rows, or the script fails. It prints the
+figures, where the job's time went (SQL statements, announcing the tier changes) and, unless
+``--no-readme``, puts its row in bench/README.md in place of the previous one.
 """
 
 from __future__ import annotations
@@ -80,38 +87,177 @@ def load(*, members: int, activities: int):
                 valid_until, below_since, locked_until, updated_at)
             SELECT %(program)s, m.id,
                 CASE WHEN r < 0.6 THEN %(bronze)s WHEN r < 0.9 THEN %(silver)s ELSE %(gold)s END,
-                0, a, a + interval '12 months', NULL, NULL, now()
+                0, a, a + interval '12 months', NULL,
+                CASE WHEN random() < 0.01 THEN now() + interval '60 days' END, now()
             FROM (SELECT id, random() AS r, now() - random() * interval '400 days' AS a
                   FROM members_member WHERE program_id = %(program)s) m""", params)
         cursor.execute("ANALYZE")
     return program
 
 
-def baseline(program, window_start) -> tuple[float, int, int]:
-    """One statement: every member's qualifying total over the window (aggregated in the database)."""
+BASELINE_SQL = """
+WITH totals AS (
+    SELECT qa.member_id, SUM(qa.points) AS total FROM tiers_qualifyingactivity qa
+    WHERE qa.program_id = %(program)s AND qa.occurred_at >= %(now)s - make_interval(months => %(months)s)
+    GROUP BY qa.member_id
+), standing AS (
+    SELECT mt.member_id, mt.tier_id, COALESCE(cur.rank, -1) AS cur_rank, mt.qualifying_value, mt.achieved_at,
+        mt.valid_until, mt.below_since, COALESCE(t.total, 0) AS total,
+        (mt.locked_until IS NOT NULL AND mt.locked_until > %(now)s) AS locked, e.id AS earned_id,
+        COALESCE(e.rank, -1) AS earned_rank
+    FROM tiers_membertier mt
+    LEFT JOIN tiers_tier cur ON cur.id = mt.tier_id
+    LEFT JOIN totals t ON t.member_id = mt.member_id
+    LEFT JOIN LATERAL (  -- the highest tier reached; a threshold of 0 is reached by anyone
+        SELECT tt.id, tt.rank FROM tiers_tier tt
+        WHERE tt.program_id = mt.program_id AND (tt.threshold = 0 OR tt.threshold <= COALESCE(t.total, 0))
+        ORDER BY tt.rank DESC LIMIT 1) e ON TRUE
+    WHERE mt.program_id = %(program)s
+), decided AS (  -- end of window: up at once; down to what is reached once the tier's window has ended
+    SELECT s.*,
+        CASE WHEN s.locked THEN s.cur_rank WHEN s.earned_rank > s.cur_rank THEN s.earned_rank
+             WHEN s.earned_rank = s.cur_rank THEN s.cur_rank
+             WHEN s.valid_until IS NULL OR s.valid_until <= %(now)s THEN s.earned_rank
+             ELSE s.cur_rank END AS new_rank
+    FROM standing s
+), target AS (
+    SELECT d.*, CASE WHEN d.new_rank = d.cur_rank THEN d.tier_id ELSE d.earned_id END AS new_tier_id,
+        CASE WHEN d.new_rank <> d.cur_rank THEN %(now)s ELSE d.achieved_at END AS new_achieved_at,
+        CASE WHEN d.locked THEN d.valid_until
+             WHEN d.new_rank <> d.cur_rank THEN %(now)s + make_interval(months => %(months)s)
+             WHEN d.earned_rank >= d.cur_rank
+                  AND (d.valid_until IS NULL OR d.valid_until < %(now)s + make_interval(months => %(months)s))
+                  THEN %(now)s + make_interval(months => %(months)s)
+             ELSE d.valid_until END AS new_valid_until
+    FROM decided d
+), changed AS (
+    SELECT * FROM target
+    WHERE new_rank <> cur_rank OR qualifying_value <> total OR new_valid_until IS DISTINCT FROM valid_until
+        OR below_since IS NOT NULL
+), history AS (
+    INSERT INTO tiers_tierchange (program_id, member_id, from_tier_id, to_tier_id, cause, reason, actor,
+        qualifying_value, created_at)
+    SELECT %(program)s, c.member_id, c.tier_id, c.new_tier_id,
+        CASE WHEN c.new_rank > c.cur_rank THEN 'recalc' ELSE 'downgrade' END,
+        CASE WHEN c.new_rank > c.cur_rank THEN %(raise_reason)s ELSE %(downgrade_reason)s END,
+        %(actor)s, c.total, %(now)s
+    FROM changed c WHERE c.new_rank <> c.cur_rank
+    RETURNING cause
+), updated AS (
+    UPDATE tiers_membertier mt SET tier_id = c.new_tier_id, qualifying_value = c.total,
+        achieved_at = c.new_achieved_at, valid_until = c.new_valid_until, below_since = NULL, updated_at = %(now)s
+    FROM changed c WHERE mt.member_id = c.member_id
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM history WHERE cause = 'recalc'), (SELECT COUNT(*) FROM history WHERE cause = 'downgrade'),
+    (SELECT COUNT(*) FROM updated)
+"""
+
+
+def baseline(program, now) -> tuple[float, tuple[int, int, int]]:
+    """One data-modifying statement doing the recalculation's work for every member at once.
+
+    Written for the bench's policy alone (points over a rolling window, downgrade at the end of the
+    window), and from the tables rather than from ``tiers.recalculation``, so that the two agreeing
+    says something. Answers the time and (raised, downgraded, status rows updated).
+    """
     from django.db import connection
 
+    from tiers.models import TierPolicy
+    from tiers.recalculation import DOWNGRADE_REASON, RAISE_REASON, SYSTEM_ACTOR
+
+    policy = TierPolicy.objects.get(program=program)
+    assert (policy.metric, policy.window, policy.downgrade) == (
+        TierPolicy.Metric.POINTS, TierPolicy.Window.ROLLING_MONTHS, TierPolicy.Downgrade.END_OF_WINDOW)
+    params = {"program": program.pk, "now": now, "months": policy.window_months, "actor": SYSTEM_ACTOR,
+              "raise_reason": RAISE_REASON, "downgrade_reason": DOWNGRADE_REASON[policy.downgrade]}
     with connection.cursor() as cursor:
         started = time.perf_counter()
-        cursor.execute("""
-            SELECT COUNT(*), SUM(total) FROM (
-                SELECT member_id, SUM(points) AS total FROM tiers_qualifyingactivity
-                WHERE program_id = %s AND occurred_at >= %s GROUP BY member_id) q""", [program.pk, window_start])
-        count, total = cursor.fetchone()
-        return time.perf_counter() - started, count, int(total)
+        cursor.execute(BASELINE_SQL, params)
+        counts = cursor.fetchone()
+        return time.perf_counter() - started, counts
 
 
-def mismatches(program, window_start) -> int:
+def fingerprint(program) -> tuple[str, str, int]:
+    """What both sides must agree on: every status row, and the recalculation's history rows."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("""
-            SELECT COUNT(*) FROM tiers_membertier mt LEFT JOIN (
-                SELECT member_id, SUM(points) AS total FROM tiers_qualifyingactivity
-                WHERE program_id = %s AND occurred_at >= %s GROUP BY member_id) q ON q.member_id = mt.member_id
-            WHERE mt.program_id = %s AND mt.qualifying_value <> COALESCE(q.total, 0)""",
-                       [program.pk, window_start, program.pk])
-        return cursor.fetchone()[0]
+            SELECT md5(string_agg(concat_ws(':', member_id, tier_id, qualifying_value, achieved_at, valid_until,
+                                            below_since, locked_until, updated_at), ',' ORDER BY member_id))
+            FROM tiers_membertier WHERE program_id = %s""", [program.pk])
+        statuses = cursor.fetchone()[0]
+        cursor.execute("""
+            SELECT md5(string_agg(row, ',' ORDER BY row)), COUNT(*) FROM (
+                SELECT concat_ws(':', member_id, from_tier_id, to_tier_id, cause, reason, actor, qualifying_value,
+                                 created_at) AS row
+                FROM tiers_tierchange WHERE program_id = %s) h""", [program.pk])
+        history, changes = cursor.fetchone()
+    return statuses, history, changes
+
+
+def settle() -> None:
+    """Start each side alike: a checkpoint, and the tables read once into the cache."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+        for table in ("tiers_membertier", "tiers_qualifyingactivity", "tiers_tierchange", "tiers_tier"):
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+
+
+class Split:
+    """Where a recalculation's time goes: SQL statements sent by the job, and announcing the changes."""
+
+    def __init__(self):
+        self.sql = self.publish = 0.0
+        self.statements = 0
+
+    def __enter__(self):
+        from django.db import connection
+
+        from tiers import recalculation
+
+        self._publish = recalculation.tier_changes_publish
+        split = self
+
+        def statement(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                split.sql += time.perf_counter() - started
+                split.statements += 1
+
+        def publish(**kwargs):
+            started, sql = time.perf_counter(), split.sql
+            try:
+                return split._publish(**kwargs)
+            finally:  # counted as announcing, SQL included
+                split.publish += time.perf_counter() - started
+                split.sql = sql
+
+        recalculation.tier_changes_publish = publish
+        self._wrapper = connection.execute_wrapper(statement)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        from tiers import recalculation
+
+        self._wrapper.__exit__(*exc)
+        recalculation.tier_changes_publish = self._publish
+
+    def __str__(self):
+        return f"SQL {self.sql:.2f} s in {self.statements} statements, announcing {self.publish:.2f} s"
+
+
+def broker_prepare(url: str) -> None:
+    """Empty the Redis broker the run queues its email sweeps on (a worker would send them; none runs here)."""
+    import redis
+
+    redis.Redis.from_url(url, socket_timeout=2).flushdb()
 
 
 def machine() -> str:
@@ -125,72 +271,116 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} vCPU, PostgreSQL {version}"
 
 
-def readme_append(row: str) -> None:
+def results_row_set(row: str) -> None:
+    """Put ``row`` in the README's results table in place of the previous tiers_recalc row."""
     readme = ROOT / "bench" / "README.md"
-    readme.write_text(readme.read_text().rstrip("\n") + "\n" + row + "\n")
+    lines = readme.read_text().splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith("| tiers_recalc:")), None)
+    if at is None:
+        from expire_lots import results_row_add
+
+        results_row_add(row)
+        return
+    lines[at] = row
+    readme.write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=200_000)
     parser.add_argument("--activities", type=int, default=5, help="Qualifying activities per member.")
-    parser.add_argument("--no-readme", action="store_true", help="Print only; do not append to bench/README.md.")
+    parser.add_argument("--broker-url", default=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/8"),
+                        help="Redis for the email sweeps the run queues (emptied before and after).")
+    parser.add_argument("--profile", action="store_true", help="Print a cProfile of the full run's hot spots.")
+    parser.add_argument("--no-readme", action="store_true", help="Print only; do not touch bench/README.md.")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loyalty.settings"})
+    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loyalty.settings",
+                       "CELERY_BROKER_URL": args.broker_url})
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
     database_recreate(url)
+    broker_prepare(args.broker_url)
 
     import django
 
     django.setup()
+    from django.db import connection
     from django.utils import timezone
+    from expire_lots import copy_database, use_database
 
-    from tiers.models import TierPolicy
-    from tiers.qualification import Window
+    from notifications.models import Outbox
     from tiers.services import tier_recalculate_program
 
+    name = connection.settings_dict["NAME"]
+    baseline_name = f"{name}_baseline"
     started = time.perf_counter()
     program = load(members=args.members, activities=args.activities)
     print(f"loaded {args.members:,} members × {args.activities} activities in {time.perf_counter() - started:.1f}s")
+    copy_database(name, baseline_name)
 
     now = timezone.now()
-    window_start = Window.of(TierPolicy.objects.get(program=program), now).start
-    baseline(program, window_start)  # warm the cache for both sides alike
+    moments = (("full (every status row rewritten)", now - timedelta(days=30)),  # first run after the load
+               ("30 days later", now),  # what a month of the window moving changes
+               ("re-run, nothing to change", now))
 
-    def timed(moment):
-        started = time.perf_counter()
-        result = tier_recalculate_program(program=program, now=moment)
-        return time.perf_counter() - started, result
+    use_database(name)
+    settle()
+    runs = []
+    for n, (label, moment) in enumerate(moments):
+        with Split() as split:
+            started = time.perf_counter()
+            if args.profile and n == 0:
+                import cProfile
+                import pstats
 
-    full_seconds, full = timed(now - timedelta(days=30))  # first run after the load: every row changes
-    month_seconds, month = timed(now)  # a month later: what a month of windows moving changes
-    rerun_seconds, rerun = timed(now)  # nothing left to change
-    base_seconds, base_members, base_total = min(baseline(program, window_start) for _ in range(3))
-    wrong = mismatches(program, window_start)
+                profiler = cProfile.Profile()
+                result = profiler.runcall(tier_recalculate_program, program=program, now=moment)
+            else:
+                result = tier_recalculate_program(program=program, now=moment)
+            seconds = time.perf_counter() - started
+        runs.append((label, seconds, result, split, fingerprint(program)))
+    emails = Outbox.objects.filter(program=program).count()
+    broker_prepare(args.broker_url)
 
-    ratio = full_seconds / base_seconds
-    for label, seconds, result in (("full (every status row rewritten)", full_seconds, full),
-                                   ("30 days later", month_seconds, month),
-                                   ("re-run, nothing to change", rerun_seconds, rerun)):
-        print(f"tier_recalculate_program, {label}: {seconds:.2f}s ({result.upgrades} raised, "
-              f"{result.downgrades} downgraded, {result.updated} rows updated, {result.batches} batches)")
-    print(f"baseline, one SQL statement over the same window: {base_seconds:.2f}s for {base_members:,} members, "
-          f"{base_total:,} qualifying points")
-    print(f"ratio (full run / baseline): {ratio:.1f}×; 30 days later: {month_seconds / base_seconds:.1f}×; "
-          f"re-run: {rerun_seconds / base_seconds:.1f}×")
-    print(f"members whose cached value differs from the baseline: {wrong}")
+    use_database(baseline_name)
+    settle()
+    bases = []
+    for _label, moment in moments:
+        seconds, counts = baseline(program, moment)
+        bases.append((seconds, counts, fingerprint(program)))
+    use_database(name)
+
+    wrong = []
+    for (label, seconds, result, split, job_print), (base_seconds, counts, base_print) in zip(runs, bases,
+                                                                                             strict=True):
+        print(f"tier_recalculate_program, {label}: {seconds:.2f}s ({result.upgrades:,} raised, "
+              f"{result.downgrades:,} downgraded, {result.updated:,} rows updated, {result.batches} batches; "
+              f"{split})")
+        print(f"  baseline, one statement: {base_seconds:.2f}s ({counts[0]:,} raised, {counts[1]:,} downgraded, "
+              f"{counts[2]:,} rows updated); ratio {seconds / base_seconds:.1f}×, "
+              f"without announcing {(seconds - split.publish) / base_seconds:.1f}×")
+        if job_print != base_print or (result.upgrades, result.downgrades, result.updated) != tuple(counts):
+            wrong.append(label)
+    print(f"emails queued by the job: {emails:,}; history rows: {runs[-1][4][2]:,} on both sides")
+    if args.profile:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     if wrong:
-        raise SystemExit("recalculation disagrees with the baseline")
+        raise SystemExit(f"the recalculation and the baseline end with different rows: {', '.join(wrong)}")
     if not args.no_readme:
+        (_, full_s, full, full_split, _), (_, month_s, month, _, _), (_, rerun_s, _, _, _) = runs
+        (base_full, _, _), (base_month, _, _), (base_rerun, _, _) = bases
         date = datetime.now(UTC).date().isoformat()
-        readme_append(f"| tiers_recalc: {args.members:,} members × {args.activities} activities "
-                      f"| {machine()} | {date} | full run {full_seconds:.2f} s ({full.updated:,} rows); "
-                      f"30 days later {month_seconds:.2f} s ({month.updated:,} rows, "
-                      f"{month_seconds / base_seconds:.1f}×); re-run {rerun_seconds:.2f} s "
-                      f"({rerun_seconds / base_seconds:.1f}×) | {base_seconds:.2f} s | {ratio:.1f}× (full run) |")
+        results_row_set(
+            f"| tiers_recalc: {args.members:,} members × {args.activities} activities | {machine()} | {date} "
+            f"| full run {full_s:.2f} s ({full.updated:,} rows, {full.upgrades + full.downgrades:,} tier changes, "
+            f"{full_split.publish:.2f} s of it announcing them); 30 days later {month_s:.2f} s "
+            f"({month.updated:,} rows, {month_s / base_month:.1f}×); re-run {rerun_s:.2f} s "
+            f"({rerun_s / base_rerun:.1f}×) | full {base_full:.2f} s, 30 days later {base_month:.2f} s, "
+            f"re-run {base_rerun:.2f} s | {full_s / base_full:.1f}× (full run) |")
+
 
 if __name__ == "__main__":
     main()

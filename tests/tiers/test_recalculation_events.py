@@ -9,9 +9,10 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications.events import event_id_for
 from notifications.models import NotificationSettings, Outbox
+from tests.factories import MemberFactory
 from tiers import recalculation
 from tiers.models import MemberTier, TierChange, TierPolicy
-from tiers.services import tier_activity_record, tier_recalculate_program
+from tiers.services import tier_activity_record, tier_recalculate_member, tier_recalculate_program
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 from .conftest import T0, ladder_define
@@ -93,3 +94,29 @@ def test_nobody_listening_costs_a_batch_two_queries(program, gold_member, monkey
     silent = queries(lambda **kwargs: None)
     assert queries(recalculation.tier_changes_publish) == silent + 2  # the endpoints and the email settings
     assert not WebhookDelivery.objects.exists()
+
+
+def test_each_batch_announces_its_own_changes_and_no_others(program, store, clock, monkeypatch):
+    ladder_define(program, downgrade=TierPolicy.Downgrade.END_OF_WINDOW)
+    members = [MemberFactory(program=program, store=store) for _ in range(6)]
+    for n, someone in enumerate(members):
+        tier_activity_record(member=someone, occurred_at=T0, points=2500, spend=Decimal(2500), source_type="test",
+                             source_id=str(n), actor="test")
+    now = T0 + timedelta(days=400)
+    clock.move_to(now)
+    # A change already written by this actor at this very moment (the per-member path) is not the batch's.
+    tier_recalculate_member(member=members[0], now=now)
+    earlier = TierChange.objects.get(member=members[0], cause="downgrade")
+    publish = recalculation.tier_changes_publish
+    announced = []
+
+    def publish_and_note(*, program, changes):
+        announced.append([change.pk for change in changes])
+        return publish(program=program, changes=changes)
+
+    monkeypatch.setattr(recalculation, "tier_changes_publish", publish_and_note)
+    assert tier_recalculate_program(program=program, now=now, batch_members=2).downgrades == 5
+
+    written = TierChange.objects.filter(cause="downgrade").exclude(pk=earlier.pk)
+    assert sorted(pk for batch in announced for pk in batch) == sorted(written.values_list("pk", flat=True))
+    assert all(batch for batch in announced), "a batch without changes announces nothing"
