@@ -33,6 +33,7 @@ import os
 import platform
 import random
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -209,6 +210,37 @@ def load_server(*, server: Server, keys: list[str], scenario: str, clients: int,
     finally:
         os.unlink(handle.name)
     return json.loads(done.stdout)
+
+
+def load_server_wrk(*, server: Server, keys: list[str], scenario: str, clients: int, cards: list[str],
+                    hot: str | None, warmup: float, duration: float, run_id: str) -> dict:
+    """The same load from wrk (bench/loadgen.lua): a C client that leaves the shared CPU to the server."""
+    import resource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cards_file, keys_file = Path(tmp) / "cards", Path(tmp) / "keys"
+        cards_file.write_text("\n".join([hot] if hot else cards) + "\n")
+        keys_file.write_text("\n".join(keys) + "\n")
+        load_as = LOAD_AS.get(scenario, scenario.removesuffix("-hot"))
+
+        def wrk(seconds: float, label: str) -> dict:
+            done = subprocess.run(
+                ["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+                 "-s", str(ROOT / "bench" / "loadgen.lua"), server.url, "--", load_as, str(cards_file),
+                 str(keys_file), f"{run_id}-{label}"],
+                check=True, capture_output=True, text=True, timeout=seconds + 120)
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        wrk(warmup, "w")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        figures = wrk(duration, "m")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ok = figures["requests"] - figures["bad_status"]
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {**figures, "ok": ok, "throughput": ok / figures["seconds"] if figures["seconds"] else 0.0,
+            "statuses": {"2xx": ok, **({"4xx/5xx": figures["bad_status"]} if figures["bad_status"] else {}),
+                         **({"socket errors": figures["socket_errors"]} if figures["socket_errors"] else {})},
+            "errors": [], "client_cpu_ms": cpu / max(1, figures["requests"]) * 1000}
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
@@ -448,6 +480,8 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32", help="Concurrent clients, comma-separated.")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn workers.")
+    parser.add_argument("--client", choices=("wrk", "httpx"), default="wrk" if shutil.which("wrk") else "httpx",
+                        help="Load generator: wrk (bench/loadgen.lua; default when installed) or bench/loadgen.py.")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread).")
     parser.add_argument("--threads", type=int, default=1, help="Threads per gunicorn worker (gthread).")
     parser.add_argument("--duration", type=float, default=6.0, help="Measured seconds per level.")
@@ -506,6 +540,8 @@ def main() -> None:
 
         connections.close_all()
 
+    send_load = load_server_wrk if args.client == "wrk" else load_server
+    print(f"load generator: {args.client}")
     results = []
     worker_args = ("--worker-class", args.worker_class, "--threads", str(args.threads))
     server = Server(env, args.workers, worker_args=worker_args)
@@ -517,11 +553,11 @@ def main() -> None:
             pool = cards[2:]
             for clients in levels:
                 busy = wait_for_idle(patience=args.idle_wait)
-                ours = load_server(server=floor if scenario == "floor" else server, keys=seeded["keys"],
-                                   scenario=scenario, clients=clients,
-                                   cards=pool, hot=hot, warmup=args.warmup, duration=args.duration,
-                                   run_id=f"{run_id}-{scenario}-{clients}")
-                bad = {status: n for status, n in ours["statuses"].items() if status not in ("200", "201")}
+                ours = send_load(server=floor if scenario == "floor" else server, keys=seeded["keys"],
+                                 scenario=scenario, clients=clients,
+                                 cards=pool, hot=hot, warmup=args.warmup, duration=args.duration,
+                                 run_id=f"{run_id}-{scenario}-{clients}")
+                bad = {status: n for status, n in ours["statuses"].items() if status not in ("200", "201", "2xx")}
                 raw = load_raw(url=url, ctx=ctx, scenario=scenario, clients=clients, cards=pool, hot=hot,
                                warmup=min(args.warmup, 1.0), duration=args.duration,
                                run_id=f"{run_id}-{scenario}-{clients}")
