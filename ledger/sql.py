@@ -27,6 +27,8 @@ from datetime import datetime
 
 from django.db import connection
 
+from loyalty.rows import rows_as_instances
+
 from .models import LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
 
 
@@ -38,7 +40,6 @@ class _Table:
         self.table = model._meta.db_table
         self.fields = tuple(model._meta.concrete_fields)
         self.columns = ", ".join(field.column for field in self.fields)
-        self._converters: dict[str, list] = {}
 
     def field(self, name: str):
         return self.model._meta.get_field(name)
@@ -46,32 +47,8 @@ class _Table:
     def qualified(self, alias: str) -> str:
         return ", ".join(f"{alias}.{field.column}" for field in self.fields)
 
-    def _converters_now(self) -> list:
-        converters = self._converters.get(connection.vendor)
-        if converters is None:  # as the query compiler applies them: the backend's, then the field's
-            converters = []
-            for index, field in enumerate(self.fields):
-                column = field.get_col(self.table)
-                funcs = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-                if funcs:
-                    converters.append((index, column, funcs))
-            self._converters[connection.vendor] = converters
-        return converters
-
     def instances(self, rows) -> list:
-        converters = self._converters_now()
-        from_db, alias = self.model.from_db, connection.alias
-        found = []
-        for row in rows:
-            if converters:
-                row = list(row)
-                for index, column, funcs in converters:
-                    value = row[index]
-                    for func in funcs:
-                        value = func(value, column, connection)
-                    row[index] = value
-            found.append(from_db(alias, None, row))
-        return found
+        return rows_as_instances(self.model, rows)
 
 
 class _Insert:

@@ -73,6 +73,14 @@ def _converted(row, start: int, converters) -> list:
     return values
 
 
+def rows_as_instances(model, rows) -> list:
+    """Rows holding every concrete column of ``model`` in field order (``SELECT <columns>`` written by the
+    caller) as instances, converted as the ORM converts them."""
+    _, attnames, converters = _select_plan(model, connection.vendor, None, model._meta.db_table)
+    from_db, alias = model.from_db, connection.alias
+    return [from_db(alias, attnames, _converted(row, 0, converters) if converters else row) for row in rows]
+
+
 def rows_select_one(model, where: str, params, *, fields: tuple[str, ...] | None = None, suffix: str = "",
                     related: tuple[str, ...] = ()):
     """``SELECT <model's columns> FROM <table> WHERE <where> LIMIT 1 <suffix>`` as an instance, or None.
