@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -38,6 +39,28 @@ def wait_for(condition, *, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+@contextmanager
+def worker_process(queue: str, log: Path, **env):
+    """A Celery worker process consuming only ``queue`` (no other worker takes the test's message)."""
+    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+           "DATABASE_CONN_MAX_AGE": "0", **env}
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "loyalty", "worker", "-P", "solo", "--without-heartbeat",
+             "--without-mingle", "--without-gossip", "-Q", queue, "-l", "INFO"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
 def test_a_worker_process_releases_pending_points_sent_through_the_broker(program, tmp_path):
     skip_unless(bool(settings.CELERY_BROKER_URL) and connection.vendor == "postgresql",
                 "needs Redis broker + PostgreSQL")
@@ -46,15 +69,7 @@ def test_a_worker_process_releases_pending_points_sent_through_the_broker(progra
     assert balances(member) == (0, 100, 0)
     queue = f"test-jobs-{uuid.uuid4().hex[:12]}"  # this test's own queue: no other worker takes its message
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "DATABASE_CONN_MAX_AGE": "0"}
-    with log.open("w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "loyalty", "worker", "-P", "solo", "--without-heartbeat",
-             "--without-mingle", "--without-gossip", "-Q", queue, "-l", "INFO"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
+    with worker_process(queue, log) as worker:
         release_points.apply_async(kwargs={"now": (member.account.lots.get().available_at).isoformat()},
                                    queue=queue)
         wait_for(lambda: balances(member) == (100, 0, 0) or worker.poll() is not None, timeout=90,
@@ -63,13 +78,6 @@ def test_a_worker_process_releases_pending_points_sent_through_the_broker(progra
         assert balances(member) == (100, 0, 0)
         wait_for(lambda: "succeeded" in log.read_text(), timeout=30, what="the worker to report the task")
         assert "ledger.tasks.release_points" in log.read_text()
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(program, tmp_path, monkeypatch):
@@ -84,15 +92,7 @@ def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(p
     monkeypatch.setattr(tasks.send_due_emails, "delay",  # to this test's queue, as the other test's task
                         lambda: tasks.send_due_emails.apply_async(queue=queue))
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "DATABASE_CONN_MAX_AGE": "0", "EMAIL_URL": "consolemail://"}
-    with log.open("w") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "loyalty", "worker", "-P", "solo", "--without-heartbeat",
-             "--without-mingle", "--without-gossip", "-Q", queue, "-l", "INFO"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
+    with worker_process(queue, log, EMAIL_URL="consolemail://") as worker:
         services.notification_enqueue(member=member, kind="points_earned", data={"points": 42},
                                       dedupe_key="points_earned:broker-test")  # commits (autocommit)
         row = Outbox.objects.get(dedupe_key="points_earned:broker-test")
@@ -101,10 +101,3 @@ def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(p
         assert worker.poll() is None, f"the worker exited:\n{log.read_text()}"
         wait_for(lambda: "You earned 42 points" in log.read_text(), timeout=30, what="the message in the log")
         assert "notifications.tasks.send_due_emails" in log.read_text()
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
