@@ -5,20 +5,24 @@
 Uses ``DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/loyalty_bench_tiers), which it drops,
 recreates and migrates (``manage.py migrate`` in a subprocess), then bulk-loads with ``INSERT … SELECT
 generate_series``: one program with the demo ladder (bronze 0, silver 500, gold 2000 points earned over
-a rolling 12 months, downgrade at the end of the window), N members with a status row each (a random
-starting tier, one in a hundred locked by staff for 60 days) and K qualifying activities per member
-spread over the last two years. Celery queues on ``--broker-url`` (emptied before and after): the
-email sweeps the run schedules are queued, not sent, as with a worker.
+a rolling 12 months, downgrade at the end of the window; emails from the program's own sender), N members
+with a status row each (a random starting tier, one in a hundred locked by staff for 60 days) and K
+qualifying activities per member spread over the last two years. One member in ten writes German and
+one in 97 a language the site does not offer; one has no email address. Celery queues on
+``--broker-url`` (emptied before and after): the email sweeps the run schedules are queued, not sent,
+as with a worker.
 
 The loaded database is copied (``CREATE DATABASE … TEMPLATE``), so both sides start from identical rows.
 On one, ``tier_recalculate_program`` runs three times: 30 days ago (the first run after the load: most
 status rows change), now (what a month of the window moving changes) and now again (nothing left). On
 the other, the **raw-SQL baseline** does the same three: one data-modifying statement that aggregates
-the window, decides every member's tier by the bench's policy, writes the history rows and updates
-the status rows, for every member at once — no batches, no locks, no announcements. After each run
-both sides must hold the same status rows and history rows, or the script fails. It prints the
-figures, where the job's time went (SQL statements, announcing the tier changes) and, unless
-``--no-readme``, puts its row in bench/README.md in place of the previous one.
+the window, decides every member's tier by the bench's policy, writes the history rows, updates the
+status rows and queues each changed member's email (the outbox row ``notifications`` writes, its
+dedupe key and template context included), for every member at once — no batches, no locks, no
+webhook endpoints to look up. After each run both sides must hold the same status rows, history rows
+and outbox rows, or the script fails. It prints the figures, where the job's time went (SQL
+statements, announcing the tier changes) and, unless ``--no-readme``, puts its row in bench/README.md
+in place of the previous one.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def database_recreate(url: str) -> None:
 def load(*, members: int, activities: int):
     from django.db import connection, transaction
 
+    from notifications.models import NotificationSettings
     from programs.services import program_create
     from tiers.models import TierPolicy
     from tiers.services import tier_define, tier_policy_set
@@ -60,6 +65,7 @@ def load(*, members: int, activities: int):
         program = program_create(slug="bench-tiers", name="Bench tiers", currency="EUR", points_per_unit=1,
                                  pending_days=0, expiry_days=365, claim_window_days=30, default_phone_region="DE")
         tier_policy_set(program=program, downgrade=TierPolicy.Downgrade.END_OF_WINDOW)
+        NotificationSettings.objects.create(program=program, from_email='"Bench Club" <club@bench.example>')
         tiers = [tier_define(program=program, code=code, name=code.title(), rank=rank, threshold=threshold,
                              multiplier=multiplier)
                  for code, rank, threshold, multiplier in (("bronze", 1, 0, "1.0"), ("silver", 2, 500, "1.25"),
@@ -71,9 +77,11 @@ def load(*, members: int, activities: int):
             INSERT INTO members_member (id, program_id, card_number, email, phone, first_name, last_name,
                 birth_date, language, referral_code, referred_by_id, marketing_opt_in, marketing_opt_in_at,
                 status, enrolled_at, enrolled_store_id, user_id)
-            SELECT gen_random_uuid(), %(program)s, lpad(g::text, 16, '0'), 'member' || g || '@bench.example',
-                NULL, 'Bench', 'Member ' || g, NULL, 'en', 'B' || g, NULL, false, NULL, 'active',
-                now() - interval '3 years', NULL, NULL
+            SELECT gen_random_uuid(), %(program)s, lpad(g::text, 16, '0'),
+                CASE WHEN g = 1 THEN '' ELSE 'member' || g || '@bench.example' END, NULL,
+                CASE WHEN g %% 10 = 0 THEN 'Jörg "Jo"' ELSE 'Bench' END, 'Member ' || g, NULL,
+                CASE WHEN g %% 10 = 0 THEN 'de' WHEN g %% 97 = 0 THEN 'fr' ELSE 'en' END, 'B' || g, NULL, false,
+                NULL, 'active', now() - interval '3 years', NULL, NULL
             FROM generate_series(1, %(members)s) g""", params)
         cursor.execute("""
             INSERT INTO tiers_qualifyingactivity (program_id, member_id, occurred_at, points, spend, credits,
@@ -142,7 +150,31 @@ WITH totals AS (
         CASE WHEN c.new_rank > c.cur_rank THEN %(raise_reason)s ELSE %(downgrade_reason)s END,
         %(actor)s, c.total, %(now)s
     FROM changed c WHERE c.new_rank <> c.cur_rank
-    RETURNING cause
+    RETURNING id, member_id, from_tier_id, to_tier_id, cause
+), emails AS (  -- notifications: one email per change, to members with an address, if the program sends any
+    INSERT INTO notifications_outbox (program_id, member_id, channel, kind, category, dedupe_key, "to", from_email,
+        subject, text, html, context, headers, status, attempts, next_attempt_at, claimed_until, claim_token,
+        created_at, sent_at, last_error)
+    SELECT %(program)s, m.id, 'email', 'tier_changed', 'transactional',
+        'tier_changed:' || uuid_generate_v5(%(event_namespace)s, concat(%(program)s, ':tier.changed:', h.id)),
+        m.email, COALESCE(NULLIF(ns.from_email, ''), %(default_from)s), '', '', '',
+        jsonb_build_object(
+            'language', CASE WHEN m.language = ANY(%(languages)s) THEN m.language ELSE %(default_language)s END,
+            'member', jsonb_build_object('id', m.id, 'first_name', m.first_name, 'last_name', m.last_name,
+                                         'card_number', m.card_number, 'email', m.email),
+            'program', jsonb_build_object('name', p.name, 'slug', p.slug),
+            'data', jsonb_build_object(
+                'cause', h.cause,
+                'to_tier', CASE WHEN tt.id IS NOT NULL THEN jsonb_build_object('code', tt.code, 'name', tt.name) END,
+                'from_tier', CASE WHEN ft.id IS NOT NULL THEN jsonb_build_object('code', ft.code, 'name', ft.name) END,
+                'member', jsonb_build_object('id', m.id, 'card_number', m.card_number))),
+        '{}', 'pending', 0, now(), NULL, NULL, now(), NULL, ''
+    FROM history h JOIN members_member m ON m.id = h.member_id JOIN programs_program p ON p.id = %(program)s
+    LEFT JOIN tiers_tier ft ON ft.id = h.from_tier_id LEFT JOIN tiers_tier tt ON tt.id = h.to_tier_id
+    LEFT JOIN notifications_notificationsettings ns ON ns.program_id = %(program)s
+    WHERE m.email <> '' AND COALESCE(ns.emails_enabled, TRUE)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING 1
 ), updated AS (
     UPDATE tiers_membertier mt SET tier_id = c.new_tier_id, qualifying_value = c.total,
         achieved_at = c.new_achieved_at, valid_until = c.new_valid_until, below_since = NULL, updated_at = %(now)s
@@ -150,27 +182,34 @@ WITH totals AS (
     RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM history WHERE cause = 'recalc'), (SELECT COUNT(*) FROM history WHERE cause = 'downgrade'),
-    (SELECT COUNT(*) FROM updated)
+    (SELECT COUNT(*) FROM updated), (SELECT COUNT(*) FROM emails)
 """
 
 
-def baseline(program, now) -> tuple[float, tuple[int, int, int]]:
+def baseline(program, now) -> tuple[float, tuple[int, int, int, int]]:
     """One data-modifying statement doing the recalculation's work for every member at once.
 
     Written for the bench's policy alone (points over a rolling window, downgrade at the end of the
-    window), and from the tables rather than from ``tiers.recalculation``, so that the two agreeing
-    says something. Answers the time and (raised, downgraded, status rows updated).
+    window; tier emails, no webhook endpoints), and from the tables rather than from
+    ``tiers.recalculation`` and ``notifications``, so that the two agreeing says something. Answers the
+    time and (raised, downgraded, status rows updated, emails queued).
     """
+    from django.conf import settings
     from django.db import connection
 
+    from notifications.events import EVENT_NAMESPACE
     from tiers.models import TierPolicy
     from tiers.recalculation import DOWNGRADE_REASON, RAISE_REASON, SYSTEM_ACTOR
+    from webhooks.models import WebhookEndpoint
 
     policy = TierPolicy.objects.get(program=program)
     assert (policy.metric, policy.window, policy.downgrade) == (
         TierPolicy.Metric.POINTS, TierPolicy.Window.ROLLING_MONTHS, TierPolicy.Downgrade.END_OF_WINDOW)
+    assert not WebhookEndpoint.objects.filter(program=program).exists()
     params = {"program": program.pk, "now": now, "months": policy.window_months, "actor": SYSTEM_ACTOR,
-              "raise_reason": RAISE_REASON, "downgrade_reason": DOWNGRADE_REASON[policy.downgrade]}
+              "raise_reason": RAISE_REASON, "downgrade_reason": DOWNGRADE_REASON[policy.downgrade],
+              "event_namespace": EVENT_NAMESPACE, "default_from": settings.DEFAULT_FROM_EMAIL,
+              "languages": [code for code, _ in settings.LANGUAGES], "default_language": settings.LANGUAGE_CODE}
     with connection.cursor() as cursor:
         started = time.perf_counter()
         cursor.execute(BASELINE_SQL, params)
@@ -178,8 +217,8 @@ def baseline(program, now) -> tuple[float, tuple[int, int, int]]:
         return time.perf_counter() - started, counts
 
 
-def fingerprint(program) -> tuple[str, str, int]:
-    """What both sides must agree on: every status row, and the recalculation's history rows."""
+def fingerprint(program) -> tuple[str, str, int, str, int]:
+    """What both sides must agree on: every status row, the recalculation's history rows and the emails."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -194,7 +233,45 @@ def fingerprint(program) -> tuple[str, str, int]:
                                  created_at) AS row
                 FROM tiers_tierchange WHERE program_id = %s) h""", [program.pk])
         history, changes = cursor.fetchone()
-    return statuses, history, changes
+    emails, queued = outbox_fingerprint(program)
+    return statuses, history, changes, emails, queued
+
+
+def outbox_fingerprint(program) -> tuple[str, int]:
+    """The outbox rows, every column but the id and the two timestamps (which must be equal: queued now,
+    due now), and the dedupe key as what it names: the tier change whose event id it holds.
+
+    The sides number their history rows in different orders, so the event ids (derived from those
+    numbers) differ; each row's key is checked against its side's change, and compared as the change.
+    """
+    import hashlib
+    import json
+
+    from django.db import connection
+
+    from notifications.events import event_id_for
+
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT id, concat_ws(':', member_id, from_tier_id, to_tier_id, cause, created_at)
+            FROM tiers_tierchange WHERE program_id = %s""", [program.pk])
+        changes = {f"tier_changed:{event_id_for(program_id=program.pk, type='tier.changed', key=str(pk))}": change
+                   for pk, change in cursor.fetchall()}
+        cursor.execute("""
+            SELECT dedupe_key, member_id, channel, kind, category, "to", from_email, subject, text, html,
+                status, attempts, claimed_until, claim_token, sent_at, last_error, created_at = next_attempt_at,
+                context::text, headers::text
+            FROM notifications_outbox WHERE program_id = %s""", [program.pk])
+        rows = []
+        for key, *columns, context, headers in cursor.fetchall():
+            if key not in changes:
+                raise SystemExit(f"outbox row {key} names no tier change")
+            documents = [json.dumps(json.loads(text), sort_keys=True) for text in (context, headers)]
+            rows.append("|".join([changes[key], *map(str, columns), *documents]))
+    digest = hashlib.md5(usedforsecurity=False)
+    for row in sorted(rows):
+        digest.update(row.encode() + b"\n")
+    return digest.hexdigest(), len(rows)
 
 
 def settle() -> None:
@@ -346,6 +423,8 @@ def main() -> None:
     broker_prepare(args.broker_url)
 
     use_database(baseline_name)
+    with connection.cursor() as cursor:  # the event ids (uuid5) in SQL
+        cursor.execute('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"')
     settle()
     bases = []
     for _label, moment in moments:
@@ -360,11 +439,12 @@ def main() -> None:
               f"{result.downgrades:,} downgraded, {result.updated:,} rows updated, {result.batches} batches; "
               f"{split})")
         print(f"  baseline, one statement: {base_seconds:.2f}s ({counts[0]:,} raised, {counts[1]:,} downgraded, "
-              f"{counts[2]:,} rows updated); ratio {seconds / base_seconds:.1f}×, "
+              f"{counts[2]:,} rows updated, {counts[3]:,} emails); ratio {seconds / base_seconds:.1f}×, "
               f"without announcing {(seconds - split.publish) / base_seconds:.1f}×")
-        if job_print != base_print or (result.upgrades, result.downgrades, result.updated) != tuple(counts):
+        if job_print != base_print or (result.upgrades, result.downgrades, result.updated) != tuple(counts[:3]):
             wrong.append(label)
-    print(f"emails queued by the job: {emails:,}; history rows: {runs[-1][4][2]:,} on both sides")
+    print(f"emails queued by the job: {emails:,}; history rows: {runs[-1][4][2]:,}, emails: {runs[-1][4][4]:,} "
+          "on both sides")
     if args.profile:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     if wrong:

@@ -228,8 +228,7 @@ class ProgramRecalculation:
             changes = changes.filter(member_id__gte=low)
         if high is not None:
             changes = changes.filter(member_id__lt=high)
-        tier_changes_publish(program=self.program,
-                             changes=changes.select_related("member", "from_tier", "to_tier").order_by("pk"))
+        tier_changes_publish(program=self.program, changes=changes.order_by("pk"))
 
     def run_batch(self, run_id, low, high, result: RecalculationResult) -> None:
         with connection.cursor() as cursor:
