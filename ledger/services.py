@@ -29,6 +29,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from loyalty.errors import DomainError
+from loyalty.rows import row_insert
 from loyalty.transactions import service_atomic
 
 from . import sql
@@ -230,7 +231,7 @@ def _new_lot(*, account: PointsAccount, amount: int, earned_at: datetime, availa
              expires_at: datetime | None, now: datetime) -> PointsLot:
     lot = _lot(account=account, amount=amount, earned_at=earned_at, available_at=available_at,
                expires_at=expires_at, now=now)
-    sql.lot_insert(lot)
+    row_insert(lot)
     return lot
 
 

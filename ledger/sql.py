@@ -27,7 +27,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from loyalty.rows import rows_as_instances
+from loyalty.rows import row_insert, rows_as_instances
 
 from .models import LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
 
@@ -172,16 +172,6 @@ def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, sour
     return rows[0][0], lots[:due_count], (lots[due_count:] if spend else None)
 
 
-def lot_insert(lot: PointsLot) -> None:
-    """Write a new lot as it is in memory, and give it its id."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LOT.sql, _LOT.params(lot.program_id, lot.account_id, lot.amount, lot.remaining,
-                                             lot.earned_at, lot.available_at, lot.released, lot.expires_at,
-                                             lot.expired))
-        lot.pk = cursor.fetchone()[0]
-    lot._state.adding, lot._state.db = False, connection.alias
-
-
 def _entry_params(txn, posting, now: datetime, lot_id) -> list:
     return _ENTRY.params(LedgerEntry.public_id.field.default(), txn.pk, txn.program_id, posting.account.pk,
                          posting.kind, posting.points, posting.available, posting.pending, posting.debt, lot_id,
@@ -201,7 +191,7 @@ def posting_write(txn, posting, now: datetime) -> None:
     """
     lot = posting.lot
     if lot is not None and lot.pk is None:
-        lot_insert(lot)
+        row_insert(lot)
     with connection.cursor() as cursor:
         cursor.execute(_ENTRY.sql, _entry_params(txn, posting, now, lot.pk if lot is not None else None))
         entry_id = cursor.fetchone()[0]

@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from .errors import DomainError
 from .models import IdempotencyRecord
-from .rows import row_update
-from .transactions import all_or_nothing, insert_or_nothing
+from .rows import insert_or_nothing, row_update
+from .transactions import all_or_nothing
 
 
 @dataclass(frozen=True)

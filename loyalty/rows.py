@@ -133,15 +133,21 @@ def prep(model, field_name: str, value):
 
 
 @functools.cache
-def _insert_plan(model, vendor: str, with_pk: bool, unless_exists: tuple[str, ...]):
+def _concrete_names(model, with_pk: bool) -> tuple[str, ...]:
+    return tuple(field.name for field in model._meta.concrete_fields if with_pk or not field.primary_key)
+
+
+@functools.cache
+def _insert_plan(model, vendor: str, names: tuple[str, ...], unless_exists: tuple[str, ...], returning: bool):
+    """``INSERT INTO <table> (<names>) VALUES (…) [ON CONFLICT (<unless_exists>) DO NOTHING] [RETURNING pk]``."""
     meta = model._meta
-    fields = [field for field in meta.concrete_fields if with_pk or not field.primary_key]
+    fields = [meta.get_field(name) for name in names]
     columns = ", ".join(_quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {_quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     if unless_exists:
         sql += f" ON CONFLICT ({', '.join(_quote(meta.get_field(name).column) for name in unless_exists)}) DO NOTHING"
-    if not with_pk or unless_exists:
+    if returning:
         sql += f" RETURNING {_quote(meta.pk.column)}"
     return sql, fields
 
@@ -154,19 +160,35 @@ def row_insert(obj, *, unless_exists: tuple[str, ...] = ()) -> bool:
     (or committed meanwhile by a concurrent insert, which is waited for) means no insert and ``False``,
     where a plain insert would raise and need a savepoint to go on.
     """
-    with_pk = obj.pk is not None
-    sql, fields = _insert_plan(type(obj), connection.vendor, with_pk, unless_exists)
+    model, with_pk = type(obj), obj.pk is not None
+    returning = not with_pk or bool(unless_exists)
+    sql, fields = _insert_plan(model, connection.vendor, _concrete_names(model, with_pk), unless_exists, returning)
     params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
     # As ``save()``: an error marks the enclosing atomic block for rollback, so nothing commits after it.
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if not with_pk or unless_exists:
+        if returning:
             row = cursor.fetchone()
             if row is None:
                 return False
             obj.pk = row[0]
     obj._state.adding, obj._state.db = False, connection.alias
     return True
+
+
+def insert_or_nothing(model, values: dict, unique: tuple[str, ...]):
+    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING pk``: the new row's pk, or None if it exists.
+
+    One statement, no savepoint: against a concurrent insert of the same unique values it waits for
+    that transaction, as a plain insert would, and then yields (or inserts, if the other rolled back).
+    ``values`` maps field names to Python values; the rest of the row takes the columns' defaults.
+    """
+    sql, fields = _insert_plan(model, connection.vendor, tuple(values), tuple(unique), True)
+    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def row_update(model, pk, **values) -> int:

@@ -1,4 +1,4 @@
-"""Atomic blocks for services, and a one-statement insert that yields to an existing row.
+"""Atomic blocks for services.
 
 A service is ``transaction.atomic``: called on its own it is one transaction, and nested in a caller's
 transaction it gets a savepoint, so a refusal undoes only its own writes. That savepoint costs two
@@ -48,26 +48,3 @@ def service_atomic(func):
             return func(*args, **kwargs)
 
     return run
-
-
-def insert_or_nothing(model, values: dict, unique: tuple[str, ...]):
-    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING pk``: the new row's pk, or None if it exists.
-
-    One statement, no savepoint: against a concurrent insert of the same unique values it waits for
-    that transaction, as a plain insert would, and then yields (or inserts, if the other rolled back).
-    ``values`` maps field names to Python values; the rest of the row takes the columns' defaults.
-    """
-    meta = model._meta
-    fields = [meta.get_field(name) for name in values]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    conflict = ", ".join(quote(meta.get_field(name).column) for name in unique)
-    placeholders = ", ".join(["%s"] * len(fields))
-    # Names come from the model, values are bound parameters.
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
-           f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote(meta.pk.column)}")
-    params = [field.get_db_prep_save(values[field.name], connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None

@@ -40,13 +40,12 @@ def member_find(*, program: Program, field: str, value: str, for_update: bool = 
     """
     if not for_update:
         return _member_row(program=program, field=field, value=value, related=READ_RELATED)
-    return _member_first(_reference_queryset(program=program, field=field, value=value), for_update=for_update)
+    return _member_locked(program=program, field=field, value=value)
 
 
-def _member_first(queryset, *, for_update: bool | str) -> Member:
-    if for_update:
-        queryset = queryset.select_for_update()
-    member = queryset.first()
+def _member_locked(*, program: Program, field: str, value: str) -> Member:
+    """The member row, locked ``FOR UPDATE``."""
+    member = _reference_queryset(program=program, field=field, value=value).select_for_update().first()
     if member is None:
         raise _not_found()
     return member
@@ -129,7 +128,7 @@ def member_by_reference(*, program: Program, reference: dict, for_update: bool |
             return _member_lock_no_key(program=program, field=field, value=value)
         if not for_update:
             return _member_row(program=program, field=field, value=value)
-        return _member_first(_reference_queryset(program=program, field=field, value=value), for_update=for_update)
+        return _member_locked(program=program, field=field, value=value)
     except DomainError as error:
         if error.errors:
             error.errors = [{**item, "field": f"member.{item['field']}"} for item in error.errors]
