@@ -232,15 +232,51 @@ def load_server_wrk(*, server: Server, keys: list[str], scenario: str, clients: 
             return json.loads(done.stdout.strip().splitlines()[-1])
 
         wrk(warmup, "w")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before, split_before = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_by_process(server.process.pid)
         figures = wrk(duration, "m")
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after, split_after = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_by_process(server.process.pid)
     ok = figures["requests"] - figures["bad_status"]
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    split = {group: (split_after[group] - split_before.get(group, 0.0)) / max(1, figures["requests"]) * 1000
+             for group in split_after if group != "other"}
     return {**figures, "ok": ok, "throughput": ok / figures["seconds"] if figures["seconds"] else 0.0,
             "statuses": {"2xx": ok, **({"4xx/5xx": figures["bad_status"]} if figures["bad_status"] else {}),
                          **({"socket errors": figures["socket_errors"]} if figures["socket_errors"] else {})},
-            "errors": [], "client_cpu_ms": cpu / max(1, figures["requests"]) * 1000}
+            "errors": [], "client_cpu_ms": cpu / max(1, figures["requests"]) * 1000, "cpu_split_ms": split}
+
+
+def cpu_by_process(web_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the web server's processes, PostgreSQL, Redis and everything else (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents, used, names = {}, {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        pid = int(entry.name)
+        parents[pid], names[pid] = int(fields[1]), name
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    def group(pid: int) -> str:
+        seen = pid
+        while seen > 1:
+            if seen == web_pid:
+                return "web"
+            seen = parents.get(seen, 0)
+        if names[pid].startswith("postgres"):
+            return "postgresql"
+        if names[pid].startswith("redis"):
+            return "redis"
+        return "other"
+
+    totals: dict[str, float] = {}
+    for pid, seconds in used.items():
+        totals[group(pid)] = totals.get(group(pid), 0.0) + seconds
+    return totals
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
@@ -384,17 +420,24 @@ def load_raw(*, url: str, ctx: dict, scenario: str, clients: int, cards: list[st
                 latencies[index].append(ended - began)
             del now
 
+    import resource
+
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    before, split_before = resource.getrusage(resource.RUSAGE_SELF), cpu_by_process(os.getpid())
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    after, split_after = resource.getrusage(resource.RUSAGE_SELF), cpu_by_process(os.getpid())
+    done = sum(len(values) for values in latencies) * (warmup + duration) / duration or 1  # warm-up included
+    split = {"postgresql": (split_after["postgresql"] - split_before["postgresql"]) / done * 1000,
+             "client": ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / done * 1000}
     for conn in connections:
         conn.close()
     merged = sorted(value for values in latencies for value in values)
     return {"requests": len(merged), "failures": sum(failures), "throughput": len(merged) / duration,
             "p50_ms": percentile(merged, 0.5) * 1000, "p95_ms": percentile(merged, 0.95) * 1000,
-            "p99_ms": percentile(merged, 0.99) * 1000}
+            "p99_ms": percentile(merged, 0.99) * 1000, "cpu_split_ms": split}
 
 
 # --- profile ------------------------------------------------------------------------------------------
@@ -571,6 +614,12 @@ def main() -> None:
                       f"{' (' + str(raw['failures']) + ' failed)' if raw['failures'] else ''} | ratio {ratio:.2f} | "
                       f"client CPU {ours['client_cpu_ms']:.2f} ms/request",
                       flush=True)
+                if ours.get("cpu_split_ms"):
+                    print("   CPU per request: " + ", ".join(f"{group} {ms:.2f} ms" for group, ms
+                                                             in sorted(ours["cpu_split_ms"].items()))
+                          + " | raw, per transaction: " + ", ".join(f"{group} {ms:.2f} ms" for group, ms
+                                                                    in sorted(raw["cpu_split_ms"].items())),
+                          flush=True)
                 if ours["errors"]:
                     print("   client errors:", ours["errors"])
     finally:

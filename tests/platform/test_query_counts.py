@@ -121,3 +121,16 @@ def test_notification_settings_saved_here_apply_to_the_next_purchase(demo, till,
 
     assert purchase(till, shopper, "R-2002").status_code == 201
     assert Outbox.objects.filter(member=shopper).count() == emails
+
+
+@pytest.mark.skipif(not _POSTGRESQL, reason="prepared statements are PostgreSQL's")
+def test_a_busy_tills_statements_are_prepared_once(till, shopper):
+    """From its fifth run on a connection a statement is prepared: PostgreSQL no longer parses and plans it."""
+    for i in range(6):
+        assert purchase(till, shopper, f"P-{i}").status_code == 201
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any("INSERT INTO ledger_ledgertransaction" in statement for statement in prepared)  # the ledger's claim
+    assert any('INSERT INTO "earning_purchase"' in statement for statement in prepared)
