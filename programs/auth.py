@@ -1,6 +1,6 @@
 """How a POS call proves which store (and so which program) it speaks for."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
@@ -9,7 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from .models import Program, Store, StoreApiKey
-from .selectors import api_key_cache_put, api_key_get_active
+from .selectors import api_key_cache_put, api_key_cached_with_call_counted, api_key_get_active
 from .services import api_key_touch
 
 SCHEME = "Api-Key"
@@ -22,6 +22,8 @@ class PosClient:
     api_key: StoreApiKey
     store: Store
     program: Program
+    # (calls in the rate-limit window, when) if counted while the key was read: PosKeyRateThrottle's count.
+    counted: tuple[int, float] | None = field(default=None, compare=False)
 
     is_authenticated = True
 
@@ -38,12 +40,20 @@ class PosApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, raw_key = header.partition(" ")
         if scheme.lower() != SCHEME.lower() or not raw_key.strip():
             raise exceptions.AuthenticationFailed("Send the header 'Authorization: Api-Key <key>'.")
-        api_key = api_key_get_active(raw_key=raw_key.strip())
+        raw_key = raw_key.strip()
+        throttle = PosKeyRateThrottle()
+        now = throttle.timer()
+        api_key, count = api_key_cached_with_call_counted(
+            raw_key=raw_key, counter=lambda key_hash: throttle.counter_key(key_hash, now),
+            timeout=throttle.counter_timeout)
+        if api_key is None:
+            api_key = api_key_get_active(raw_key=raw_key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         if api_key_touch(api_key=api_key):
             api_key_cache_put(api_key=api_key)
-        return PosClient(api_key=api_key, store=api_key.store, program=api_key.store.program), api_key
+        return PosClient(api_key=api_key, store=api_key.store, program=api_key.store.program,
+                         counted=(count, now) if count is not None else None), api_key
 
     def authenticate_header(self, request):
         return f'{SCHEME} realm="pos"'
@@ -75,7 +85,8 @@ class PosKeyRateThrottle(throttling.SimpleRateThrottle):
     """Requests per API key (POS_RATE_LIMIT, e.g. "6000/min"), counted in fixed windows of the rate's period.
 
     One counter per key and window in the cache (``cache.incr``; ``cache.add`` starts a window), not a
-    list of timestamps rewritten on every request: a call costs the same at any rate. A key may send up
+    list of timestamps rewritten on every request: a call costs the same at any rate. With the shared
+    Redis cache and a cached key the call is counted in the round trip that read the key. A key may send up
     to the limit in each window, so at most twice the limit across a window boundary. A refused call
     is told to retry when its window ends (``Retry-After``). The rate is read on each call rather than
     once at import, so a settings override (tests, a management shell) takes effect at once."""
@@ -86,25 +97,31 @@ class PosKeyRateThrottle(throttling.SimpleRateThrottle):
     def get_rate(self):
         return getattr(settings, "POS_RATE_LIMIT", None) or settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["pos"]
 
+    @property
+    def counter_timeout(self) -> int:
+        return self.duration + 5  # a window's counter outlives it by a few seconds, then goes
+
+    def counter_key(self, key_hash: str, now: float) -> str:
+        return f"throttle_{self.scope}_{key_hash}_{self.duration}_{int(now // self.duration)}"
+
     def allow_request(self, request, view):
         client = request.user
         if not isinstance(client, PosClient):
             return True
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        now = self.timer()
-        window = int(now // self.duration)
-        key = f"throttle_{self.scope}_{client.api_key.pk}_{self.duration}_{window}"
-        count = self._count(key)
+        if client.counted is not None:  # counted with the key's read (PosApiKeyAuthentication)
+            count, now = client.counted
+        else:
+            now = self.timer()
+            count = self._count(self.counter_key(client.api_key.key_hash, now))
         if count <= self.num_requests:
             return True
-        self._wait = (window + 1) * self.duration - now
+        self._wait = (int(now // self.duration) + 1) * self.duration - now
         return False
 
     def _count(self, key: str) -> int:
         """The window's count after this call (a window's counter outlives it by a few seconds, then goes)."""
         cache = caches[DEFAULT_CACHE_ALIAS]  # the backend itself (``self.cache`` is a proxy to it)
-        timeout = self.duration + 5
+        timeout = self.counter_timeout
         if isinstance(cache, RedisCache):  # one round trip, where incr() costs two (EXISTS, INCRBY)
             full_key = cache.make_and_validate_key(key)
             with cache._cache.get_client(full_key, write=True).pipeline() as pipe:

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 
 from .models import StoreApiKey, hash_api_key
 
@@ -36,6 +36,17 @@ def api_key_get_active(*, raw_key: str) -> StoreApiKey | None:
     if api_key is not None and seconds:
         cache.set(_cache_key(key_hash), api_key, seconds)
     return api_key
+
+
+def api_key_cached_with_call_counted(*, raw_key: str, counter, timeout: int) -> tuple[StoreApiKey | None, int | None]:
+    """The cached key for ``raw_key`` and, with it, the value of the rate counter ``counter(key_hash)`` after
+    counting this call, in one round trip; ``(None, None)`` when the key is not cached, or caching is off,
+    or the cache is not Redis (then look it up with ``api_key_get_active`` and count apart)."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not api_key_cache_seconds() or not hasattr(backend, "get_and_count"):
+        return None, None
+    key_hash = hash_api_key(raw_key)
+    return backend.get_and_count(_cache_key(key_hash), counter(key_hash), timeout)
 
 
 def api_key_cache_put(*, api_key: StoreApiKey) -> None:

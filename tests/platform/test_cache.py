@@ -40,3 +40,18 @@ def _redis_answers() -> bool:
         return bool(redis.Redis.from_url("redis://127.0.0.1:6379/3", socket_timeout=1).ping())
     except redis.RedisError:
         return False
+
+
+def test_get_and_count_counts_only_alongside_a_cached_value():
+    skip_unless(_redis_answers(), "needs Redis on 127.0.0.1:6379")
+    cache = RedisCache("redis://127.0.0.1:6379/3", {})
+    cache.delete_many(["gac-value", "gac-counter"])
+
+    assert cache.get_and_count("gac-value", "gac-counter", 30) == (None, None)
+    assert cache.get("gac-counter") is None  # nothing counted for a value that is not there
+
+    cache.set("gac-value", {"key": "found"}, 30)
+    assert cache.get_and_count("gac-value", "gac-counter", 30) == ({"key": "found"}, 1)
+    assert cache.get_and_count("gac-value", "gac-counter", 30) == ({"key": "found"}, 2)
+    assert 0 < cache._cache.get_client().ttl(cache.make_key("gac-counter")) <= 30
+    cache.delete_many(["gac-value", "gac-counter"])

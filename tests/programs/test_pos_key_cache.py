@@ -123,3 +123,47 @@ def test_last_use_is_still_recorded_once_a_minute(pos, api_key, member):
         pos.get(LOOKUP)
 
     assert record_of(api_key).last_used_at > first
+
+
+@pytest.fixture
+def redis_cache():
+    """The shared Redis cache of a deployment (CI's CACHE_URL), whatever this run's cache is."""
+    from tests.conftest import skip_unless
+    from tests.platform.test_cache import _redis_answers
+
+    skip_unless(_redis_answers(), "needs Redis on 127.0.0.1:6379")
+    shared = {"default": {"BACKEND": "loyalty.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/3",
+                          "KEY_PREFIX": "pos-key-test"}}
+    with override_settings(CACHES=shared):
+        cache.clear()
+        yield cache
+        cache.clear()
+
+
+def test_a_cached_keys_call_is_counted_in_the_same_round_trip(redis_cache, pos, member):
+    import redis
+
+    assert pos.get(LOOKUP).status_code == 200  # read from the database, then cached
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+        assert pos.get(LOOKUP).status_code == 200
+
+    assert len(sent) == 1  # the key and the rate-limit count, together
+
+
+@override_settings(POS_RATE_LIMIT="3/min")
+def test_the_rate_limit_holds_when_the_key_comes_from_the_cache(redis_cache, pos, member):
+    for _ in range(3):
+        assert pos.get(LOOKUP).status_code == 200
+
+    response = pos.get(LOOKUP)
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 61
