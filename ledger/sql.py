@@ -25,9 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
-
-from loyalty.rows import row_insert, rows_as_instances
+from loyalty.rows import database, row_insert, rows_as_instances
 
 from .models import LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
 
@@ -61,7 +59,8 @@ class _Insert:
                     f"VALUES ({', '.join(['%s'] * len(names))}){suffix}")
 
     def params(self, *values) -> list:
-        return [field.get_db_prep_save(value, connection) for field, value in zip(self.fields, values, strict=True)]
+        db = database()
+        return [field.get_db_prep_save(value, db) for field, value in zip(self.fields, values, strict=True)]
 
 
 ACCOUNTS = _Table(PointsAccount)
@@ -93,22 +92,23 @@ _NEEDED = ("id IN (SELECT id FROM (SELECT id, SUM(remaining) OVER (ORDER BY {ord
 
 
 def _for_update() -> str:
-    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return " FOR UPDATE" if database().features.has_select_for_update else ""
 
 
 def _dt(value: datetime | None):
-    return _DATETIME.get_db_prep_save(value, connection)
+    return _DATETIME.get_db_prep_save(value, database())
 
 
 def _select(sql: str, params) -> list:
-    with connection.cursor() as cursor:
+    with database().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def accounts_lock(member_ids) -> list[PointsAccount]:
     """The members' accounts, locked lowest id first."""
-    ids = [_MEMBER.get_db_prep_value(pk, connection) for pk in member_ids]
+    db = database()
+    ids = [_MEMBER.get_db_prep_value(pk, db) for pk in member_ids]
     placeholders = ", ".join(["%s"] * len(ids))
     return ACCOUNTS.instances(_select(
         f"SELECT {ACCOUNTS.columns} FROM ledger_pointsaccount "  # noqa: S608
@@ -151,7 +151,7 @@ ORDER BY lots.part, CASE WHEN lots.part = 1 THEN lots.expires_at END ASC NULLS L
 
 
 def one_statement() -> bool:
-    return connection.vendor == "postgresql"
+    return database().vendor == "postgresql"
 
 
 def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
@@ -192,7 +192,7 @@ def posting_write(txn, posting, now: datetime) -> None:
     lot = posting.lot
     if lot is not None and lot.pk is None:
         row_insert(lot)
-    with connection.cursor() as cursor:
+    with database().cursor() as cursor:
         cursor.execute(_ENTRY.sql, _entry_params(txn, posting, now, lot.pk if lot is not None else None))
         entry_id = cursor.fetchone()[0]
         moved = [(entry_id, moved_lot.pk, points) for moved_lot, points in posting.movements if points]
@@ -205,7 +205,7 @@ def posting_write(txn, posting, now: datetime) -> None:
 
 
 def lots_write(lots) -> None:
-    with connection.cursor() as cursor:
+    with database().cursor() as cursor:
         for lot in lots:
             cursor.execute(_LOT_UPDATE, [lot.remaining, lot.released, lot.expired, lot.pk])
 
@@ -276,4 +276,4 @@ def posting_write_one(txn, posting, now: datetime) -> None:
     rows = _select(_POSTING_WITH_LOT if new else _POSTING_PLAIN, params)
     if new:
         lot.pk = rows[0][0]
-        lot._state.adding, lot._state.db = False, connection.alias
+        lot._state.adding, lot._state.db = False, database().alias

@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from loyalty.config_cache import ProgramMemo
+from loyalty.rows import database
 from members.models import Member
 from programs.models import Program
 
@@ -351,20 +352,20 @@ def _outbox_insert(rows: list[dict]) -> int:
     and against a concurrent insert of the same key the statement waits for that transaction, as a plain
     insert would. No ORM statement compiler: it runs on every purchase, and per row in batch runs.
     """
-    written = 0
-    with connection.cursor() as cursor:
+    written, db = 0, database()
+    with db.cursor() as cursor:
         for start in range(0, len(rows), OUTBOX_INSERT_ROWS):
             chunk = rows[start:start + OUTBOX_INSERT_ROWS]
-            statements = (_outbox_insert_json(chunk) if connection.vendor == "postgresql" and len(chunk) > 1
-                          else _outbox_insert_values(chunk))
+            statements = (_outbox_insert_json(chunk, db) if db.vendor == "postgresql" and len(chunk) > 1
+                          else _outbox_insert_values(chunk, db))
             for sql, params in statements:
                 cursor.execute(sql, params)
                 written += cursor.rowcount
     return written
 
 
-def _outbox_insert_head() -> tuple[str, str]:
-    quote = connection.ops.quote_name
+def _outbox_insert_head(db) -> tuple[str, str]:
+    quote = db.ops.quote_name
     return (f"INSERT INTO {quote(Outbox._meta.db_table)} ({', '.join(quote(f.column) for f in _OUTBOX_FIELDS)}) ",
             f" ON CONFLICT ({quote(Outbox._meta.get_field('dedupe_key').column)}) DO NOTHING")
 
@@ -372,14 +373,14 @@ def _outbox_insert_head() -> tuple[str, str]:
 _NOTHING = object()
 
 
-def _outbox_insert_values(rows: list[dict]):
+def _outbox_insert_values(rows: list[dict], db):
     """(statement, parameters) pairs writing ``rows`` as ``VALUES (…), (…)``, as many rows to a statement as
     the database takes parameters. Rows share most of their values (the moment, kind, sender, program):
     each distinct value object is made ready for the database once, not once per row."""
     fields = _OUTBOX_FIELDS
-    head, tail = _outbox_insert_head()
+    head, tail = _outbox_insert_head(db)
     one = f"({', '.join(['%s'] * len(fields))})"
-    size = max(1, connection.ops.bulk_batch_size(fields, rows))
+    size = max(1, db.ops.bulk_batch_size(fields, rows))
     last = [(_NOTHING, None)] * len(fields)
     for start in range(0, len(rows), size):
         chunk = rows[start:start + size]
@@ -389,13 +390,13 @@ def _outbox_insert_values(rows: list[dict]):
                 value = row[field.name]
                 seen, prepared = last[i]
                 if value is not seen:
-                    prepared = field.get_db_prep_save(value, connection)
+                    prepared = field.get_db_prep_save(value, db)
                     last[i] = (value, prepared)
                 params.append(prepared)
         yield f"{head}VALUES {', '.join([one] * len(chunk))}{tail}", params
 
 
-def _outbox_insert_json(rows: list[dict]):
+def _outbox_insert_json(rows: list[dict], db):
     """The (statement, parameters) writing ``rows`` on PostgreSQL: a value all rows share (the moment, kind,
     sender, program, …) is one parameter, the columns that differ travel as one JSON document.
 
@@ -407,17 +408,17 @@ def _outbox_insert_json(rows: list[dict]):
     shared = tuple(field for field in _OUTBOX_FIELDS if all(row[field.name] == first[field.name] for row in rows))
     differing = [field.name for field in _OUTBOX_FIELDS if field not in shared]
     if not differing:  # the same row over and over: it is written once
-        return _outbox_insert_values(rows[:1])
+        return _outbox_insert_values(rows[:1], db)
     document = json.dumps([{name: row[name] for name in differing} for row in rows],
                           default=_json_transported, separators=(",", ":"))
     return [(_outbox_insert_json_sql(shared),
-             [*(field.get_db_prep_save(first[field.name], connection) for field in shared), document])]
+             [*(field.get_db_prep_save(first[field.name], db) for field in shared), document])]
 
 
 @functools.lru_cache(maxsize=16)
 def _outbox_insert_json_sql(shared: tuple) -> str:
     quote = connection.ops.quote_name
-    head, tail = _outbox_insert_head()
+    head, tail = _outbox_insert_head(connection)
     # Text columns are read as text: too long a value fails the insert, as it would from VALUES.
     record = ", ".join(f"{quote(f.name)} {'text' if isinstance(f, CharField) else f.db_type(connection)}"
                        for f in _OUTBOX_FIELDS if f not in shared)

@@ -29,9 +29,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db import connection
-
 from loyalty.config_cache import ProgramMemo
+from loyalty.rows import database
 
 from .models import QualifyingActivity, Tier, TierPolicy
 from .qualification import Ladder
@@ -117,8 +116,8 @@ def _count_statements(metric: str, *, portable: bool) -> tuple[str, ...]:
     return _STATEMENTS[key]
 
 
-def _uuid(value):
-    return value if connection.features.has_native_uuid_field else value.hex
+def _uuid(value, db=None):
+    return value if (db or database()).features.has_native_uuid_field else value.hex
 
 
 def activity_count(*, program_id, member_id, metric: str, scale: int, since: datetime, now: datetime,
@@ -129,16 +128,17 @@ def activity_count(*, program_id, member_id, metric: str, scale: int, since: dat
     None when the status row is missing or (PostgreSQL) changed since this statement's snapshot:
     the activity is recorded, and the caller must settle the member's value under the row lock.
     """
-    ops = connection.ops
+    db = database()
+    ops = db.ops
     params = {
-        "program": _uuid(program_id), "member": _uuid(member_id), "occurred_at": ops.adapt_datetimefield_value(
-            occurred_at), "points": points, "spend": _SPEND.get_db_prep_save(spend, connection), "credits": credits,
+        "program": _uuid(program_id, db), "member": _uuid(member_id, db), "occurred_at": ops.adapt_datetimefield_value(
+            occurred_at), "points": points, "spend": _SPEND.get_db_prep_save(spend, db), "credits": credits,
         "source_type": source_type, "source_id": source_id, "actor": actor,
         "now": ops.adapt_datetimefield_value(now), "since": ops.adapt_datetimefield_value(since),
     }
-    portable = portable or connection.vendor != "postgresql"
+    portable = portable or db.vendor != "postgresql"
     *writes, counting = _count_statements(metric, portable=portable)
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         for statement in writes:
             cursor.execute(statement, params)
         cursor.execute(counting, params)
@@ -161,11 +161,12 @@ def window_units(*, member_id, metric: str, since: datetime, until: datetime | N
         _SUM_SQL[key] = (f"SELECT COALESCE(SUM({METRIC_SQL[metric].format(t='qa')}), 0) "
                          "FROM tiers_qualifyingactivity qa WHERE qa.member_id = %(member)s "
                          "AND qa.occurred_at >= %(since)s" + (" AND qa.occurred_at < %(until)s" if until else ""))
-    ops = connection.ops
-    params = {"member": _uuid(member_id), "since": ops.adapt_datetimefield_value(since)}
+    db = database()
+    ops = db.ops
+    params = {"member": _uuid(member_id, db), "since": ops.adapt_datetimefield_value(since)}
     if until is not None:
         params["until"] = ops.adapt_datetimefield_value(until)
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(_SUM_SQL[key], params)
         return int(cursor.fetchone()[0])
 
@@ -175,8 +176,9 @@ _TIER_ID_SQL = "SELECT tier_id FROM tiers_membertier WHERE member_id = %s"
 
 def status_tier_id(*, member_id) -> tuple[bool, int | None]:
     """(whether the member has a status row, its tier id), in one indexed read of one column."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TIER_ID_SQL, [_uuid(member_id)])
+    db = database()
+    with db.cursor() as cursor:
+        cursor.execute(_TIER_ID_SQL, [_uuid(member_id, db)])
         row = cursor.fetchone()
     return (False, None) if row is None else (True, row[0])
 

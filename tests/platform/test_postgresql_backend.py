@@ -1,4 +1,5 @@
-"""A reused PostgreSQL connection is checked at each request without a query, and a dead one is replaced."""
+"""PostgreSQL: a reused connection is checked at each request without a query (a dead one is replaced), and
+with server-side binding (at most 65,535 values bound per statement) a big bulk insert still goes in."""
 
 import time
 
@@ -41,3 +42,19 @@ def test_a_connection_the_server_ended_is_replaced_at_the_next_request():
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+@pytest.mark.django_db
+def test_a_bulk_insert_of_more_values_than_a_statement_binds_goes_in():
+    from django.utils import timezone
+
+    from loyalty.models import IdempotencyRecord
+    from tests.factories import StoreFactory
+
+    store, now = StoreFactory(), timezone.now()
+    rows = [IdempotencyRecord(store=store, scope="bulk", key=f"k-{i}", request_hash="h", response_status=201,
+                              response_body={}, created_at=now) for i in range(10_000)]  # 70,000 values
+
+    IdempotencyRecord.objects.bulk_create(rows)
+
+    assert IdempotencyRecord.objects.filter(scope="bulk").count() == 10_000
