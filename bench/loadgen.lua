@@ -53,9 +53,15 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
+  -- 1,000 quantiles of the distribution, for merging with other slices of the same level (--rounds)
+  local quantiles = {}
+  for i = 0, 999 do
+    quantiles[#quantiles + 1] = string.format("%.3f", latency:percentile((i + 0.5) / 10) / 1000)
+  end
   io.write(string.format(
     '{"requests": %d, "seconds": %.6f, "bad_status": %d, "socket_errors": %d, ' ..
-    '"p50_ms": %.3f, "p95_ms": %.3f, "p99_ms": %.3f}\n',
+    '"p50_ms": %.3f, "p95_ms": %.3f, "p99_ms": %.3f, "quantiles_ms": [%s]}\n',
     summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    table.concat(quantiles, ",")))
 end

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+QUANTILES = 1000
+
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
@@ -107,6 +109,9 @@ async def run(spec: dict) -> dict:
         "throughput": ok / elapsed if elapsed else 0.0,
         "p50_ms": percentile(latencies, 0.50) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
+        # The distribution, for merging with other slices of the same level (bench/pos_load.py --rounds).
+        "quantiles_ms": [percentile(latencies, (i + 0.5) / QUANTILES) * 1000 for i in range(QUANTILES)]
+        if latencies else [],
         # The generator's own CPU per request (warm-up included): CPU the server did not get on a shared machine.
         "client_cpu_ms": cpu / max(1, counter) * 1000,
     }

@@ -231,22 +231,23 @@ def load_server_wrk(*, server: Server, keys: list[str], scenario: str, clients: 
                 check=True, capture_output=True, text=True, timeout=seconds + 120)
             return json.loads(done.stdout.strip().splitlines()[-1])
 
-        wrk(warmup, "w")
+        if warmup > 0:
+            wrk(warmup, "w")
         before, split_before = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_by_process(server.process.pid)
         figures = wrk(duration, "m")
         after, split_after = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_by_process(server.process.pid)
     ok = figures["requests"] - figures["bad_status"]
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    split = {group: (split_after[group] - split_before.get(group, 0.0)) / max(1, figures["requests"]) * 1000
-             for group in split_after if group != "other"}
+    split = {group: seconds / max(1, figures["requests"]) * 1000
+             for group, seconds in cpu_used_between(split_before, split_after).items() if group != "other"}
     return {**figures, "ok": ok, "throughput": ok / figures["seconds"] if figures["seconds"] else 0.0,
             "statuses": {"2xx": ok, **({"4xx/5xx": figures["bad_status"]} if figures["bad_status"] else {}),
                          **({"socket errors": figures["socket_errors"]} if figures["socket_errors"] else {})},
             "errors": [], "client_cpu_ms": cpu / max(1, figures["requests"]) * 1000, "cpu_split_ms": split}
 
 
-def cpu_by_process(web_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the web server's processes, PostgreSQL, Redis and everything else (/proc)."""
+def cpu_by_process(web_pid: int) -> dict[int, tuple[str, float]]:
+    """Per process: (web, postgresql, redis or other, CPU seconds used so far), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     parents, used, names = {}, {}, {}
     for entry in Path("/proc").iterdir():
@@ -273,9 +274,15 @@ def cpu_by_process(web_pid: int) -> dict[str, float]:
             return "redis"
         return "other"
 
+    return {pid: (group(pid), seconds) for pid, seconds in used.items()}
+
+
+def cpu_used_between(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per group between two ``cpu_by_process`` readings, over the processes alive at the second
+    (one that ended in between would otherwise take its whole past off its group's total)."""
     totals: dict[str, float] = {}
-    for pid, seconds in used.items():
-        totals[group(pid)] = totals.get(group(pid), 0.0) + seconds
+    for pid, (group, seconds) in after.items():
+        totals[group] = totals.get(group, 0.0) + seconds - before.get(pid, (group, 0.0))[1]
     return totals
 
 
@@ -430,14 +437,64 @@ def load_raw(*, url: str, ctx: dict, scenario: str, clients: int, cards: list[st
         thread.join()
     after, split_after = resource.getrusage(resource.RUSAGE_SELF), cpu_by_process(os.getpid())
     done = sum(len(values) for values in latencies) * (warmup + duration) / duration or 1  # warm-up included
-    split = {"postgresql": (split_after["postgresql"] - split_before["postgresql"]) / done * 1000,
+    split = {"postgresql": cpu_used_between(split_before, split_after).get("postgresql", 0.0) / done * 1000,
              "client": ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / done * 1000}
     for conn in connections:
         conn.close()
     merged = sorted(value for values in latencies for value in values)
     return {"requests": len(merged), "failures": sum(failures), "throughput": len(merged) / duration,
             "p50_ms": percentile(merged, 0.5) * 1000, "p95_ms": percentile(merged, 0.95) * 1000,
-            "p99_ms": percentile(merged, 0.99) * 1000, "cpu_split_ms": split}
+            "p99_ms": percentile(merged, 0.99) * 1000, "cpu_split_ms": split, "latencies": merged,
+            "seconds": duration}
+
+
+# --- rounds -------------------------------------------------------------------------------------------
+
+
+def merged_server(parts: list[dict]) -> dict:
+    """Slices of one level (``--rounds``) as one measurement: counts added, the latency distribution merged
+    from each slice's quantiles weighted by its requests, CPU figures averaged per request."""
+    requests = sum(part["requests"] for part in parts)
+    ok, seconds = sum(part["ok"] for part in parts), sum(part["seconds"] for part in parts)
+    samples = sorted((value, part["requests"] / len(part["quantiles_ms"]))
+                     for part in parts if part.get("quantiles_ms") for value in part["quantiles_ms"])
+    total = sum(weight for _, weight in samples)
+
+    def quantile(fraction: float) -> float:
+        seen = 0.0
+        for value, weight in samples:
+            seen += weight
+            if seen >= fraction * total:
+                return value
+        return samples[-1][0] if samples else float("nan")
+
+    def per_request(name: str) -> float:
+        return sum(part[name] * part["requests"] for part in parts) / max(1, requests)
+
+    statuses: dict = {}
+    for part in parts:
+        for status, count in part["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    split = {group: sum(part["cpu_split_ms"].get(group, 0.0) * part["requests"] for part in parts) / max(1, requests)
+             for group in {group for part in parts for group in part.get("cpu_split_ms", {})}}
+    return {"requests": requests, "ok": ok, "seconds": seconds, "throughput": ok / seconds if seconds else 0.0,
+            "statuses": statuses, "errors": [error for part in parts for error in part["errors"]],
+            "p50_ms": quantile(0.50), "p95_ms": quantile(0.95), "p99_ms": quantile(0.99),
+            "client_cpu_ms": per_request("client_cpu_ms"), "cpu_split_ms": split}
+
+
+def merged_raw(parts: list[dict]) -> dict:
+    from loadgen import percentile
+
+    latencies = sorted(value for part in parts for value in part["latencies"])
+    seconds = sum(part["seconds"] for part in parts)
+    done = max(1, len(latencies))
+    split = {group: sum(part["cpu_split_ms"][group] * part["requests"] for part in parts) / done
+             for group in parts[0]["cpu_split_ms"]}
+    return {"requests": len(latencies), "failures": sum(part["failures"] for part in parts),
+            "throughput": len(latencies) / seconds if seconds else 0.0,
+            "p50_ms": percentile(latencies, 0.5) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000, "cpu_split_ms": split}
 
 
 # --- profile ------------------------------------------------------------------------------------------
@@ -528,6 +585,8 @@ def main() -> None:
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread).")
     parser.add_argument("--threads", type=int, default=1, help="Threads per gunicorn worker (gthread).")
     parser.add_argument("--duration", type=float, default=6.0, help="Measured seconds per level.")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="Turns per level: ours and the raw baseline alternate, duration/rounds seconds each.")
     parser.add_argument("--warmup", type=float, default=2.0, help="Unmeasured seconds before each level.")
     parser.add_argument("--profile", type=int, default=0, help="Also profile this many purchases in-process.")
     parser.add_argument("--label", default="", help="Names the run in the README table (e.g. 'before').")
@@ -596,14 +655,20 @@ def main() -> None:
             pool = cards[2:]
             for clients in levels:
                 busy = wait_for_idle(patience=args.idle_wait)
-                ours = send_load(server=floor if scenario == "floor" else server, keys=seeded["keys"],
-                                 scenario=scenario, clients=clients,
-                                 cards=pool, hot=hot, warmup=args.warmup, duration=args.duration,
-                                 run_id=f"{run_id}-{scenario}-{clients}")
+                # Ours and the baseline take turns in short slices, so that both see the same machine: on
+                # a shared host the speed of either alone drifts by a third within minutes.
+                ours_parts, raw_parts = [], []
+                for turn in range(args.rounds):
+                    ours_parts.append(send_load(
+                        server=floor if scenario == "floor" else server, keys=seeded["keys"], scenario=scenario,
+                        clients=clients, cards=pool, hot=hot, warmup=args.warmup if turn == 0 else 0,
+                        duration=args.duration / args.rounds, run_id=f"{run_id}-{scenario}-{clients}-{turn}"))
+                    raw_parts.append(load_raw(
+                        url=url, ctx=ctx, scenario=scenario, clients=clients, cards=pool, hot=hot,
+                        warmup=min(args.warmup, 1.0) if turn == 0 else 0.2, duration=args.duration / args.rounds,
+                        run_id=f"{run_id}-{scenario}-{clients}-{turn}"))
+                ours, raw = merged_server(ours_parts), merged_raw(raw_parts)
                 bad = {status: n for status, n in ours["statuses"].items() if status not in ("200", "201", "2xx")}
-                raw = load_raw(url=url, ctx=ctx, scenario=scenario, clients=clients, cards=pool, hot=hot,
-                               warmup=min(args.warmup, 1.0), duration=args.duration,
-                               run_id=f"{run_id}-{scenario}-{clients}")
                 ratio = ours["throughput"] / raw["throughput"] if raw["throughput"] else 0.0
                 results.append((scenario, clients, ours, raw, ratio, busy))
                 if busy > 0.15:
