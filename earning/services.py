@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ledger.models import Kind, LedgerEntry, LedgerTransaction
-from ledger.services import points_earn, points_reverse_return
+from ledger.services import account_lock_reading, points_earn, points_reverse_return
 from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
 from loyalty.rows import row_insert
@@ -19,6 +19,7 @@ from members.models import Member
 from members.selectors import member_by_reference
 from notifications.events import domain_event_publish
 from programs.models import Program, Store
+from tiers.selectors import TIER_STATUS_SQL, member_tier_note
 from tiers.services import tier_activity_record
 
 from .models import EarningRule, Event, Purchase, Return, RuleAward
@@ -33,7 +34,12 @@ from .rules import (
     purchase_context,
     rules_evaluate,
 )
-from .selectors import member_has_purchased, referral_bonus_granted, rule_points_awarded
+from .selectors import (
+    MEMBER_HAS_PURCHASED_SQL,
+    member_has_purchased,
+    referral_bonus_granted,
+    rule_points_awarded,
+)
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -93,9 +99,11 @@ def _rule_earnings(*, context: EarningContext, applies_to: str, member=None) -> 
 
 
 def _purchase_context(*, program: Program, member: Member, store: Store | None, total: Decimal, lines: list[dict],
-                      occurred_at: datetime) -> EarningContext:
+                      occurred_at: datetime, has_purchased: bool | None = None) -> EarningContext:
+    if has_purchased is None:
+        has_purchased = member_has_purchased(member=member)
     return purchase_context(program=program, member=member, store=store, total=total, lines=lines,
-                            occurred_at=occurred_at, is_first_purchase=not member_has_purchased(member=member))
+                            occurred_at=occurred_at, is_first_purchase=not has_purchased)
 
 
 def _purchase_earnings(context: EarningContext) -> list[Earning]:
@@ -183,10 +191,15 @@ def purchase_record(
     occurred_at = _check_occurred_at(occurred_at, now)
     lines = lines or []
     member = _member_lock(program=program, reference=member_reference)
-    context, earnings = None, []
+    context, earnings, account = None, [], None
     if member is not None:
+        # What the rules need to know of the member (purchases before, tier) read with the account's lock:
+        # one statement, after the member's lock, so it sees every earlier purchase of theirs.
+        account, (has_purchased, *tier_status) = account_lock_reading(
+            member=member, also=(MEMBER_HAS_PURCHASED_SQL, *TIER_STATUS_SQL))
+        member_tier_note(member=member, status=tuple(tier_status))
         context = _purchase_context(program=program, member=member, store=store, total=total, lines=lines,
-                                    occurred_at=occurred_at)
+                                    occurred_at=occurred_at, has_purchased=bool(has_purchased))
         earnings = _purchase_earnings(context)
     points = sum(e.points for e in earnings)
 
@@ -202,7 +215,7 @@ def purchase_record(
             source_type="purchase", source_id=str(purchase.pk), actor=actor, occurred_at=occurred_at,
             available_at=occurred_at + timedelta(days=program.pending_days),
             expires_at=_expires_at(program, occurred_at),
-            description=f"Purchase {external_id} at {store.name}",
+            description=f"Purchase {external_id} at {store.name}", locked=account,
         )
     row_insert(purchase)
     if member is not None and points > 0:

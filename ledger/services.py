@@ -62,6 +62,12 @@ def _lock_accounts(*members) -> list[PointsAccount]:
     return [accounts[m.pk] for m in members]
 
 
+def _locked_of(member, account: PointsAccount) -> PointsAccount:
+    if account.member_id != member.pk:
+        raise ValueError("locked is another member's account")
+    return account
+
+
 def _replay(program_id, idempotency_key: str) -> LedgerTransaction | None:
     txn = LedgerTransaction.objects.filter(program_id=program_id, idempotency_key=idempotency_key).first()
     if txn is not None:
@@ -332,12 +338,15 @@ def points_earn(
     *, member, points: int, idempotency_key: str, source_type: str, source_id: str = "", actor: str,
     occurred_at: datetime | None = None, available_at: datetime | None = None,
     expires_at: datetime | None = None, kind: str = Kind.EARN, description: str = "", reason: str = "",
+    locked: PointsAccount | None = None,
 ) -> LedgerTransaction:
     """Credit ``points`` into a new lot: pending until ``available_at``, expiring at ``expires_at``.
 
-    Leaves the account with its new balance on ``member.account`` (replayed or not)."""
+    Leaves the account with its new balance on ``member.account`` (replayed or not). ``locked`` is the
+    member's account as ``account_lock`` (or ``account_lock_reading``) answered it earlier in the caller's
+    transaction (not locked again)."""
     _require_positive(points)
-    (account,) = _lock_accounts(member)
+    (account,) = (_locked_of(member, locked),) if locked is not None else _lock_accounts(member)
     now = timezone.now()
     txn, due, _ = _claim(account=account, kind=kind, idempotency_key=idempotency_key, source_type=source_type,
                          source_id=source_id, actor=actor, reason=reason, now=now)
@@ -375,9 +384,7 @@ def points_spend(
     member's account as ``account_lock`` answered it earlier in the caller's transaction (not locked again).
     """
     _require_positive(points)
-    if locked is not None and locked.member_id != member.pk:
-        raise ValueError("locked is another member's account")
-    (account,) = (locked,) if locked is not None else _lock_accounts(member)
+    (account,) = (_locked_of(member, locked),) if locked is not None else _lock_accounts(member)
     now = timezone.now()
     txn, due, spendable = _claim(account=account, kind=kind, idempotency_key=idempotency_key,
                                  source_type=source_type, source_id=source_id, actor=actor, reason=reason,
@@ -564,6 +571,19 @@ def account_lock(*, member) -> PointsAccount:
         raise RuntimeError("account_lock must be called inside a transaction")
     (account,) = _lock_accounts(member)
     return account
+
+
+def account_lock_reading(*, member, also: tuple[str, ...]) -> tuple[PointsAccount, tuple]:
+    """``account_lock``, answering as well the values of ``also`` read in the same statement: SQL
+    expressions over the account row, aliased ``a`` (e.g. ``EXISTS (SELECT 1 FROM … WHERE member_id =
+    a.member_id)``). They see what committed before the lock was taken, as a query sent after it would."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("account_lock_reading must be called inside a transaction")
+    found = sql.account_lock_reading(member.pk, also)
+    if found is None:  # only a member enrolled before accounts existed
+        account_open(member=member)
+        found = sql.account_lock_reading(member.pk, also)
+    return found
 
 
 # --- batch jobs: release and expiry over every account ------------------------------------------

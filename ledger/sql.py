@@ -105,6 +105,19 @@ def _select(sql: str, params) -> list:
         return cursor.fetchall()
 
 
+def account_lock_reading(member_id, also: tuple[str, ...]) -> tuple[PointsAccount, tuple] | None:
+    """The member's account, locked, and in the same statement the values of ``also``: SQL expressions
+    (subqueries, written by the caller, no parameters) over the account row ``a``. None without an account."""
+    db = database()
+    rows = _select(f"SELECT {ACCOUNTS.qualified('a')}, {', '.join(also)} "  # noqa: S608 - the caller's SQL, no values
+                   f"FROM ledger_pointsaccount a WHERE a.member_id = %s{_for_update()}",
+                   [_MEMBER.get_db_prep_value(member_id, db)])
+    if not rows:
+        return None
+    width = len(rows[0]) - len(also)
+    return ACCOUNTS.instances([rows[0][:width]])[0], tuple(rows[0][width:])
+
+
 def accounts_lock(member_ids) -> list[PointsAccount]:
     """The members' accounts, locked lowest id first."""
     db = database()

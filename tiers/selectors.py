@@ -38,10 +38,8 @@ def member_tier_get(*, member, fresh: bool = False) -> Tier | None:
             found, tier_id = status is not None, getattr(status, "tier_id", None)
         else:
             found, tier_id = status_tier_id(member_id=member.pk)
-        ladder = CONFIG.get(member.program_id)[1]
-        tier = tier_in(ladder, tier_id) if found else ladder.base
-        if tier is not None or tier_id is None:
-            setattr(member, CACHE_ATTRIBUTE, tier)
+        known, tier = _tier_of_status(member, found, tier_id)
+        if known:
             return tier
     status = MemberTier.objects.filter(member=member).select_related("tier").only("tier").first()
     if status is not None:
@@ -50,6 +48,30 @@ def member_tier_get(*, member, fresh: bool = False) -> Tier | None:
         tier = Tier.objects.filter(program_id=member.program_id, threshold=0).order_by("rank").first()
     setattr(member, CACHE_ATTRIBUTE, tier)
     return tier
+
+
+def _tier_of_status(member, found: bool, tier_id) -> tuple[bool, Tier | None]:
+    """(whether the memoised ladder knows it, the tier) for a status row that exists or not with ``tier_id``;
+    a known tier is kept on ``member``."""
+    ladder = CONFIG.get(member.program_id)[1]
+    tier = tier_in(ladder, tier_id) if found else ladder.base
+    if tier is None and tier_id is not None:
+        return False, None
+    setattr(member, CACHE_ATTRIBUTE, tier)
+    return True, tier
+
+
+# What ``member_tier_get`` reads of the status row, as SQL over a row aliased ``a`` with the member's id in
+# ``a.member_id``: for a caller that reads it in a statement of its own (``member_tier_note``).
+TIER_STATUS_SQL = ("EXISTS (SELECT 1 FROM tiers_membertier t WHERE t.member_id = a.member_id)",
+                   "(SELECT t.tier_id FROM tiers_membertier t WHERE t.member_id = a.member_id)")
+
+
+def member_tier_note(*, member, status: tuple) -> None:
+    """Keep on ``member`` the tier of its status row as read by ``TIER_STATUS_SQL``, so that
+    ``member_tier_get`` answers it without a query."""
+    found, tier_id = status
+    _tier_of_status(member, bool(found), tier_id)
 
 
 def tier_list(*, program) -> QuerySet[Tier]:

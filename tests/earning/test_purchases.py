@@ -264,3 +264,15 @@ def test_money_is_kept_exactly(pos, member):
     post(pos, purchase_body(member, external_id="R-1002", total="0.20"))
 
     assert sum(Purchase.objects.values_list("total", flat=True)) == Decimal("0.30")
+
+
+def test_a_member_without_an_account_earns_into_a_new_one(pos, member):
+    from ledger.models import PointsAccount
+
+    PointsAccount.objects.filter(member=member).delete()  # as for a member enrolled before accounts existed
+
+    response = post(pos, purchase_body(member))
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["balance"] == {"available": 42, "pending": 0}
+    assert PointsAccount.objects.get(member=member).available == 42
