@@ -536,6 +536,50 @@ def profile_purchases(*, count: int, key: str, cards: list[str]) -> str:
     return f"{count} purchases, {per_request:.2f} ms each in-process, {len(queries)} queries each\n\n{text}"
 
 
+def spy_workers(*, server: Server, seconds: float, load) -> str:
+    """py-spy on every gunicorn worker while ``load()`` runs: the share of the workers' CPU (samples taken
+    while holding the GIL, so waits on PostgreSQL and Redis do not count) per function, inclusive and self."""
+    import collections
+    import re
+
+    workers = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout.split()
+    beside = Path(sys.executable).parent / "py-spy"  # installed into the same virtualenv (requirements-dev.txt)
+    spy = str(beside) if beside.exists() else shutil.which("py-spy")
+    if spy is None:
+        return "py-spy is not installed (pip install -r requirements-dev.txt)"
+    with tempfile.TemporaryDirectory() as tmp:
+        spies = [subprocess.Popen([spy, "record", "--pid", pid, "--duration",
+                                   str(round(seconds)), "--rate", "200", "--format", "raw", "--gil", "--nonblocking",
+                                   "--output", f"{tmp}/{pid}.txt"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in workers]
+        time.sleep(1)  # py-spy attaches
+        load()
+        for spy in spies:
+            spy.wait(timeout=seconds + 60)
+        inclusive, own, total = collections.Counter(), collections.Counter(), 0
+        for path in Path(tmp).glob("*.txt"):
+            for line in path.read_text().splitlines():
+                stack, _, count = line.rpartition(" ")
+                if not stack or not count.isdigit():
+                    continue
+                frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]  # one entry per function
+                total += int(count)
+                for frame in set(frames):
+                    inclusive[frame] += int(count)
+                own[frames[-1]] += int(count)
+    if not total:
+        return "py-spy took no samples (is it installed, and may it attach to other processes?)"
+    ours = ("loyalty/", "earning/", "ledger/", "members/", "tiers/", "rewards/", "notifications/", "programs/",
+            "webhooks/")
+    lines = [f"{total:,} samples of {len(workers)} workers over {seconds:.0f} s (GIL held)", "",
+             "inclusive, the project's functions:"]
+    lines += [f"{count / total:6.1%}  {frame}" for frame, count in inclusive.most_common()
+              if any(f"({prefix}" in frame or f" {prefix}" in frame for prefix in ours)][:40]
+    lines += ["", "self, any function:"]
+    lines += [f"{count / total:6.1%}  {frame}" for frame, count in own.most_common(30)]
+    return "\n".join(lines)
+
+
 def cache_prepare(url: str) -> str | None:
     """The Redis cache the server uses (emptied), or None for per-process memory when none answers."""
     if url == "none":
@@ -589,6 +633,8 @@ def main() -> None:
                         help="Turns per level: ours and the raw baseline alternate, duration/rounds seconds each.")
     parser.add_argument("--warmup", type=float, default=2.0, help="Unmeasured seconds before each level.")
     parser.add_argument("--profile", type=int, default=0, help="Also profile this many purchases in-process.")
+    parser.add_argument("--spy", type=float, default=0,
+                        help="Also sample the web workers with py-spy for this many seconds of 8-client purchases.")
     parser.add_argument("--label", default="", help="Names the run in the README table (e.g. 'before').")
     parser.add_argument("--no-readme", action="store_true", help="Print only; do not add rows to bench/README.md.")
     parser.add_argument("--idle-wait", type=float, default=60.0,
@@ -687,6 +733,15 @@ def main() -> None:
                           flush=True)
                 if ours["errors"]:
                     print("   client errors:", ours["errors"])
+        if args.spy:
+            wait_for_idle(patience=args.idle_wait)
+            spied = spy_workers(server=server, seconds=args.spy, load=lambda: send_load(
+                server=server, keys=seeded["keys"], scenario="purchase", clients=8, cards=cards[2:], hot=None,
+                warmup=0, duration=args.spy, run_id=f"{run_id}-spy"))
+            out = ROOT / "var" / "bench"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "pos_spy.txt").write_text(spied + "\n")
+            print(f"\npy-spy, purchases at 8 clients (also in var/bench/pos_spy.txt):\n{spied}")
     finally:
         server.stop()
         if floor:
