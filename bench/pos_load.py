@@ -554,8 +554,8 @@ def spy_workers(*, server: Server, seconds: float, load) -> str:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in workers]
         time.sleep(1)  # py-spy attaches
         load()
-        for spy in spies:
-            spy.wait(timeout=seconds + 60)
+        for process in spies:
+            process.wait(timeout=seconds + 60)
         inclusive, own, total = collections.Counter(), collections.Counter(), 0
         for path in Path(tmp).glob("*.txt"):
             for line in path.read_text().splitlines():

@@ -567,10 +567,7 @@ def account_release(*, member, now: datetime | None = None, actor: str = RELEASE
 def account_lock(*, member) -> PointsAccount:
     """Lock a member's account for the caller's transaction, so checks made before moving points
     (per-member limits, say) cannot race another request of the same member."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("account_lock must be called inside a transaction")
-    (account,) = _lock_accounts(member)
-    return account
+    return account_lock_reading(member=member, also=())[0]
 
 
 def account_lock_reading(*, member, also: tuple[str, ...]) -> tuple[PointsAccount, tuple]:
@@ -578,7 +575,7 @@ def account_lock_reading(*, member, also: tuple[str, ...]) -> tuple[PointsAccoun
     expressions over the account row, aliased ``a`` (e.g. ``EXISTS (SELECT 1 FROM … WHERE member_id =
     a.member_id)``). They see what committed before the lock was taken, as a query sent after it would."""
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("account_lock_reading must be called inside a transaction")
+        raise RuntimeError("account_lock must be called inside a transaction")
     found = sql.account_lock_reading(member.pk, also)
     if found is None:  # only a member enrolled before accounts existed
         account_open(member=member)

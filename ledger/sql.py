@@ -109,7 +109,7 @@ def account_lock_reading(member_id, also: tuple[str, ...]) -> tuple[PointsAccoun
     """The member's account, locked, and in the same statement the values of ``also``: SQL expressions
     (subqueries, written by the caller, no parameters) over the account row ``a``. None without an account."""
     db = database()
-    rows = _select(f"SELECT {ACCOUNTS.qualified('a')}, {', '.join(also)} "  # noqa: S608 - the caller's SQL, no values
+    rows = _select(f"SELECT {', '.join([ACCOUNTS.qualified('a'), *also])} "  # noqa: S608 - the caller's SQL, no values
                    f"FROM ledger_pointsaccount a WHERE a.member_id = %s{_for_update()}",
                    [_MEMBER.get_db_prep_value(member_id, db)])
     if not rows:
