@@ -19,7 +19,10 @@ Then, for each scenario and each concurrency level:
 
 Scenarios: ``floor`` (purchases sent to ``bench/floor_app.py``, a WSGI app with no Django or database, under
 the same gunicorn: the most any endpoint can reach on this machine, beside the raw purchase), ``purchase``
-(random members), ``purchase-hot`` (every purchase for one member: they queue on that member's row locks),
+(random members; the baseline does the issue's work: resolve the card, lock the account, write transaction, lot,
+entry and balance, insert the purchase), ``purchase-rows`` (the same purchases beside a baseline that writes every
+row the API writes, in as many statements: what is left between the two is Python), ``purchase-hot`` (every
+purchase for one member: they queue on that member's row locks),
 ``redeem`` (FREE-COFFEE, 50 points, random members), ``redeem-hot``, ``lookup`` (by card number). The ratio
 is our throughput divided by the baseline's.
 """
@@ -46,7 +49,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_pos"
-SCENARIOS = ("floor", "purchase", "purchase-hot", "redeem", "redeem-hot", "lookup")
+SCENARIOS = ("floor", "purchase", "purchase-rows", "purchase-hot", "redeem", "redeem-hot", "lookup")
 SEED_POINTS = 1_000_000
 README_TABLE = "| run | scenario | clients | req/s | p50 ms | p95 ms | p99 ms | raw SQL tx/s | raw p99 ms | ratio |"
 README_SUMMARY_TABLE = "| benchmark | machine | date | figure | raw-SQL baseline | ratio |"
@@ -372,6 +375,86 @@ def raw_purchase(cur, ctx: dict, card: str, sequence: str) -> None:
          json.dumps([{"rule": "base", "points": points}]), txn_id, now))
 
 
+def raw_purchase_rows(cur, ctx: dict, card: str, sequence: str) -> None:
+    """Every row a purchase through the API writes, in as many statements as the API sends (9 and the commit):
+    the stored answer claimed and filled in, the member and the account locked, the ledger's transaction (with
+    the due lots locked), lot, entry and balance, the purchase, the member's email queued, the qualifying
+    activity with the tier window's sum. What is left between this and the API is Python: HTTP, Django, DRF,
+    the rules, and building the answer."""
+    now = datetime.now(UTC)
+    external_id = f"RAW-{sequence}"
+    (record_id,) = cur.execute(
+        "INSERT INTO loyalty_idempotencyrecord (store_id, scope, key, request_hash, response_status, response_body, "
+        "created_at) VALUES (%s, 'purchase', %s, %s, 0, '{}', %s) ON CONFLICT (store_id, scope, key) DO NOTHING "
+        "RETURNING id", (ctx["store"], external_id, secrets.token_hex(32), now)).fetchone()
+    member_id, email, first_name = cur.execute(
+        "SELECT id, email, first_name FROM members_member WHERE program_id = %s AND card_number = %s "
+        "FOR NO KEY UPDATE", (ctx["program"], card)).fetchone()
+    account_id, available, _bought_before, _tier = cur.execute(
+        "SELECT a.id, a.available, EXISTS (SELECT 1 FROM earning_purchase p WHERE p.member_id = a.member_id), "
+        "(SELECT t.tier_id FROM tiers_membertier t WHERE t.member_id = a.member_id) "
+        "FROM ledger_pointsaccount a WHERE a.member_id = %s FOR UPDATE", (member_id,)).fetchone()
+    total = random.randint(100, 20000) / 100
+    points = int(total)
+    purchase_id = uuid.uuid4()
+    (txn_id, _due) = cur.execute(
+        "WITH claim AS (INSERT INTO ledger_ledgertransaction (program_id, kind, idempotency_key, source_type, "
+        "source_id, actor, reason, created_at) VALUES (%s, 'earn', %s, 'purchase', %s, 'raw', '', %s) "
+        "ON CONFLICT (program_id, idempotency_key) DO NOTHING RETURNING id), "
+        "due AS (SELECT id FROM ledger_pointslot WHERE account_id = %s AND ((NOT released AND available_at <= %s) "
+        "OR (NOT expired AND remaining > 0 AND expires_at <= %s)) FOR UPDATE) "
+        "SELECT (SELECT id FROM claim), (SELECT count(*) FROM due)",
+        (ctx["program"], f"purchase:{ctx['store']}:{external_id}", str(purchase_id), now, account_id, now,
+         now)).fetchone()
+    expires = now + timedelta(days=365)
+    cur.execute(
+        "WITH new_lot AS (INSERT INTO ledger_pointslot (program_id, account_id, amount, remaining, earned_at, "
+        "available_at, released, expires_at, expired) VALUES (%(program)s, %(account)s, %(points)s, %(points)s, "
+        "%(now)s, %(now)s, true, %(expires)s, false) RETURNING id), "
+        "entry AS (INSERT INTO ledger_ledgerentry (public_id, transaction_id, program_id, account_id, kind, points, "
+        "available_delta, pending_delta, debt_delta, lot_id, expires_at, description, created_at) VALUES "
+        "(%(public_id)s, %(txn)s, %(program)s, %(account)s, 'earn', %(points)s, %(points)s, 0, 0, "
+        "(SELECT id FROM new_lot), %(expires)s, %(description)s, %(now)s)), "
+        "account AS (UPDATE ledger_pointsaccount SET available = available + %(points)s, updated_at = %(now)s "
+        "WHERE id = %(account)s) SELECT id FROM new_lot",
+        {"program": ctx["program"], "account": account_id, "points": points, "now": now, "expires": expires,
+         "public_id": uuid.uuid4(), "txn": txn_id, "description": f"Purchase {external_id}"})
+    cur.execute(
+        "INSERT INTO earning_purchase (id, program_id, store_id, external_id, member_id, currency, total, "
+        "returned_total, occurred_at, lines, points_awarded, points_reversed, breakdown, earn_transaction_id, "
+        "actor, created_at) VALUES (%s, %s, %s, %s, %s, 'EUR', %s, 0, %s, %s, %s, 0, %s, %s, 'raw', %s)",
+        (purchase_id, ctx["program"], ctx["store"], external_id, member_id, total, now,
+         '[{"sku": "LATTE", "category": "coffee", "quantity": 2, "unit_price": "4.50"}]', points,
+         json.dumps([{"rule": "base", "points": points}]), txn_id, now))
+    context = {"language": "en", "member": {"id": str(member_id), "first_name": first_name, "email": email},
+               "program": {"name": "Demo", "currency": "EUR"}, "points": points, "balance": available + points,
+               "purchase": {"id": str(purchase_id), "external_id": external_id, "total": f"{total:.2f}"},
+               "store": {"code": "DEMO-001", "name": "Demo store"}, "occurred_at": now.isoformat()}
+    cur.execute(
+        'INSERT INTO notifications_outbox (program_id, member_id, channel, kind, category, dedupe_key, "to", '
+        "from_email, subject, text, html, context, headers, status, attempts, next_attempt_at, created_at, "
+        "last_error) VALUES (%s, %s, 'email', 'points_earned', 'transactional', %s, %s, 'Loyalty <loyalty@localhost>', "
+        "'', '', '', %s, '{}', 'pending', 0, %s, %s, '') ON CONFLICT (dedupe_key) DO NOTHING",
+        (ctx["program"], member_id, f"points_earned:{uuid.uuid4()}", email, json.dumps(context), now, now))
+    cur.execute(
+        "WITH activity AS (INSERT INTO tiers_qualifyingactivity (program_id, member_id, occurred_at, points, spend, "
+        "credits, source_type, source_id, actor, created_at) VALUES (%(program)s, %(member)s, %(now)s, %(points)s, "
+        "%(total)s, 0, 'purchase', %(purchase)s, 'raw', %(now)s) RETURNING occurred_at, points AS units), "
+        "total AS (SELECT COALESCE(SUM(units), 0) AS units FROM (SELECT qa.points AS units FROM "
+        "tiers_qualifyingactivity qa WHERE qa.member_id = %(member)s AND qa.occurred_at >= %(since)s "
+        "UNION ALL SELECT units FROM activity) counted) "
+        "UPDATE tiers_membertier status SET qualifying_value = total.units, updated_at = %(now)s FROM total "
+        "WHERE status.member_id = %(member)s RETURNING status.tier_id",
+        {"program": ctx["program"], "member": member_id, "now": now, "points": points, "total": total,
+         "purchase": str(purchase_id), "since": now - timedelta(days=365)})
+    answer = {"id": str(purchase_id), "external_id": external_id, "member": {"id": str(member_id), "card_number": card},
+              "total": f"{total:.2f}", "currency": "EUR", "occurred_at": now.isoformat(), "points_awarded": points,
+              "breakdown": [{"rule": "base", "points": points}], "balance": {"available": available + points,
+              "pending": 0}, "tier": {"code": "bronze", "name": "Bronze"}, "claimable_until": None}
+    cur.execute("UPDATE loyalty_idempotencyrecord SET response_status = 201, response_body = %s WHERE id = %s",
+                (json.dumps(answer), record_id))
+
+
 def raw_redeem(cur, ctx: dict, card: str, sequence: str) -> None:
     """Resolve the card, lock the account and the soonest-expiring lot, write transaction + entry + movement,
     update lot and account, insert the redemption."""
@@ -415,9 +498,10 @@ def raw_lookup(cur, ctx: dict, card: str, sequence: str) -> None:
         "WHERE m.program_id = %s AND m.card_number = %s", (ctx["program"], card)).fetchone()
 
 
-RAW_WORK = {"purchase": raw_purchase, "redeem": raw_redeem, "lookup": raw_lookup}
-# The floor sends purchases to bench/floor_app.py and sets them beside the raw purchase.
-LOAD_AS = {"floor": "purchase"}
+RAW_WORK = {"purchase": raw_purchase, "purchase-rows": raw_purchase_rows, "redeem": raw_redeem, "lookup": raw_lookup}
+# The floor sends purchases to bench/floor_app.py and sets them beside the raw purchase; "purchase-rows" sends
+# purchases to the API and sets them beside the raw SQL that writes every row the API writes.
+LOAD_AS = {"floor": "purchase", "purchase-rows": "purchase"}
 
 
 def load_raw(*, url: str, ctx: dict, scenario: str, clients: int, cards: list[str], hot: str | None,
@@ -425,7 +509,7 @@ def load_raw(*, url: str, ctx: dict, scenario: str, clients: int, cards: list[st
     import psycopg
     from loadgen import percentile
 
-    work = RAW_WORK[LOAD_AS.get(scenario, scenario.removesuffix("-hot"))]
+    work = RAW_WORK.get(scenario) or RAW_WORK[LOAD_AS.get(scenario, scenario.removesuffix("-hot"))]
     connections = [psycopg.connect(url) for _ in range(clients)]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
