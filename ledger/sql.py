@@ -151,17 +151,27 @@ def lots_spendable(account_id: int, points: int, *, exclude=()) -> list[PointsLo
 
 # The claim, the due lots and (for a spend) the spendable lots, in one statement (module docstring). The
 # outer join yields one row with the claim's id when no lot matches; ``part`` 0 rows are the due lots by
-# id, ``part`` 1 the spendable lots in spending order.
-_CLAIM_AND_LOTS = f"""
-WITH claim AS ({_CLAIM.sql}),
-due AS (SELECT 0 AS part, {LOTS.columns} FROM ledger_pointslot WHERE {_DUE_WHERE} FOR UPDATE),
-spendable AS (SELECT 1 AS part, {LOTS.columns} FROM ledger_pointslot WHERE {_needed()} FOR UPDATE)
-SELECT (SELECT id FROM claim), lots.part, {LOTS.qualified("lots")}
+# id, ``part`` 1 the spendable lots in spending order. Without a spend the spendable part is left out: it
+# runs a window over every lot the account holds, which grows with a busy member's history.
+_CLAIM_AND_LOTS = """
+WITH claim AS ({claim}),
+due AS (SELECT 0 AS part, {columns} FROM ledger_pointslot WHERE {due} FOR UPDATE){spendable}
+SELECT (SELECT id FROM claim), lots.part, {qualified}
 FROM (VALUES (0)) AS one
-LEFT JOIN (SELECT * FROM due UNION ALL SELECT * FROM spendable) AS lots ON true
+LEFT JOIN ({lots}) AS lots ON true
 ORDER BY lots.part, CASE WHEN lots.part = 1 THEN lots.expires_at END ASC NULLS LAST,
          CASE WHEN lots.part = 1 THEN lots.earned_at END ASC, lots.id ASC
-"""  # noqa: S608 - names from the models, values bound
+"""
+
+
+@functools.cache
+def _claim_and_lots(spending: bool) -> str:
+    spendable = (f",\nspendable AS (SELECT 1 AS part, {LOTS.columns} FROM ledger_pointslot "  # noqa: S608
+                 f"WHERE {_needed()} FOR UPDATE)") if spending else ""
+    return _CLAIM_AND_LOTS.format(  # names from the models, values bound
+        claim=_CLAIM.sql, columns=LOTS.columns, due=_DUE_WHERE, spendable=spendable,
+        qualified=LOTS.qualified("lots"),
+        lots="SELECT * FROM due UNION ALL SELECT * FROM spendable" if spending else "SELECT * FROM due")
 
 
 def one_statement() -> bool:
@@ -180,7 +190,7 @@ def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, sour
         rows = _select(_CLAIM.sql, params)
         return (rows[0][0] if rows else None), None, None
     at = _dt(now)
-    rows = _select(_CLAIM_AND_LOTS, [*params, account_id, at, at, account_id, spend])
+    rows = _select(_claim_and_lots(bool(spend)), [*params, account_id, at, at, *([account_id, spend] if spend else [])])
     lots = LOTS.instances(row[2:] for row in rows if row[1] is not None)
     due_count = sum(1 for row in rows if row[1] == 0)
     return rows[0][0], lots[:due_count], (lots[due_count:] if spend else None)
