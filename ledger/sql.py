@@ -298,10 +298,13 @@ def posting_write_one(txn, posting, now: datetime) -> None:
         "available": posting.available, "pending": posting.pending, "debt": posting.debt,
         "lot": lot.pk if lot is not None else None, "expires_at": posting.expires_at,
         "description": posting.description[:200], "now": now,
-        "moved_lots": [pk for pk, _ in moved], "moved_points": [points for _, points in moved],
-        "lot_ids": list(dirty), "remaining": [d.remaining for d in dirty.values()],
-        "lot_released": [d.released for d in dirty.values()], "lot_expired": [d.expired for d in dirty.values()],
     }
+    if moved:
+        params.update(moved_lots=[pk for pk, _ in moved], moved_points=[points for _, points in moved])
+    if dirty:
+        params.update(lot_ids=list(dirty), remaining=[d.remaining for d in dirty.values()],
+                      lot_released=[d.released for d in dirty.values()],
+                      lot_expired=[d.expired for d in dirty.values()])
     if new:
         params.update(lot_program=lot.program_id, amount=lot.amount, lot_remaining=lot.remaining,
                       earned_at=lot.earned_at, available_at=lot.available_at, released=lot.released,

@@ -138,7 +138,6 @@ def test_a_busy_tills_statements_are_prepared_once(till, shopper):
     assert any('INSERT INTO "earning_purchase"' in statement for statement in prepared)
 
 
-
 @pytest.mark.skipif(not _POSTGRESQL, reason="prepared statements are PostgreSQL's")
 def test_a_purchases_statements_carry_no_array(till, shopper):
     """A prepared statement is planned for its first five runs, then PostgreSQL keeps one generic plan unless
@@ -155,7 +154,7 @@ def test_a_purchases_statements_carry_no_array(till, shopper):
 @pytest.mark.skipif(not _POSTGRESQL, reason="the ledger's claim reads the lots only on PostgreSQL")
 def test_an_earn_does_not_read_the_lots_a_spend_would_take(till, shopper):
     """The spendable lots come from a window over every lot the account holds: a member with a long history
-    made each purchase slower (purchases for one member at 8 clients: 62 → 289 a second without it)."""
+    made each purchase slower (purchases for one member at 8 clients: 62 → 192 a second without it)."""
     with CaptureQueriesContext(connection) as queries:
         assert purchase(till, shopper, "P-1").status_code == 201
 
