@@ -56,6 +56,10 @@ def a_year_of_points(program) -> list:
     with time_machine.travel(START + days(31), tick=False):
         spend(ada, 12, "r2")  # releases p6, expires the refunded points past their date
         earn(grace, 9, "p7", now=START + days(31))  # expires grace's lots
+    with time_machine.travel(START + days(32), tick=False):
+        for i in range(10):
+            earn(grace, 1, f"p8-{i}", now=START + days(32))
+        spend(grace, PointsAccount.objects.get(member=grace).available, "r3")  # from more lots than a list holds
     assert_consistent(ada, grace)
     return [ada, grace]
 
@@ -100,6 +104,7 @@ def test_the_one_statement_path_writes_exactly_the_rows_of_the_portable_path(db,
     written_portably = ledger_rows(a_year_of_points(ProgramFactory(slug="portably", name="Portably")))
 
     assert len(one_statement) > 10  # earns, spends, releases, expiries, adjustments; not every posting
+    assert any(len(posting.movements) > sql._LISTED for _, posting, _ in one_statement)  # lots as arrays
     assert written_at_once == written_portably
     assert len(written_portably["movements"]) > 5
     assert any(lot[-1] for lot in written_portably["lots"])  # something expired
