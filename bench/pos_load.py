@@ -366,11 +366,17 @@ def raw_purchase(cur, ctx: dict, card: str, sequence: str) -> None:
          f"Purchase RAW-{sequence}", now))
     cur.execute("UPDATE ledger_pointsaccount SET available = available + %s, updated_at = %s WHERE id = %s",
                 (points, now, account_id))
+    _raw_purchase_insert(cur, ctx, purchase_id=purchase_id, external_id=f"RAW-{sequence}", member_id=member_id,
+                         total=total, points=points, txn_id=txn_id, now=now)
+
+
+def _raw_purchase_insert(cur, ctx: dict, *, purchase_id, external_id: str, member_id, total: float, points: int,
+                         txn_id: int, now: datetime) -> None:
     cur.execute(
         "INSERT INTO earning_purchase (id, program_id, store_id, external_id, member_id, currency, total, "
         "returned_total, occurred_at, lines, points_awarded, points_reversed, breakdown, earn_transaction_id, "
         "actor, created_at) VALUES (%s, %s, %s, %s, %s, 'EUR', %s, 0, %s, %s, %s, 0, %s, %s, 'raw', %s)",
-        (purchase_id, ctx["program"], ctx["store"], f"RAW-{sequence}", member_id, total, now,
+        (purchase_id, ctx["program"], ctx["store"], external_id, member_id, total, now,
          '[{"sku": "LATTE", "category": "coffee", "quantity": 2, "unit_price": "4.50"}]', points,
          json.dumps([{"rule": "base", "points": points}]), txn_id, now))
 
@@ -419,13 +425,8 @@ def raw_purchase_rows(cur, ctx: dict, card: str, sequence: str) -> None:
         "WHERE id = %(account)s) SELECT id FROM new_lot",
         {"program": ctx["program"], "account": account_id, "points": points, "now": now, "expires": expires,
          "public_id": uuid.uuid4(), "txn": txn_id, "description": f"Purchase {external_id}"})
-    cur.execute(
-        "INSERT INTO earning_purchase (id, program_id, store_id, external_id, member_id, currency, total, "
-        "returned_total, occurred_at, lines, points_awarded, points_reversed, breakdown, earn_transaction_id, "
-        "actor, created_at) VALUES (%s, %s, %s, %s, %s, 'EUR', %s, 0, %s, %s, %s, 0, %s, %s, 'raw', %s)",
-        (purchase_id, ctx["program"], ctx["store"], external_id, member_id, total, now,
-         '[{"sku": "LATTE", "category": "coffee", "quantity": 2, "unit_price": "4.50"}]', points,
-         json.dumps([{"rule": "base", "points": points}]), txn_id, now))
+    _raw_purchase_insert(cur, ctx, purchase_id=purchase_id, external_id=external_id, member_id=member_id,
+                         total=total, points=points, txn_id=txn_id, now=now)
     context = {"language": "en", "member": {"id": str(member_id), "first_name": first_name, "email": email},
                "program": {"name": "Demo", "currency": "EUR"}, "points": points, "balance": available + points,
                "purchase": {"id": str(purchase_id), "external_id": external_id, "total": f"{total:.2f}"},
