@@ -667,6 +667,7 @@ def spy_workers(*, server: Server, seconds: float, load) -> str:
             process.wait(timeout=seconds + 60)
         inclusive, own, total = collections.Counter(), collections.Counter(), 0
         for path in Path(tmp).glob("*.txt"):
+            shutil.copy(path, "/tmp/spyraw-" + path.name)
             for line in path.read_text().splitlines():
                 stack, _, count = line.rpartition(" ")
                 if not stack or not count.isdigit():
@@ -845,7 +846,7 @@ def main() -> None:
         if args.spy:
             wait_for_idle(patience=args.idle_wait)
             spied = spy_workers(server=server, seconds=args.spy, load=lambda: send_load(
-                server=server, keys=seeded["keys"], scenario="purchase", clients=8, cards=cards[2:], hot=None,
+                server=server, keys=seeded["keys"], scenario=os.environ.get("SPY_SCENARIO", "purchase"), clients=8, cards=cards[2:], hot=None,
                 warmup=0, duration=args.spy, run_id=f"{run_id}-spy"))
             out = ROOT / "var" / "bench"
             out.mkdir(parents=True, exist_ok=True)

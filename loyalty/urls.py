@@ -15,10 +15,11 @@ pos_api = [
 ]
 
 urlpatterns = [
+    # First: the resolver tries patterns in order, and tills call far more often than people browse.
+    path("api/v1/pos/", include(pos_api)),
     path("", views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("", include("notifications.urls")),
-    path("api/v1/pos/", include(pos_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
