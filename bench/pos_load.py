@@ -667,7 +667,6 @@ def spy_workers(*, server: Server, seconds: float, load) -> str:
             process.wait(timeout=seconds + 60)
         inclusive, own, total = collections.Counter(), collections.Counter(), 0
         for path in Path(tmp).glob("*.txt"):
-            shutil.copy(path, "/tmp/spyraw-" + path.name)
             for line in path.read_text().splitlines():
                 stack, _, count = line.rpartition(" ")
                 if not stack or not count.isdigit():
@@ -744,7 +743,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="Unmeasured seconds before each level.")
     parser.add_argument("--profile", type=int, default=0, help="Also profile this many purchases in-process.")
     parser.add_argument("--spy", type=float, default=0,
-                        help="Also sample the web workers with py-spy for this many seconds of 8-client purchases.")
+                        help="Also sample the web workers with py-spy for this many seconds at 8 clients.")
+    parser.add_argument("--spy-scenario", default="purchase", choices=("purchase", "redeem", "lookup"),
+                        help="What the clients send while py-spy samples (--spy).")
     parser.add_argument("--label", default="", help="Names the run in the README table (e.g. 'before').")
     parser.add_argument("--no-readme", action="store_true", help="Print only; do not add rows to bench/README.md.")
     parser.add_argument("--idle-wait", type=float, default=60.0,
@@ -846,12 +847,12 @@ def main() -> None:
         if args.spy:
             wait_for_idle(patience=args.idle_wait)
             spied = spy_workers(server=server, seconds=args.spy, load=lambda: send_load(
-                server=server, keys=seeded["keys"], scenario=os.environ.get("SPY_SCENARIO", "purchase"), clients=8, cards=cards[2:], hot=None,
+                server=server, keys=seeded["keys"], scenario=args.spy_scenario, clients=8, cards=cards[2:], hot=None,
                 warmup=0, duration=args.spy, run_id=f"{run_id}-spy"))
             out = ROOT / "var" / "bench"
             out.mkdir(parents=True, exist_ok=True)
             (out / "pos_spy.txt").write_text(spied + "\n")
-            print(f"\npy-spy, purchases at 8 clients (also in var/bench/pos_spy.txt):\n{spied}")
+            print(f"\npy-spy, {args.spy_scenario} at 8 clients (also in var/bench/pos_spy.txt):\n{spied}")
     finally:
         server.stop()
         if floor:
