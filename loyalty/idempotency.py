@@ -9,6 +9,12 @@
 
 A refusal with ``400`` is never stored (the caller fixes the request and retries
 with the same key); other refusals are stored when the scope says so.
+
+Answers to keys the client makes up (``PURGED_SCOPE``: the ``Idempotency-Key`` of a redemption) are
+purged once ``IDEMPOTENCY_KEY_RETENTION_HOURS`` old (``idempotency_keys_purge``, daily), so the table
+and its unique index grow with the traffic of a week, not with every redemption ever made. Purchases,
+returns and events are keyed by the till's external id, which the contract keeps unique for good: their
+answers are what a late retry replays, and they stay.
 """
 
 from __future__ import annotations
@@ -17,15 +23,16 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from .errors import DomainError
-from .models import IdempotencyRecord
+from .models import PURGED_SCOPE, IdempotencyRecord
 from .rows import insert_or_nothing, row_update
 from .transactions import all_or_nothing
 
@@ -102,3 +109,24 @@ def idempotent_call(
     if refusal is not None:
         raise refusal  # after the commit, so the stored refusal stays
     return Answer(status, body)
+
+
+def idempotency_keys_purgeable(cutoff: datetime):
+    """The stored answers a purge at ``cutoff`` deletes, oldest first. Only ``PURGED_SCOPE``: its partial index
+    (``idempotency_purge_idx``) holds just those rows, so finding them does not walk every purchase's record."""
+    return IdempotencyRecord.objects.filter(scope=PURGED_SCOPE, created_at__lt=cutoff).order_by("created_at")
+
+
+def idempotency_keys_purge(*, now: datetime | None = None, batch_size: int = 5000) -> int:
+    """Delete the stored answers of ``PURGED_SCOPE`` keys older than the retention, oldest first, in batches
+    of ``batch_size`` (each its own short statement, so a purge never holds many row locks); the number
+    deleted. Safe to rerun or to run twice at once: a row already gone is simply not counted again."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
+    purged = 0
+    while True:
+        due = list(idempotency_keys_purgeable(cutoff).values_list("pk", flat=True)[:batch_size])
+        if not due:
+            return purged
+        purged += IdempotencyRecord.objects.filter(pk__in=due, created_at__lt=cutoff).delete()[0]
+        if len(due) < batch_size:
+            return purged

@@ -111,6 +111,13 @@ POS_KEY_CACHE_SECONDS = env.int(
     "POS_KEY_CACHE_SECONDS",
     default=0 if CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache")) else 10,
 )
+# Answers to requests keyed by the client's Idempotency-Key (redemptions) are kept this long, then purged
+# daily; the POS contract promises at least 24 hours. Purchases, returns and events are keyed by their
+# external id and keep their answer for good.
+IDEMPOTENCY_KEY_RETENTION_HOURS = env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", default=7 * 24)
+if IDEMPOTENCY_KEY_RETENTION_HOURS < 24:
+    raise ImproperlyConfigured("IDEMPOTENCY_KEY_RETENTION_HOURS must be at least 24: POS clients may retry a "
+                               "redemption with the same Idempotency-Key for 24 hours.")
 # Each process keeps a program's earning rules, tier ladder and webhook subscriptions this long; a
 # saved change is seen at once by the process that saved it and by every other within this bound.
 PROGRAM_CONFIG_CACHE_SECONDS = env.int("PROGRAM_CONFIG_CACHE_SECONDS", default=5)
@@ -195,6 +202,7 @@ CELERY_BEAT_SCHEDULE = {
     "recalculate-tiers": {"task": "loyalty.for_each_program", "args": ["tiers.tasks.tier_recalculate_program"],
                           "schedule": crontab(hour=2, minute=30)},
     "verify-ledger": {"task": "ledger.tasks.ledger_verify", "schedule": crontab(hour=4, minute=0)},
+    "purge-idempotency-keys": {"task": "loyalty.tasks.purge_idempotency_keys", "schedule": crontab(hour=3, minute=45)},
     "send-expiry-warnings": {"task": "notifications.tasks.send_expiry_warnings",
                              "schedule": crontab(hour=9, minute=0)},
     # Sends normally leave right after commit; these sweeps retry failures, reclaim work from
