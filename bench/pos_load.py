@@ -325,6 +325,21 @@ def cpu_busy(seconds: float = 1.0) -> float:
     return 1 - (idle2 - idle) / max(1, total2 - total)
 
 
+def checkpoint(url: str) -> None:
+    """Flush PostgreSQL's dirty pages now, so that a checkpoint the previous level's writes made due (and the
+    full-page images written after it) does not land inside this level's measurement: a full run writes
+    gigabytes of WAL, past ``max_wal_size``, and its redemptions at 8 clients once showed a p99 of 81 ms
+    where runs of their own gave 44-45. Needs a superuser (or pg_checkpoint); without one the level
+    runs as the server's own schedule allows."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.Error as error:
+        print(f"   no CHECKPOINT before this level ({error.diag.message_primary or error})", flush=True)
+
+
 def wait_for_idle(limit: float = 0.15, patience: float = 180.0) -> float:
     """Wait (up to ``patience`` seconds) until nothing else uses the CPU; answers the busy fraction seen last."""
     deadline = time.monotonic() + patience
@@ -811,6 +826,7 @@ def main() -> None:
             hot = hot_cards.get(scenario)
             pool = cards[2:]
             for clients in levels:
+                checkpoint(url)
                 busy = wait_for_idle(patience=args.idle_wait)
                 # Ours and the baseline take turns in short slices, so that both see the same machine: on
                 # a shared host the speed of either alone drifts by a third within minutes.
