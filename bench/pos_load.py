@@ -22,7 +22,9 @@ the same gunicorn: the most any endpoint can reach on this machine, beside the r
 (random members; the baseline does the issue's work: resolve the card, lock the account, write transaction, lot,
 entry and balance, insert the purchase), ``purchase-rows`` (the same purchases beside a baseline that writes every
 row the API writes, in as many statements: what is left between the two is Python), ``purchase-hot`` (every
-purchase for one member: they queue on that member's row locks),
+purchase for one member: they queue on that member's row locks), ``purchase-webhook`` (random members in a
+program with a webhook endpoint taking ``points.earned``: each purchase also queues a delivery and hands it to
+the workers; the baseline adds the delivery row to the issue's work),
 ``redeem`` (FREE-COFFEE, 50 points, random members), ``redeem-hot``, ``lookup`` (by card number). The ratio
 is our throughput divided by the baseline's.
 """
@@ -49,7 +51,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_pos"
-SCENARIOS = ("floor", "purchase", "purchase-rows", "purchase-hot", "redeem", "redeem-hot", "lookup")
+SCENARIOS = ("floor", "purchase", "purchase-rows", "purchase-hot", "purchase-webhook", "redeem", "redeem-hot", "lookup")
 SEED_POINTS = 100_000_000  # the hot member redeems tens of thousands of times on a fast machine
 README_TABLE = "| run | scenario | clients | req/s | p50 ms | p95 ms | p99 ms | raw SQL tx/s | raw p99 ms | ratio |"
 README_SUMMARY_TABLE = "| benchmark | machine | date | figure | raw-SQL baseline | ratio |"
@@ -169,6 +171,27 @@ def load(*, members: int, clients: int) -> dict:
 
     connections.close_all()
     return {"program": str(program.pk), "store": str(store.pk), "keys": keys, "cards": cards}
+
+
+def webhook_subscribe(ctx: dict, *, active: bool) -> None:
+    """For the ``purchase-webhook`` scenario (and only then) the demo program has one active endpoint taking
+    ``points.earned``; its URL answers nothing, and no worker runs, so deliveries stay queued. The server's
+    processes see the change within ``PROGRAM_CONFIG_CACHE_SECONDS``, which this waits out."""
+    from django.conf import settings
+    from django.db import connections
+
+    from webhooks.models import WebhookEndpoint
+
+    endpoint = ctx.get("endpoint")
+    if endpoint is None and not active:
+        return
+    if endpoint is None:
+        ctx["endpoint"] = WebhookEndpoint.objects.create(program_id=ctx["program"], url="http://127.0.0.1:9/hook",
+                                                         events=["points.earned"], description="bench").pk
+    elif WebhookEndpoint.objects.filter(pk=endpoint).exclude(active=active).update(active=active) == 0:
+        return
+    connections.close_all()
+    time.sleep(settings.PROGRAM_CONFIG_CACHE_SECONDS + 1)
 
 
 def reward_id(url: str) -> str:
@@ -471,6 +494,17 @@ def raw_purchase_rows(cur, ctx: dict, card: str, sequence: str) -> None:
                 (json.dumps(answer), record_id))
 
 
+def raw_purchase_webhook(cur, ctx: dict, card: str, sequence: str) -> None:
+    """The issue's purchase and, in the same transaction, the ``points.earned`` delivery queued for the one
+    endpoint (the API's ``purchase-webhook`` scenario: a program with a webhook subscription)."""
+    raw_purchase(cur, ctx, card, sequence)
+    cur.execute(
+        "INSERT INTO webhooks_webhookdelivery (endpoint_id, program_id, event_id, event_type, payload, status, "
+        "attempts, next_attempt_at, response_body, last_error, replayed_by, created_at) VALUES (%s, %s, %s, "
+        "'points.earned', %s, 'pending', 0, now(), '', '', '', now()) RETURNING id",
+        (ctx["endpoint"], ctx["program"], uuid.uuid4(), json.dumps({"points": 1, "card": card})))
+
+
 def raw_redeem(cur, ctx: dict, card: str, sequence: str) -> None:
     """Resolve the card, lock the account and the soonest-expiring lot, write transaction + entry + movement,
     update lot and account, insert the redemption."""
@@ -514,10 +548,11 @@ def raw_lookup(cur, ctx: dict, card: str, sequence: str) -> None:
         "WHERE m.program_id = %s AND m.card_number = %s", (ctx["program"], card)).fetchone()
 
 
-RAW_WORK = {"purchase": raw_purchase, "purchase-rows": raw_purchase_rows, "redeem": raw_redeem, "lookup": raw_lookup}
+RAW_WORK = {"purchase": raw_purchase, "purchase-rows": raw_purchase_rows, "purchase-webhook": raw_purchase_webhook,
+            "redeem": raw_redeem, "lookup": raw_lookup}
 # The floor sends purchases to bench/floor_app.py and sets them beside the raw purchase; "purchase-rows" sends
 # purchases to the API and sets them beside the raw SQL that writes every row the API writes.
-LOAD_AS = {"floor": "purchase", "purchase-rows": "purchase"}
+LOAD_AS = {"floor": "purchase", "purchase-rows": "purchase", "purchase-webhook": "purchase"}
 
 
 def load_raw(*, url: str, ctx: dict, scenario: str, clients: int, cards: list[str], hot: str | None,
@@ -825,6 +860,7 @@ def main() -> None:
         for scenario in scenarios:
             hot = hot_cards.get(scenario)
             pool = cards[2:]
+            webhook_subscribe(ctx, active=scenario == "purchase-webhook")
             for clients in levels:
                 checkpoint(url)
                 busy = wait_for_idle(patience=args.idle_wait)

@@ -129,6 +129,18 @@ def rows_select_one(model, where: str, params, *, fields: tuple[str, ...] | None
     return instance
 
 
+def rows_select(model, where: str, params, *, order_by: str = "") -> list:
+    """``SELECT <model's columns> FROM <table> WHERE <where> [ORDER BY <order_by>]`` as instances (``where`` and
+    ``order_by`` are SQL written by the caller, column names only; ``params`` are bound)."""
+    db = database()
+    table = model._meta.db_table
+    columns, _, _ = _select_plan(model, db.vendor, None, table)
+    order = f" ORDER BY {order_by}" if order_by else ""
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM {_quote(table)} WHERE {where}{order}", params)  # noqa: S608
+        return rows_as_instances(model, cursor.fetchall())
+
+
 def rows_exist(model, where: str, params) -> bool:
     """``SELECT 1 … WHERE <where> LIMIT 1``."""
     with database().cursor() as cursor:
@@ -147,32 +159,38 @@ def _concrete_names(model, with_pk: bool) -> tuple[str, ...]:
 
 
 @functools.cache
-def _insert_plan(model, vendor: str, names: tuple[str, ...], unless_exists: tuple[str, ...], returning: bool):
-    """``INSERT INTO <table> (<names>) VALUES (…) [ON CONFLICT (<unless_exists>) DO NOTHING] [RETURNING pk]``."""
+def _insert_plan(model, vendor: str, names: tuple[str, ...], unless_exists: tuple[str, ...], returning: bool,
+                 unless_exists_where: str = ""):
+    """``INSERT INTO <table> (<names>) VALUES (…) [ON CONFLICT (<unless_exists>) [WHERE …] DO NOTHING]
+    [RETURNING pk]``."""
     meta = model._meta
     fields = [meta.get_field(name) for name in names]
     columns = ", ".join(_quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {_quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     if unless_exists:
-        sql += f" ON CONFLICT ({', '.join(_quote(meta.get_field(name).column) for name in unless_exists)}) DO NOTHING"
+        where = f" WHERE {unless_exists_where}" if unless_exists_where else ""
+        sql += (f" ON CONFLICT ({', '.join(_quote(meta.get_field(name).column) for name in unless_exists)}){where}"
+                " DO NOTHING")
     if returning:
         sql += f" RETURNING {_quote(meta.pk.column)}"
     return sql, fields
 
 
-def row_insert(obj, *, unless_exists: tuple[str, ...] = ()) -> bool:
+def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where: str = "") -> bool:
     """Insert ``obj`` as ``obj.save(force_insert=True)`` would (defaults and ``pre_save`` applied), in one
     statement; an auto-increment primary key is read back with ``RETURNING``.
 
     ``unless_exists`` names the fields of a unique constraint: a row with the same values already there
     (or committed meanwhile by a concurrent insert, which is waited for) means no insert and ``False``,
-    where a plain insert would raise and need a savepoint to go on.
+    where a plain insert would raise and need a savepoint to go on. For a partial unique index,
+    ``unless_exists_where`` is its condition (SQL, column names only), which the database needs to find it.
     """
     db = database()
     model, with_pk = type(obj), obj.pk is not None
     returning = not with_pk or bool(unless_exists)
-    sql, fields = _insert_plan(model, db.vendor, _concrete_names(model, with_pk), unless_exists, returning)
+    sql, fields = _insert_plan(model, db.vendor, _concrete_names(model, with_pk), unless_exists, returning,
+                               unless_exists_where)
     params = [field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields]
     # As ``save()``: an error marks the enclosing atomic block for rollback, so nothing commits after it.
     with transaction.mark_for_rollback_on_error(), db.cursor() as cursor:
@@ -184,6 +202,32 @@ def row_insert(obj, *, unless_exists: tuple[str, ...] = ()) -> bool:
             obj.pk = row[0]
     obj._state.adding, obj._state.db = False, db.alias
     return True
+
+
+_ROWS_PER_INSERT = 500  # bound values per statement (SQLite allows 32,766, PostgreSQL 65,535)
+
+
+def rows_insert(objs: list, *, unless_exists: tuple[str, ...] = (), unless_exists_where: str = "") -> list:
+    """Insert new rows of one model (auto-increment keys, defaults and ``pre_save`` applied as by ``save()``) in
+    one statement per 500, answering the keys of the rows inserted; ``unless_exists`` (and
+    ``unless_exists_where``) as for ``row_insert``: a row whose unique values are there already is left out
+    of the answer, where ``bulk_create(ignore_conflicts=True)`` cannot tell which rows went in."""
+    if not objs:
+        return []
+    db = database()
+    model = type(objs[0])
+    sql, fields = _insert_plan(model, db.vendor, _concrete_names(model, False), unless_exists, True,
+                               unless_exists_where)
+    one = f"({', '.join(['%s'] * len(fields))})"
+    head, _, tail = sql.partition(f" VALUES {one}")
+    keys = []
+    with transaction.mark_for_rollback_on_error(), db.cursor() as cursor:
+        for start in range(0, len(objs), _ROWS_PER_INSERT):
+            chunk = objs[start:start + _ROWS_PER_INSERT]
+            params = [field.get_db_prep_save(field.pre_save(obj, True), db) for obj in chunk for field in fields]
+            cursor.execute(f"{head} VALUES {', '.join([one] * len(chunk))}{tail}", params)
+            keys += [row[0] for row in cursor.fetchall()]
+    return keys
 
 
 def insert_or_nothing(model, values: dict, unique: tuple[str, ...]):

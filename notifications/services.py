@@ -24,7 +24,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.utils import parseaddr
 
-import redis
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -41,7 +40,7 @@ from members.models import Member
 from programs.models import Program
 
 from .models import KIND_CATEGORY, Category, Kind, NotificationSettings, Outbox
-from .queue import claim_finish, lease_renew, rows_claim
+from .queue import Wake, claim_finish, lease_renew, rows_claim, wake_client
 
 logger = logging.getLogger(__name__)
 
@@ -224,45 +223,11 @@ def outbox_message(row: Outbox) -> RenderedEmail:
 # --- queueing ----------------------------------------------------------------------------------
 
 
-# The sender is woken through Redis at most once per pending wake-up: ``SET NX`` on this key (a fraction
-# of a Celery publish) decides whether a committing transaction publishes ``send_due_emails``. The woken
-# sweep deletes the key before it claims, so a message committed before the delete is claimed by that
-# sweep and one committed after it finds the key gone and publishes again: no message waits for the
-# minute sweep. The TTL bounds the wait should a wake-up be lost with a broker that restarts.
+# The sender is woken through Redis (``notifications.queue.Wake``): one ``send_due_emails`` per sweep started,
+# not one task per message.
 WAKE_KEY = "notifications:sender-wake"
-WAKE_TTL_MS = 10_000
-
-
-@functools.lru_cache(maxsize=4)
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)  # one client (and connection pool) per process
-
-
-def _wake_client():
-    from loyalty.celery import app
-
-    url = app.conf.broker_url or ""
-    return _redis_for(url) if url.startswith(("redis://", "rediss://")) else None
-
-
-def _sender_wake() -> None:
-    from .tasks import send_due_emails
-
-    client = _wake_client()
-    if client is not None and not client.set(WAKE_KEY, b"1", nx=True, px=WAKE_TTL_MS):
-        return  # a wake-up is queued and its sweep has not started: that sweep will claim this message
-    send_due_emails.delay()
-
-
-def _sender_woken() -> None:
-    """Called by a sweep before it claims: later commits must wake the sender again."""
-    client = _wake_client()
-    if client is None:
-        return
-    try:
-        client.delete(WAKE_KEY)
-    except redis.RedisError as error:  # the key's TTL lapses instead; this sweep still sends
-        logger.warning("could not clear the sender's wake-up key: %s", error)
+_sender_wake = Wake(WAKE_KEY, "notifications.tasks.send_due_emails")
+_wake_client = wake_client
 
 
 def _schedule(dedupe_key: str | None = None) -> None:
@@ -509,7 +474,7 @@ def outbox_send_due(*, dedupe_key: str | None = None, limit: int = 50) -> dict:
     """
     counts = {"sent": 0, "pending": 0, "failed": 0, "cancelled": 0, "skipped": 0}
     if dedupe_key is None:
-        _sender_woken()
+        _sender_wake.woken()
     while True:
         token, claimed = rows_claim(Outbox, now=timezone.now(), lease=LEASE, limit=limit,
                                     only={"dedupe_key": dedupe_key} if dedupe_key is not None else None)

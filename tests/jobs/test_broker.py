@@ -17,6 +17,7 @@ from ledger.tasks import release_points
 from tests.conftest import skip_unless
 from tests.factories import MemberFactory
 from tests.ledger.support import balances, earn
+from tests.webhooks.conftest import receiver  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
@@ -101,3 +102,32 @@ def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(p
         assert worker.poll() is None, f"the worker exited:\n{log.read_text()}"
         wait_for(lambda: "You earned 42 points" in log.read_text(), timeout=30, what="the message in the log")
         assert "notifications.tasks.send_due_emails" in log.read_text()
+
+
+def test_a_worker_process_woken_through_the_broker_delivers_the_webhook_of_a_commit(program, tmp_path, monkeypatch,
+                                                                                    receiver):  # noqa: F811
+    from notifications.events import domain_event_publish
+    from notifications.queue import wake_client
+    from webhooks import services, tasks
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    skip_unless(bool(settings.CELERY_BROKER_URL) and connection.vendor == "postgresql",
+                "needs Redis broker + PostgreSQL")
+    member = MemberFactory(program=program)
+    WebhookEndpoint.objects.create(program=program, url=receiver.url, events=["points.earned"])
+    wake_client().delete(services.WAKE_KEY)  # no wake-up left over from another test
+    queue = f"test-jobs-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setattr(tasks.deliver_due_webhooks, "delay",  # to this test's queue, as the other tests' tasks
+                        lambda: tasks.deliver_due_webhooks.apply_async(queue=queue))
+    log = tmp_path / "worker.log"
+    with worker_process(queue, log) as worker:
+        domain_event_publish(program=program, type="points.earned", member=member, key="broker-test",
+                             payload={"points": 42, "source": {"type": "test"}})  # commits (autocommit)
+        row = WebhookDelivery.objects.get()
+        wait_for(lambda: WebhookDelivery.objects.get(pk=row.pk).status == "succeeded" or worker.poll() is not None,
+                 timeout=90, what="the worker to deliver the webhook")
+        assert worker.poll() is None, f"the worker exited:\n{log.read_text()}"
+        (request,) = receiver.of_type("points.earned")
+        assert request.json["data"]["points"] == 42
+        wait_for(lambda: "webhooks.tasks.deliver_due_webhooks" in log.read_text(), timeout=30,
+                 what="the task in the log")

@@ -166,3 +166,18 @@ def test_an_earn_does_not_read_the_lots_a_spend_would_take(till, shopper):
     claim = [query["sql"] for query in queries.captured_queries
              if "INSERT INTO ledger_ledgertransaction" in query["sql"]]
     assert len(claim) == 1 and "OVER (" not in claim[0]
+
+
+def test_a_purchase_in_a_program_with_a_webhook_costs_two_queries_more(demo, till, shopper,
+                                                                        django_assert_num_queries):
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    WebhookEndpoint.objects.create(program=demo.program, url="https://hooks.example.com/loyalty",
+                                   events=["points.earned"])
+    assert purchase(till, shopper, "R-2000").status_code == 201  # the program's subscriptions memoised again
+    # The endpoints, read in the purchase's transaction, and the delivery's insert (no read before or after).
+    with django_assert_num_queries(PURCHASE_QUERIES + 2):
+        response = purchase(till, shopper, "R-2001")
+
+    assert response.status_code == 201
+    assert WebhookDelivery.objects.filter(event_type="points.earned").count() == 2

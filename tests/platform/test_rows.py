@@ -9,8 +9,9 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from earning.models import Purchase
+from loyalty import rows
 from loyalty.models import IdempotencyRecord
-from loyalty.rows import prep, row_insert, row_update, rows_exist, rows_select_one
+from loyalty.rows import prep, row_insert, row_update, rows_exist, rows_insert, rows_select, rows_select_one
 from members.models import Member
 
 LINES = [{"sku": "LATTE", "category": "coffee", "quantity": 2, "unit_price": "4.50"}]
@@ -116,3 +117,51 @@ def test_a_missing_related_row_is_cached_as_none(program, store, member, django_
 
     with django_assert_num_queries(0), pytest.raises(MemberTier.DoesNotExist):
         read.tier_status  # noqa: B018 - the access is the test
+
+
+def _deliveries(endpoint, event_ids):
+    from webhooks.models import WebhookDelivery
+
+    return [WebhookDelivery(endpoint_id=endpoint.pk, program_id=endpoint.program_id, event_id=event_id,
+                            event_type="points.earned", payload={"n": index})
+            for index, event_id in enumerate(event_ids)]
+
+
+def test_many_rows_go_in_and_only_the_new_ones_keys_come_back(program, monkeypatch):
+    import uuid
+
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    monkeypatch.setattr(rows, "_ROWS_PER_INSERT", 3)  # several statements
+    endpoint = WebhookEndpoint.objects.create(program=program, url="https://hooks.example.com/x",
+                                              events=["points.earned"])
+    events = [uuid.uuid4() for _ in range(7)]
+    kept = WebhookDelivery.objects.create(endpoint=endpoint, program=program, event_id=events[2],
+                                          event_type="points.earned", payload={"first": True})
+    where = '"replay_of_id" IS NULL'
+
+    keys = rows_insert(_deliveries(endpoint, events), unless_exists=("endpoint", "event_id"),
+                       unless_exists_where=where)
+
+    assert len(keys) == 6 and kept.pk not in keys
+    assert set(WebhookDelivery.objects.exclude(pk=kept.pk).values_list("pk", flat=True)) == set(keys)
+    assert WebhookDelivery.objects.get(pk=kept.pk).payload == {"first": True}  # the row already there wins
+    new = WebhookDelivery.objects.get(event_id=events[0])
+    assert (new.status, new.attempts, new.replayed_by) == ("pending", 0, "")  # the model's defaults
+    assert rows_insert(_deliveries(endpoint, events), unless_exists=("endpoint", "event_id"),
+                       unless_exists_where=where) == []
+    assert rows_insert([]) == []
+
+
+def test_selected_rows_are_the_instances_the_orm_builds(program):
+    from webhooks.models import WebhookEndpoint
+
+    for path in ("b", "a"):
+        WebhookEndpoint.objects.create(program=program, url=f"https://hooks.example.com/{path}",
+                                       events=["points.earned"])
+
+    found = rows_select(WebhookEndpoint, "program_id = %s", [prep(WebhookEndpoint, "program", program.pk)],
+                        order_by="url")
+
+    assert [columns(endpoint) for endpoint in found] == [
+        columns(endpoint) for endpoint in WebhookEndpoint.objects.filter(program=program).order_by("url")]
