@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from django.db.models import Q, Sum
+from django.db.models import Q
 
-from loyalty.rows import prep, rows_exist
+from loyalty.rows import database, prep, rows_exist
 
 from .models import EarningRule, Purchase, RuleAward
 from .rules import program_timezone
@@ -39,9 +39,14 @@ def cap_period_bounds(*, program, period: str, at: datetime) -> tuple[datetime, 
 def rule_points_awarded(*, program, rule: EarningRule, member, at: datetime) -> int:
     """What ``rule`` already gave ``member`` in the cap period that contains ``at``."""
     start, end = cap_period_bounds(program=program, period=rule.cap_period, at=at)
-    total = (RuleAward.objects.filter(rule=rule, member=member, occurred_at__gte=start, occurred_at__lt=end)
-             .aggregate(total=Sum("points"))["total"])
-    return total or 0
+    # The cursor, not an aggregate queryset: every purchase runs this once per capped rule, and compiling the
+    # queryset cost more than the query (the index rule_award_cap_idx answers it).
+    with database().cursor() as cursor:
+        cursor.execute("SELECT COALESCE(SUM(points), 0) FROM earning_ruleaward WHERE rule_id = %s AND member_id = %s "
+                       "AND occurred_at >= %s AND occurred_at < %s",
+                       [prep(RuleAward, "rule", rule.pk), prep(RuleAward, "member", getattr(member, "pk", member)),
+                        prep(RuleAward, "occurred_at", start), prep(RuleAward, "occurred_at", end)])
+        return int(cursor.fetchone()[0])
 
 
 def member_has_purchased(*, member) -> bool:

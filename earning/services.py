@@ -13,7 +13,7 @@ from ledger.models import Kind, LedgerEntry, LedgerTransaction
 from ledger.services import account_lock_reading, points_earn, points_reverse_return
 from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
-from loyalty.rows import row_insert
+from loyalty.rows import row_insert, rows_insert
 from loyalty.transactions import service_atomic
 from members.models import Member
 from members.selectors import member_by_reference
@@ -114,7 +114,7 @@ def _purchase_earnings(context: EarningContext) -> list[Earning]:
 def _awards_record(*, earnings: list[Earning], member: Member, occurred_at: datetime, source_type: str,
                    source_id: str) -> None:
     """Remember what each configured rule gave (what caps per member count)."""
-    RuleAward.objects.bulk_create([
+    rows_insert([  # one statement, as bulk_create, without compiling a query per purchase
         RuleAward(program_id=member.program_id, rule_id=e.rule_id, member=member, points=e.points,
                   occurred_at=occurred_at, source_type=source_type, source_id=str(source_id))
         for e in earnings if e.rule_id is not None and e.points > 0

@@ -181,3 +181,20 @@ def test_a_purchase_in_a_program_with_a_webhook_costs_two_queries_more(demo, til
 
     assert response.status_code == 201
     assert WebhookDelivery.objects.filter(event_type="points.earned").count() == 2
+
+
+def test_a_purchase_earning_by_a_capped_rule_costs_two_queries_more(demo, till, shopper, django_assert_num_queries):
+    from earning.models import RuleAward
+    from earning.services import earning_rule_create
+
+    earning_rule_create(program=demo.program, code="coffee-bonus", name="Coffee bonus",
+                        effect={"kind": "fixed_bonus", "points": 5},
+                        conditions=[{"kind": "category", "categories": ["coffee"]}],
+                        cap_per_member=100, cap_period="month")
+    assert purchase(till, shopper, "R-3000").status_code == 201  # the program's rules memoised again
+    # What the rule gave this member this month (its cap), and the award recorded.
+    with django_assert_num_queries(PURCHASE_QUERIES + 2):
+        response = purchase(till, shopper, "R-3001")
+
+    assert response.json()["points_awarded"] == 47
+    assert RuleAward.objects.filter(member=shopper).count() == 2
