@@ -9,11 +9,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ledger.models import Kind, LedgerEntry, LedgerTransaction
+from ledger.models import Kind, LedgerTransaction
 from ledger.services import account_lock_reading, points_earn, points_reverse_return
 from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
-from loyalty.rows import row_insert, rows_insert
+from loyalty.rows import database, prep, row_insert, row_update, rows_insert, rows_select_one
 from loyalty.transactions import service_atomic
 from members.models import Member
 from members.selectors import member_by_reference
@@ -415,19 +415,34 @@ def earning_rule_update(*, rule: EarningRule, **changes) -> EarningRule:
 
 
 def _purchase_for_return(*, store: Store, purchase_external_id: str, purchase_store_code: str | None) -> Purchase:
-    purchases = Purchase.objects.select_for_update(of=("self",)).select_related("member", "program")
+    """The purchase, its row locked, with its member and program (one statement, no compiled queryset)."""
+    db = database()
     if purchase_store_code:
-        purchases = purchases.filter(program=store.program, store__code=purchase_store_code)
+        where = ('"earning_purchase"."program_id" = %s AND "earning_purchase"."store_id" IN '
+                 "(SELECT id FROM programs_store WHERE program_id = %s AND code = %s)")
+        params = [prep(Purchase, "program", store.program_id), prep(Store, "program", store.program_id),
+                  purchase_store_code]
     else:
-        purchases = purchases.filter(store=store)
-    purchase = purchases.filter(external_id=purchase_external_id).first()
+        where, params = '"earning_purchase"."store_id" = %s', [prep(Purchase, "store", store.pk)]
+    purchase = rows_select_one(
+        Purchase, f'{where} AND "earning_purchase"."external_id" = %s', [*params, purchase_external_id],
+        suffix='FOR UPDATE OF "earning_purchase"' if db.features.has_select_for_update_of else "",
+        related=("member", "program"))
     if purchase is None:
         raise DomainError("purchase_not_found", "No purchase with this external id in that store.",
                           title="Purchase not found")
     return purchase
 
 
-@transaction.atomic
+def _earned_lots(transaction_id) -> list[int]:
+    """The lots a purchase's points went into."""
+    with database().cursor() as cursor:
+        cursor.execute("SELECT lot_id FROM ledger_ledgerentry WHERE transaction_id = %s AND lot_id IS NOT NULL",
+                       [transaction_id])
+        return [row[0] for row in cursor.fetchall()]
+
+
+@service_atomic
 def purchase_return(
     *, store: Store, actor: str, external_id: str, purchase_external_id: str, amount: Decimal,
     purchase_store_code: str | None = None,
@@ -454,18 +469,17 @@ def purchase_return(
     refund = Return(program=purchase.program, store=store, external_id=external_id, purchase=purchase,
                     amount=amount, points_reversed=to_reverse, actor=actor)
     if to_reverse > 0:
-        lots = list(LedgerEntry.objects.filter(transaction=purchase.earn_transaction_id, lot__isnull=False)
-                    .values_list("lot_id", flat=True))
+        lots = _earned_lots(purchase.earn_transaction_id)
         refund.reverse_transaction = points_reverse_return(
             member=purchase.member, points=to_reverse, idempotency_key=f"return:{store.pk}:{external_id}",
             source_type="return", source_id=str(refund.pk), actor=actor, from_lots=lots,
             description=f"Return {external_id} of purchase {purchase.external_id}",
         )
-    refund.save(force_insert=True)
+    row_insert(refund)
     if purchase.member_id is not None:  # comes off the qualifying value; never downgrades at once
         tier_activity_record(member=purchase.member, occurred_at=purchase.occurred_at, points=-to_reverse,
                              spend=-amount, source_type="return", source_id=str(refund.pk), actor=actor)
     purchase.returned_total = returned_total
     purchase.points_reversed += to_reverse
-    purchase.save(update_fields=["returned_total", "points_reversed"])
+    row_update(Purchase, purchase.pk, returned_total=purchase.returned_total, points_reversed=purchase.points_reversed)
     return refund

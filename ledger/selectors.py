@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
+from loyalty.rows import prep, rows_select_one
+
 from .models import LedgerEntry, PointsAccount, PointsLot
 
 
@@ -14,9 +16,15 @@ def account_balance_get(*, member, fresh: bool = False) -> dict:
     ``fresh`` reads the account from the database instead of the copy cached on
     ``member`` (use it after moving points through the same member object).
     """
-    try:
-        account = PointsAccount.objects.get(member=member) if fresh else member.account
-    except PointsAccount.DoesNotExist:
+    if fresh:
+        account = rows_select_one(PointsAccount, '"ledger_pointsaccount"."member_id" = %s',
+                                  [prep(PointsAccount, "member", member.pk)])
+    else:
+        try:
+            account = member.account
+        except PointsAccount.DoesNotExist:
+            account = None
+    if account is None:
         return {"available": 0, "pending": 0}
     return {"available": account.spendable, "pending": account.pending}
 

@@ -69,7 +69,7 @@ def _locked_of(member, account: PointsAccount) -> PointsAccount:
 
 
 def _replay(program_id, idempotency_key: str) -> LedgerTransaction | None:
-    txn = LedgerTransaction.objects.filter(program_id=program_id, idempotency_key=idempotency_key).first()
+    txn = sql.transaction_by_key(program_id, idempotency_key)
     if txn is not None:
         txn.replayed = True
     return txn
@@ -426,9 +426,7 @@ def points_reverse_return(
     now = timezone.now()
     _catch_up(account=account, now=now)
     posting = _Posting(account=account, kind=Kind.RETURN, points=-points, description=description)
-    own = PointsLot.objects.select_for_update().filter(account=account, pk__in=from_lots, remaining__gt=0,
-                                                       expired=False).order_by("pk")
-    left = _consume(posting, points, own)
+    left = _consume(posting, points, sql.lots_among(account.pk, from_lots))
     # The own lots just taken are changed in memory only: keep them out of the second read.
     left = _consume(posting, left, _spendable_lots(account, left, exclude=posting.touched()))
     posting.debt += left

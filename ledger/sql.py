@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from loyalty.rows import database, row_insert, rows_as_instances
+from loyalty.rows import database, row_insert, rows_as_instances, rows_select_one
 
 from .models import LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
 
@@ -127,6 +127,26 @@ def accounts_lock(member_ids) -> list[PointsAccount]:
     return ACCOUNTS.instances(_select(
         f"SELECT {ACCOUNTS.columns} FROM ledger_pointsaccount "  # noqa: S608
         f"WHERE member_id IN ({placeholders}) ORDER BY id{_for_update()}", ids))
+
+
+def transaction_by_key(program_id, idempotency_key: str) -> LedgerTransaction | None:
+    """The program's ledger transaction with this idempotency key (the unique index answers it)."""
+    db = database()
+    return rows_select_one(LedgerTransaction, '"ledger_ledgertransaction"."program_id" = %s AND '
+                           '"ledger_ledgertransaction"."idempotency_key" = %s',
+                           [_TRANSACTIONS.field("program").get_db_prep_value(program_id, db), idempotency_key])
+
+
+def lots_among(account_id: int, lot_ids) -> list[PointsLot]:
+    """Of ``lot_ids``, the account's lots with points left and not expired, locked, by id (a return takes
+    back from the purchase's own lots first)."""
+    lot_ids = list(lot_ids)
+    if not lot_ids:
+        return []
+    return LOTS.instances(_select(
+        f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE account_id = %s AND id IN "  # noqa: S608
+        f"({', '.join(['%s'] * len(lot_ids))}) AND remaining > 0 AND NOT expired ORDER BY id{_for_update()}",
+        [account_id, *lot_ids]))
 
 
 def lots_due(account_id: int, now: datetime) -> list[PointsLot]:

@@ -27,6 +27,9 @@ PURCHASE_QUERIES = 11 if _POSTGRESQL else 15
 LOOKUP_QUERIES = 1
 REDEMPTION_QUERIES = 14 if _POSTGRESQL else 19
 ENROL_QUERIES = 13
+# A return: the purchase locked, its lots, the ledger reversal (its own savepoints: it may run outside a
+# request), the return, the tier activity, the purchase updated, the balance read back.
+RETURN_QUERIES = 21 if _POSTGRESQL else 25
 
 
 @pytest.fixture(autouse=True)
@@ -198,3 +201,14 @@ def test_a_purchase_earning_by_a_capped_rule_costs_two_queries_more(demo, till, 
 
     assert response.json()["points_awarded"] == 47
     assert RuleAward.objects.filter(member=shopper).count() == 2
+
+
+def test_a_return(till, shopper, django_assert_num_queries):
+    assert purchase(till, shopper, "R-4000", "40.00").status_code == 201
+
+    with django_assert_num_queries(RETURN_QUERIES):
+        response = till.post("/api/v1/pos/returns/", {"external_id": "RET-4000", "purchase_external_id": "R-4000",
+                                                      "amount": "10.00"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["points_reversed"] == 10
