@@ -107,18 +107,21 @@ def domain_event_publish(*, program, type: str, payload: dict, key: str, member:
     the member (the insert; the program's notification settings are memoised).
     """
     program_id = getattr(program, "pk", program)
-    if member is not None and not isinstance(program, Program):
-        program = member.program
-    if not isinstance(program, Program):
-        program = Program.objects.get(pk=program_id)
+
+    def program_row() -> Program:  # read only when an envelope or an email needs it (voucher.used: neither)
+        if isinstance(program, Program):
+            return program
+        return member.program if member is not None else Program.objects.get(pk=program_id)
+
     event_id, data = _event(program_id=program_id, type=type, key=key, payload=payload, member=member)
     if webhook_event_wanted(program_id=program_id, type=type):  # else not even the envelope is built
-        envelope = _envelope(event_id=event_id, type=type, program=program, program_id=program_id, data=data,
+        envelope = _envelope(event_id=event_id, type=type, program=program_row(), program_id=program_id, data=data,
                              at=timezone.now())
         webhook_events_queue(events=[WebhookEvent(program_id=program_id, type=type, id=event_id, payload=envelope)])
     if member is not None and (email := _email(type=type, event_id=event_id, data=data)):
         kind, email_data, dedupe_key = email
-        notification_enqueue(member=member, program=program, kind=kind, data=email_data, dedupe_key=dedupe_key)
+        notification_enqueue(member=member, program=program_row(), kind=kind, data=email_data,
+                             dedupe_key=dedupe_key)
     return event_id
 
 

@@ -30,6 +30,7 @@ ENROL_QUERIES = 13
 # A return: the purchase locked, its lots, the ledger reversal (its own savepoints: it may run outside a
 # request), the return, the tier activity, the purchase updated, the balance read back.
 RETURN_QUERIES = 21 if _POSTGRESQL else 25
+VOUCHER_USE_QUERIES = 6
 
 
 @pytest.fixture(autouse=True)
@@ -212,3 +213,18 @@ def test_a_return(till, shopper, django_assert_num_queries):
 
     assert response.status_code == 201
     assert response.json()["points_reversed"] == 10
+
+
+def test_a_voucher_used_at_a_till(till, shopper, django_assert_num_queries):
+    redeemed = till.post("/api/v1/pos/redemptions/", {"member": {"card_number": shopper.card_number},
+                                                      "reward": "FREE-COFFEE"}, format="json",
+                         HTTP_IDEMPOTENCY_KEY="redeem-voucher")
+    code = redeemed.json()["voucher_code"]
+
+    # The voucher read, then locked; its status and the status change written. voucher.used emails nobody,
+    # and without a subscribed endpoint its event needs nothing of the program.
+    with django_assert_num_queries(VOUCHER_USE_QUERIES):
+        response = till.post(f"/api/v1/pos/vouchers/{code}/use/", {}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "used"
