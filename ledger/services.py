@@ -46,6 +46,14 @@ def account_open(*, member) -> PointsAccount:
     return account
 
 
+def account_open_new(*, member) -> PointsAccount:
+    """The account of a member inserted in the caller's transaction: none can exist yet (nobody else sees the
+    member before it commits), so one insert, without ``account_open``'s read and savepoint."""
+    account = PointsAccount(program_id=member.program_id, member=member)  # also cached as member.account
+    row_insert(account)
+    return account
+
+
 def _select_locked(member_ids: set) -> dict:
     return {account.member_id: account for account in sql.accounts_lock(member_ids)}
 

@@ -79,9 +79,9 @@ def member_enrol(
     else:  # pragma: no cover - 10^14 card numbers make this practically unreachable
         raise RuntimeError("Could not allocate a unique card number")
 
-    from ledger.services import account_open  # the ledger owns balances; every member has an account
+    from ledger.services import account_open_new  # the ledger owns balances; every member has an account
 
-    account_open(member=member)
+    account_open_new(member=member)
 
     from earning.services import signup_bonus_grant  # earning owns the rules that say what a signup earns
 

@@ -26,7 +26,7 @@ _POSTGRESQL = connection.vendor == "postgresql"
 PURCHASE_QUERIES = 11 if _POSTGRESQL else 15
 LOOKUP_QUERIES = 1
 REDEMPTION_QUERIES = 14 if _POSTGRESQL else 19
-ENROL_QUERIES = 13
+ENROL_QUERIES = 10
 # A return: the purchase locked, its lots, the ledger reversal (its own savepoints: it may run outside a
 # request), the return, the tier activity, the purchase updated, the balance read back.
 RETURN_QUERIES = 21 if _POSTGRESQL else 25
