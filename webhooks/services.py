@@ -82,6 +82,8 @@ def webhook_endpoints_by_program(*, program_ids) -> dict:
     """Active endpoints per program id (read in the caller's transaction)."""
     program_ids = [_PROGRAM.get_db_prep_value(pk, database()) for pk in set(program_ids)]
     grouped: dict = {}
+    if not program_ids:
+        return grouped
     for endpoint in rows_select(WebhookEndpoint, f"active AND program_id IN ({', '.join(['%s'] * len(program_ids))})",
                                 program_ids, order_by="id"):
         grouped.setdefault(endpoint.program_id, []).append(endpoint)

@@ -76,3 +76,9 @@ def test_nothing_is_published_for_a_transaction_that_rolls_back(program, member,
 
     assert broker == []
     assert not WebhookDelivery.objects.exists()
+
+
+def test_no_program_has_no_endpoints(db):
+    from webhooks.services import webhook_endpoints_by_program
+
+    assert webhook_endpoints_by_program(program_ids=set()) == {}
