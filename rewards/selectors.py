@@ -65,8 +65,11 @@ def redemption_get(*, program, redemption_id) -> Redemption:
 def voucher_get(*, program, code: str) -> Redemption:
     code = voucher_code_normalize(code)
     well_formed = len(code) == VOUCHER_LENGTH and all(ch in VOUCHER_ALPHABET for ch in code)
-    redemption = Redemption.objects.select_related("reward", "member").filter(
-        program=program, voucher_code=code).first() if well_formed else None
+    # One statement through ``loyalty.rows`` (the unique (program, voucher_code) index): tills call this for
+    # every voucher shown or used, and compiling the queryset cost more than the query.
+    redemption = rows_select_one(
+        Redemption, '"rewards_redemption"."program_id" = %s AND "rewards_redemption"."voucher_code" = %s',
+        [prep(Redemption, "program", program.pk), code], related=("reward", "member")) if well_formed else None
     if redemption is None:
         raise DomainError("voucher_not_found", "No voucher with this code.", title="Voucher not found")
     return redemption

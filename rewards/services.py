@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ledger.services import account_lock, points_refund, points_spend
 from loyalty.errors import DomainError
-from loyalty.rows import row_insert
+from loyalty.rows import database, prep, row_insert, row_update, rows_select_one
 from loyalty.transactions import service_atomic
 from notifications.events import domain_event_publish
 
@@ -161,8 +161,12 @@ def _not_usable(redemption: Redemption) -> DomainError:
 
 
 def _lock(redemption: Redemption) -> Redemption:
-    return Redemption.objects.select_for_update(of=("self",)).select_related("reward", "member").get(
-        pk=redemption.pk)
+    """The redemption read again with its row locked (its reward and member with it), as it is now."""
+    db = database()
+    return rows_select_one(
+        Redemption, '"rewards_redemption"."id" = %s', [prep(Redemption, "id", redemption.pk)],
+        suffix='FOR UPDATE OF "rewards_redemption"' if db.features.has_select_for_update_of else "",
+        related=("reward", "member"))
 
 
 @transaction.atomic
@@ -174,7 +178,7 @@ def voucher_use(*, redemption: Redemption, store=None, actor: str) -> Redemption
     if redemption.status != Redemption.Status.ISSUED:
         raise _not_usable(redemption)
     redemption.status, redemption.used_at, redemption.used_store = Redemption.Status.USED, now, store
-    redemption.save(update_fields=["status", "used_at", "used_store"])
+    row_update(Redemption, redemption.pk, status=redemption.status, used_at=now, used_store=redemption.used_store_id)
     _log(redemption, Redemption.Status.ISSUED, actor, now)
     domain_event_publish(program=redemption.program_id, type="voucher.used", member=redemption.member,
                          key=str(redemption.pk), payload={

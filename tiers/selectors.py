@@ -9,9 +9,11 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .counting import CONFIG, status_tier_id, tier_in
+from loyalty.rows import prep, rows_select_one
+
+from .counting import CONFIG, status_tier_id, tier_in, window_units
 from .models import MemberTier, Tier, TierChange, TierPolicy
-from .qualification import Ladder, Window, units_to_value
+from .qualification import Window, units_to_value
 
 CACHE_ATTRIBUTE = "current_tier"
 
@@ -98,15 +100,16 @@ class TierProgress:
 
 def member_tier_progress(*, member, now: datetime | None = None) -> TierProgress:
     """How far the member is from the next tier and what they need to keep theirs."""
-    from .services import _window_units, tier_policy_for  # one definition of the windowed sum
-
     now = now or timezone.now()
-    policy = tier_policy_for(program=member.program)
-    ladder = Ladder.of(member.program_id, policy)
+    # The policy and ladder as earning reads them (``tiers.counting.CONFIG``, at most
+    # PROGRAM_CONFIG_CACHE_SECONDS old); the member's own rows fresh: three statements with the member's.
+    policy, ladder = CONFIG.get(member.program_id)
     window = Window.of(policy, now)
-    units, _ = _window_units(member=member, policy=policy, window=window)
-    status = MemberTier.objects.filter(member=member).first()
-    tier = member_tier_get(member=member, fresh=True)
+    units = window_units(member_id=member.pk, metric=policy.metric, since=window.start)
+    status = rows_select_one(MemberTier, '"tiers_membertier"."member_id" = %s', [prep(MemberTier, "member", member.pk)])
+    known, tier = _tier_of_status(member, status is not None, status.tier_id if status is not None else None)
+    if not known:  # a tier newer than the memo
+        tier = member_tier_get(member=member, fresh=True)
     rank = ladder.rank_of(tier.pk if tier else None)
     next_tier = ladder.next_above(rank)
     value = units_to_value(units, ladder.scale)

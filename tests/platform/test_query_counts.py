@@ -228,3 +228,13 @@ def test_a_voucher_used_at_a_till(till, shopper, django_assert_num_queries):
 
     assert response.status_code == 200
     assert response.json()["status"] == "used"
+
+
+def test_a_members_tier_progress(till, shopper, django_assert_num_queries):
+    # The member, their qualifying sum and their status row; the policy and ladder are memoised.
+    with django_assert_num_queries(3):
+        response = till.get(f"/api/v1/pos/members/{shopper.pk}/tier/")
+
+    assert response.status_code == 200
+    assert response.json()["tier"]["code"] == "bronze"
+    assert response.json()["next_tier"]["code"] == "silver"
