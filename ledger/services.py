@@ -416,7 +416,7 @@ def points_spend(
     return txn
 
 
-@_exactly_once
+@_claimed_once
 def points_reverse_return(
     *, member, points: int, idempotency_key: str, source_type: str, source_id: str = "", actor: str,
     from_lots: list[int], description: str = "",
@@ -425,14 +425,17 @@ def points_reverse_return(
 
     First from the purchase's own lots (pending or available), then from other
     available points, and what is left becomes debt: the member had already
-    spent it, so the spendable balance goes below zero.
+    spent it, so the spendable balance goes below zero. The key is claimed first, as a spend claims it
+    (one statement that also reads the due lots on PostgreSQL; no savepoint inside ``all_or_nothing()``).
     """
     _require_positive(points)
     (account,) = _lock_accounts(member)
-    if existing := _replay(account.program_id, idempotency_key):
-        return existing
     now = timezone.now()
-    _catch_up(account=account, now=now)
+    txn, due, _ = _claim(account=account, kind=Kind.RETURN, idempotency_key=idempotency_key,
+                         source_type=source_type, source_id=source_id, actor=actor, reason="", now=now)
+    if txn.replayed:
+        return txn
+    _catch_up(account=account, now=now, due=due)
     posting = _Posting(account=account, kind=Kind.RETURN, points=-points, description=description)
     left = _consume(posting, points, sql.lots_among(account.pk, from_lots))
     # The own lots just taken are changed in memory only: keep them out of the second read.
@@ -440,7 +443,7 @@ def points_reverse_return(
     posting.debt += left
     return _post(program_id=account.program_id, kind=Kind.RETURN, idempotency_key=idempotency_key,
                  source_type=source_type, source_id=source_id, actor=actor, reason="", postings=[posting],
-                 now=now)
+                 now=now, txn=txn)
 
 
 _NOT_REFUNDABLE = {Kind.RETURN, Kind.EXPIRE, Kind.TRANSFER_OUT, Kind.RELEASE, Kind.REFUND}

@@ -27,9 +27,10 @@ PURCHASE_QUERIES = 11 if _POSTGRESQL else 15
 LOOKUP_QUERIES = 1
 REDEMPTION_QUERIES = 14 if _POSTGRESQL else 19
 ENROL_QUERIES = 10
-# A return: the purchase locked, its lots, the ledger reversal (its own savepoints: it may run outside a
-# request), the return, the tier activity, the purchase updated, the balance read back.
-RETURN_QUERIES = 21 if _POSTGRESQL else 25
+# A return: the purchase locked, its lots, the account locked, the ledger's claim (with the due lots on
+# PostgreSQL), the own and the other spendable lots, the posting, the return, the tier activity, the purchase
+# updated, the balance read back.
+RETURN_QUERIES = 15 if _POSTGRESQL else 20
 VOUCHER_USE_QUERIES = 6
 
 
