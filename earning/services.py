@@ -10,10 +10,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ledger.models import Kind, LedgerTransaction
+from ledger.selectors import transaction_lot_ids
 from ledger.services import account_lock_reading, points_earn, points_reverse_return
 from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
-from loyalty.rows import database, prep, row_insert, row_update, rows_insert, rows_select_one
+from loyalty.rows import locked_row_suffix, prep, row_insert, row_update, rows_insert, rows_select_one
 from loyalty.transactions import service_atomic
 from members.models import Member
 from members.selectors import member_by_reference
@@ -416,7 +417,6 @@ def earning_rule_update(*, rule: EarningRule, **changes) -> EarningRule:
 
 def _purchase_for_return(*, store: Store, purchase_external_id: str, purchase_store_code: str | None) -> Purchase:
     """The purchase, its row locked, with its member and program (one statement, no compiled queryset)."""
-    db = database()
     if purchase_store_code:
         where = ('"earning_purchase"."program_id" = %s AND "earning_purchase"."store_id" IN '
                  "(SELECT id FROM programs_store WHERE program_id = %s AND code = %s)")
@@ -426,20 +426,12 @@ def _purchase_for_return(*, store: Store, purchase_external_id: str, purchase_st
         where, params = '"earning_purchase"."store_id" = %s', [prep(Purchase, "store", store.pk)]
     purchase = rows_select_one(
         Purchase, f'{where} AND "earning_purchase"."external_id" = %s', [*params, purchase_external_id],
-        suffix='FOR UPDATE OF "earning_purchase"' if db.features.has_select_for_update_of else "",
+        suffix=locked_row_suffix(Purchase),
         related=("member", "program"))
     if purchase is None:
         raise DomainError("purchase_not_found", "No purchase with this external id in that store.",
                           title="Purchase not found")
     return purchase
-
-
-def _earned_lots(transaction_id) -> list[int]:
-    """The lots a purchase's points went into."""
-    with database().cursor() as cursor:
-        cursor.execute("SELECT lot_id FROM ledger_ledgerentry WHERE transaction_id = %s AND lot_id IS NOT NULL",
-                       [transaction_id])
-        return [row[0] for row in cursor.fetchall()]
 
 
 @service_atomic
@@ -469,7 +461,7 @@ def purchase_return(
     refund = Return(program=purchase.program, store=store, external_id=external_id, purchase=purchase,
                     amount=amount, points_reversed=to_reverse, actor=actor)
     if to_reverse > 0:
-        lots = _earned_lots(purchase.earn_transaction_id)
+        lots = transaction_lot_ids(transaction_id=purchase.earn_transaction_id)
         refund.reverse_transaction = points_reverse_return(
             member=purchase.member, points=to_reverse, idempotency_key=f"return:{store.pk}:{external_id}",
             source_type="return", source_id=str(refund.pk), actor=actor, from_lots=lots,

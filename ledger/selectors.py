@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from loyalty.rows import prep, rows_select_one
+from loyalty.rows import database, prep, rows_select_one
 
 from .models import LedgerEntry, PointsAccount, PointsLot
 
@@ -27,6 +27,14 @@ def account_balance_get(*, member, fresh: bool = False) -> dict:
     if account is None:
         return {"available": 0, "pending": 0}
     return {"available": account.spendable, "pending": account.pending}
+
+
+def transaction_lot_ids(*, transaction_id) -> list[int]:
+    """The lots a ledger transaction's entries point at (a purchase's earn: the lots its points went into)."""
+    with database().cursor() as cursor:
+        cursor.execute("SELECT lot_id FROM ledger_ledgerentry WHERE transaction_id = %s AND lot_id IS NOT NULL",
+                       [transaction_id])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def entry_list(*, member):

@@ -129,6 +129,12 @@ def rows_select_one(model, where: str, params, *, fields: tuple[str, ...] | None
     return instance
 
 
+def locked_row_suffix(model) -> str:
+    """``rows_select_one``'s ``suffix`` that locks the model's row alone (not the rows ``related`` joins), where
+    the database locks rows (SQLite locks the whole database for a write instead)."""
+    return f"FOR UPDATE OF {_quote(model._meta.db_table)}" if database().features.has_select_for_update_of else ""
+
+
 def rows_select(model, where: str, params, *, order_by: str = "") -> list:
     """``SELECT <model's columns> FROM <table> WHERE <where> [ORDER BY <order_by>]`` as instances (``where`` and
     ``order_by`` are SQL written by the caller, column names only; ``params`` are bound)."""

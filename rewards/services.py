@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ledger.services import account_lock, points_refund, points_spend
 from loyalty.errors import DomainError
-from loyalty.rows import database, prep, row_insert, row_update, rows_select_one
+from loyalty.rows import locked_row_suffix, prep, row_insert, row_update, rows_select_one
 from loyalty.transactions import service_atomic
 from notifications.events import domain_event_publish
 
@@ -162,11 +162,8 @@ def _not_usable(redemption: Redemption) -> DomainError:
 
 def _lock(redemption: Redemption) -> Redemption:
     """The redemption read again with its row locked (its reward and member with it), as it is now."""
-    db = database()
-    return rows_select_one(
-        Redemption, '"rewards_redemption"."id" = %s', [prep(Redemption, "id", redemption.pk)],
-        suffix='FOR UPDATE OF "rewards_redemption"' if db.features.has_select_for_update_of else "",
-        related=("reward", "member"))
+    return rows_select_one(Redemption, '"rewards_redemption"."id" = %s', [prep(Redemption, "id", redemption.pk)],
+                           suffix=locked_row_suffix(Redemption), related=("reward", "member"))
 
 
 @transaction.atomic
