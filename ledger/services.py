@@ -139,9 +139,10 @@ def _claim(*, account: PointsAccount, kind: str, idempotency_key: str, source_ty
     pk, due, spendable = sql.claim(program_id=program_id, kind=kind, idempotency_key=idempotency_key,
                                    source_type=source_type, source_id=str(source_id), actor=actor, reason=reason,
                                    now=now, account_id=account.pk, spend=spend)
-    if pk is None:
-        txn = LedgerTransaction.objects.get(program_id=program_id, idempotency_key=idempotency_key)
-        txn.replayed = True
+    if pk is None:  # the key's row has committed (the claim waited for it): answer it
+        txn = _replay(program_id, idempotency_key)
+        if txn is None:
+            raise LedgerTransaction.DoesNotExist(idempotency_key)
         return txn, None, None
     txn = LedgerTransaction(id=pk, program_id=program_id, kind=kind, idempotency_key=idempotency_key,
                             source_type=source_type, source_id=str(source_id), actor=actor, reason=reason,

@@ -40,7 +40,7 @@ from members.models import Member
 from programs.models import Program
 
 from .models import KIND_CATEGORY, Category, Kind, NotificationSettings, Outbox
-from .queue import Wake, claim_finish, lease_renew, rows_claim, wake_client
+from .queue import Wake, claim_finish, lease_renew, rows_claim
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,6 @@ def outbox_message(row: Outbox) -> RenderedEmail:
 # not one task per message.
 WAKE_KEY = "notifications:sender-wake"
 _sender_wake = Wake(WAKE_KEY, "notifications.tasks.send_due_emails")
-_wake_client = wake_client
 
 
 def _schedule(dedupe_key: str | None = None) -> None:

@@ -80,7 +80,8 @@ class WebhookEvent:
 
 def webhook_endpoints_by_program(*, program_ids) -> dict:
     """Active endpoints per program id (read in the caller's transaction)."""
-    program_ids = [_PROGRAM.get_db_prep_value(pk, database()) for pk in set(program_ids)]
+    db = database()
+    program_ids = [_PROGRAM.get_db_prep_value(pk, db) for pk in set(program_ids)]
     grouped: dict = {}
     if not program_ids:
         return grouped

@@ -84,11 +84,12 @@ def test_a_worker_process_releases_pending_points_sent_through_the_broker(progra
 def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(program, tmp_path, monkeypatch):
     from notifications import services, tasks
     from notifications.models import Outbox
+    from notifications.queue import wake_client
 
     skip_unless(bool(settings.CELERY_BROKER_URL) and connection.vendor == "postgresql",
                 "needs Redis broker + PostgreSQL")
     member = MemberFactory(program=program, email="ada@example.com", first_name="Ada")
-    services._wake_client().delete(services.WAKE_KEY)  # no wake-up left over from another test
+    wake_client().delete(services.WAKE_KEY)  # no wake-up left over from another test
     queue = f"test-jobs-{uuid.uuid4().hex[:12]}"
     monkeypatch.setattr(tasks.send_due_emails, "delay",  # to this test's queue, as the other test's task
                         lambda: tasks.send_due_emails.apply_async(queue=queue))

@@ -7,8 +7,9 @@ from django.core import mail
 from django.db import transaction
 
 from loyalty.celery import app
-from notifications import services, tasks
+from notifications import tasks
 from notifications.models import Outbox
+from notifications.queue import wake_client
 from notifications.services import WAKE_KEY, notification_enqueue, outbox_send_due
 from tests.conftest import skip_unless
 
@@ -18,7 +19,7 @@ def broker(monkeypatch):
     """The broker as in production (tasks published, not run here); answers the wake-ups published."""
     skip_unless(settings.CELERY_BROKER_URL.startswith("redis"), "needs the Redis broker (CELERY_BROKER_URL)")
     app.conf.task_always_eager = False  # the autouse fixture of tests/conftest.py restores it
-    client = services._wake_client()
+    client = wake_client()
     client.delete(WAKE_KEY)
     published = []
     monkeypatch.setattr(tasks.send_due_emails, "delay", lambda: published.append("send_due_emails"))
