@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 
 from django.db.models import Q
 
-from loyalty.rows import database, prep, rows_exist
+from loyalty.rows import prep, rows_exist, statement_cursor
 
 from .models import EarningRule, Purchase, RuleAward
 from .rules import program_timezone
@@ -41,7 +41,7 @@ def rule_points_awarded(*, program, rule: EarningRule, member, at: datetime) -> 
     start, end = cap_period_bounds(program=program, period=rule.cap_period, at=at)
     # The cursor, not an aggregate queryset: every purchase runs this once per capped rule, and compiling the
     # queryset cost more than the query (the index rule_award_cap_idx answers it).
-    with database().cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute("SELECT COALESCE(SUM(points), 0) FROM earning_ruleaward WHERE rule_id = %s AND member_id = %s "
                        "AND occurred_at >= %s AND occurred_at < %s",
                        [prep(RuleAward, "rule", rule.pk), prep(RuleAward, "member", getattr(member, "pk", member)),

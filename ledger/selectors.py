@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from loyalty.rows import database, prep, rows_select_one
+from loyalty.rows import prep, rows_select_one, statement_cursor
 
 from .models import LedgerEntry, PointsAccount, PointsLot
 
@@ -31,7 +31,7 @@ def account_balance_get(*, member, fresh: bool = False) -> dict:
 
 def transaction_lot_ids(*, transaction_id) -> list[int]:
     """The lots a ledger transaction's entries point at (a purchase's earn: the lots its points went into)."""
-    with database().cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute("SELECT lot_id FROM ledger_ledgerentry WHERE transaction_id = %s AND lot_id IS NOT NULL",
                        [transaction_id])
         return [row[0] for row in cursor.fetchall()]

@@ -123,7 +123,7 @@ def _claimed_once(service):
 
 
 def _claim(*, account: PointsAccount, kind: str, idempotency_key: str, source_type: str, source_id: str,
-           actor: str, reason: str, now: datetime, spend: int = 0):
+           actor: str, reason: str, now: datetime, spend: int = 0, earn: _Posting | None = None):
     """Insert the transaction row for ``idempotency_key`` (caller holds the account lock), or answer the one
     that exists, marked ``replayed``.
 
@@ -131,25 +131,28 @@ def _claim(*, account: PointsAccount, kind: str, idempotency_key: str, source_ty
     on another account is waited for on the unique index, and its transaction is answered if it
     commits. It replaces a read of the key plus a savepoint around a plain insert.
 
-    Answers ``(transaction, due lots, spendable lots)``; on PostgreSQL the same statement reads the
+    Answers ``(transaction, due lots, spendable lots, earned)``; on PostgreSQL the same statement reads the
     lots for ``_catch_up`` and (``spend`` points) ``_consume`` (see ``ledger/sql.py``), elsewhere they are
-    ``None`` and read when needed.
+    ``None`` and read when needed. ``earn``, a posting ``sql.earns_with_claim`` accepts, is written by that
+    statement too when the key is new and no lot is due (``earned``); otherwise nothing of it is written.
     """
     program_id = account.program_id
-    pk, due, spendable = sql.claim(program_id=program_id, kind=kind, idempotency_key=idempotency_key,
-                                   source_type=source_type, source_id=str(source_id), actor=actor, reason=reason,
-                                   now=now, account_id=account.pk, spend=spend)
+    pk, due, spendable, earned = sql.claim(
+        program_id=program_id, kind=kind, idempotency_key=idempotency_key, source_type=source_type,
+        source_id=str(source_id), actor=actor, reason=reason, now=now, account_id=account.pk, spend=spend, earn=earn)
     if pk is None:  # the key's row has committed (the claim waited for it): answer it
         txn = _replay(program_id, idempotency_key)
         if txn is None:
             raise LedgerTransaction.DoesNotExist(idempotency_key)
-        return txn, None, None
+        return txn, None, None, False
     txn = LedgerTransaction(id=pk, program_id=program_id, kind=kind, idempotency_key=idempotency_key,
                             source_type=source_type, source_id=str(source_id), actor=actor, reason=reason,
                             reverses=None, created_at=now)
     txn._state.adding, txn._state.db = False, connection.alias
     txn.replayed = False
-    return txn, due, spendable
+    if earned:
+        _applied([earn], now)
+    return txn, due, spendable, earned
 
 
 def _hand_back(member, account: PointsAccount) -> None:
@@ -224,14 +227,19 @@ def _post(*, program_id, kind: str, idempotency_key: str, source_type: str, sour
             for lot, _ in posting.movements:
                 dirty_lots[lot.pk] = lot
         sql.lots_write(dirty_lots.values())
+    _applied(postings, now)
+    txn.replayed = False
+    return txn
+
+
+def _applied(postings: list[_Posting], now: datetime) -> None:
+    """The written postings' effect on the accounts in memory (they are locked: exact until commit)."""
     for posting in postings:
         account = posting.account
         account.available += posting.available
         account.pending += posting.pending
         account.debt += posting.debt
         account.updated_at = now
-    txn.replayed = False
-    return txn
 
 
 def _lot(*, account: PointsAccount, amount: int, earned_at: datetime, available_at: datetime,
@@ -357,25 +365,32 @@ def points_earn(
     _require_positive(points)
     (account,) = (_locked_of(member, locked),) if locked is not None else _lock_accounts(member)
     now = timezone.now()
-    txn, due, _ = _claim(account=account, kind=kind, idempotency_key=idempotency_key, source_type=source_type,
-                         source_id=source_id, actor=actor, reason=reason, now=now)
+    occurred_at = occurred_at or now
+
+    def earning() -> _Posting:
+        lot = _lot(account=account, amount=points, earned_at=occurred_at, available_at=available_at or now,
+                   expires_at=expires_at, now=now)
+        posting = _Posting(account=account, kind=kind, points=points, lot=lot, expires_at=expires_at,
+                           description=description)
+        if lot.released:
+            posting.available += points
+            posting.repay_debt_from(lot)
+        else:
+            posting.pending += points
+        return posting
+
+    # Written by the claim's statement when nothing falls due first (the usual case): one round trip less.
+    ahead = earning()
+    txn, due, _, earned = _claim(account=account, kind=kind, idempotency_key=idempotency_key,
+                                 source_type=source_type, source_id=source_id, actor=actor, reason=reason, now=now,
+                                 earn=ahead if sql.earns_with_claim(ahead) else None)
     _hand_back(member, account)
-    if txn.replayed:
+    if txn.replayed or earned:
         return txn
     _catch_up(account=account, now=now, due=due)
-    occurred_at = occurred_at or now
-    lot = _lot(account=account, amount=points, earned_at=occurred_at, available_at=available_at or now,
-               expires_at=expires_at, now=now)
-    posting = _Posting(account=account, kind=kind, points=points, lot=lot, expires_at=expires_at,
-                       description=description)
-    if lot.released:
-        posting.available += points
-        posting.repay_debt_from(lot)
-    else:
-        posting.pending += points
     return _post(program_id=account.program_id, kind=kind, idempotency_key=idempotency_key,
                  source_type=source_type, source_id=source_id, actor=actor, reason=reason,
-                 postings=[posting], now=now, txn=txn)
+                 postings=[earning()], now=now, txn=txn)
 
 
 # --- spending ------------------------------------------------------------------------------
@@ -395,9 +410,9 @@ def points_spend(
     _require_positive(points)
     (account,) = (_locked_of(member, locked),) if locked is not None else _lock_accounts(member)
     now = timezone.now()
-    txn, due, spendable = _claim(account=account, kind=kind, idempotency_key=idempotency_key,
-                                 source_type=source_type, source_id=source_id, actor=actor, reason=reason,
-                                 now=now, spend=points)
+    txn, due, spendable, _ = _claim(account=account, kind=kind, idempotency_key=idempotency_key,
+                                    source_type=source_type, source_id=source_id, actor=actor, reason=reason,
+                                    now=now, spend=points)
     if txn.replayed:
         _hand_back(member, account)
         return txn
@@ -432,8 +447,8 @@ def points_reverse_return(
     _require_positive(points)
     (account,) = _lock_accounts(member)
     now = timezone.now()
-    txn, due, _ = _claim(account=account, kind=Kind.RETURN, idempotency_key=idempotency_key,
-                         source_type=source_type, source_id=source_id, actor=actor, reason="", now=now)
+    txn, due, _, _ = _claim(account=account, kind=Kind.RETURN, idempotency_key=idempotency_key,
+                            source_type=source_type, source_id=source_id, actor=actor, reason="", now=now)
     if txn.replayed:
         return txn
     _catch_up(account=account, now=now, due=due)

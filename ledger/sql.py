@@ -26,7 +26,9 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from loyalty.rows import database, row_insert, rows_as_instances, rows_select_one
+from django.db import models
+
+from loyalty.rows import database, row_insert, rows_as_instances, rows_select_one, statement_cursor
 
 from .models import LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
 
@@ -101,7 +103,7 @@ def _dt(value: datetime | None):
 
 
 def _select(sql: str, params) -> list:
-    with database().cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -199,21 +201,111 @@ def one_statement() -> bool:
 
 
 def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
-          reason: str, now: datetime, account_id: int, spend: int = 0):
-    """Insert the transaction row or yield to the one with the key: ``(id or None, due lots, spendable lots)``.
+          reason: str, now: datetime, account_id: int, spend: int = 0, earn=None):
+    """Insert the transaction row or yield to the one with the key: ``(id or None, due lots, spendable lots,
+    earned)``.
 
     The lots (the spendable ones a spend of ``spend`` points takes from, if any) are read in the same
-    statement on PostgreSQL; elsewhere they are ``None`` (read them later).
+    statement on PostgreSQL; elsewhere they are ``None`` (read them later). ``earn``, a posting that
+    ``earns_with_claim``, is written by the same statement too when the key is new and no lot is due;
+    ``earned`` says whether it was (its new lot then has its id).
     """
     params = _CLAIM.params(program_id, kind, idempotency_key, source_type, source_id, actor, reason, None, now)
     if not one_statement():
         rows = _select(_CLAIM.sql, params)
-        return (rows[0][0] if rows else None), None, None
+        return (rows[0][0] if rows else None), None, None, False
     at = _dt(now)
+    if earn is not None:
+        return _claim_and_earn(params, now, account_id, earn)
     rows = _select(_claim_and_lots(bool(spend)), [*params, account_id, at, at, *([account_id, spend] if spend else [])])
     lots = LOTS.instances(row[2:] for row in rows if row[1] is not None)
     due_count = sum(1 for row in rows if row[1] == 0)
-    return rows[0][0], lots[:due_count], (lots[due_count:] if spend else None)
+    return rows[0][0], lots[:due_count], (lots[due_count:] if spend else None), False
+
+
+def earns_with_claim(posting) -> bool:
+    """An earn whose posting is its new lot, entry and balance alone (no debt repaid from the lot, which would
+    be a movement of the new lot) can be written by the claim's statement (``claim(earn=…)``)."""
+    lot = posting.lot
+    return one_statement() and lot is not None and lot.pk is None and not posting.movements
+
+
+def _typed(field) -> str:
+    """A bound value cast to its column's type: in ``INSERT … SELECT`` the server does not take a parameter's
+    type from the column, and an untyped ``NULL`` would be text. Strings are left to the column's own check
+    (a cast to ``varchar(n)`` would cut them short)."""
+    if isinstance(field, (models.CharField, models.TextField)):
+        return ""
+    return f"::{field.db_type(database())}"
+
+
+# The claim, the due lots, and the earn's new lot, entry and balance, in one statement: the earn is written
+# only when the claim inserted its row and no lot is due (a release or expiry falls due first, and a release
+# may repay debt that the earn would otherwise repay: then the caller catches up and posts on its own).
+_CLAIM_AND_EARN = """
+WITH claim AS ({claim}),
+due AS (SELECT 0 AS part, {columns} FROM ledger_pointslot WHERE {due} FOR UPDATE),
+new_lot AS (
+    INSERT INTO ledger_pointslot ({lot_columns})
+    SELECT {lot_values} FROM claim WHERE NOT EXISTS (SELECT 1 FROM due)
+    RETURNING id
+),
+entry AS (
+    INSERT INTO ledger_ledgerentry ({entry_columns})
+    SELECT {entry_values} FROM claim, new_lot
+    RETURNING id
+),
+account AS (
+    UPDATE ledger_pointsaccount SET available = available + %(available)s, pending = pending + %(pending)s,
+                                    debt = debt + %(debt)s, updated_at = %(now)s
+    WHERE id = %(account)s AND EXISTS (SELECT 1 FROM entry)
+)
+SELECT (SELECT id FROM claim), (SELECT id FROM new_lot), lots.part, {qualified}
+FROM (VALUES (0)) AS one
+LEFT JOIN (SELECT * FROM due) AS lots ON true
+ORDER BY lots.id
+"""
+_CLAIM_NAMES = ("c_program", "c_kind", "c_key", "c_source_type", "c_source_id", "c_actor", "c_reason", "c_reverses",
+                "c_created_at")
+_LOT_NAMES = ("lot_program", "account", "amount", "lot_remaining", "earned_at", "available_at", "released",
+              "lot_expires_at", "expired")
+_ENTRY_NAMES = ("public_id", None, "program", "account", "kind", "points", "available", "pending", "debt", None,
+                "expires_at", "description", "now")
+
+
+@functools.cache
+def _claim_and_earn_sql() -> str:
+    def values(insert: _Insert, names, computed: dict) -> str:
+        return ", ".join(computed[index] if name is None else f"%({name})s{_typed(field)}"
+                         for index, (field, name) in enumerate(zip(insert.fields, names, strict=True)))
+
+    claim_sql = _CLAIM.sql.replace("VALUES (" + ", ".join(["%s"] * len(_CLAIM_NAMES)) + ")",
+                                   "VALUES (" + ", ".join(f"%({name})s" for name in _CLAIM_NAMES) + ")")
+    due = _DUE_WHERE.replace("account_id = %s", "account_id = %(account)s").replace("%s", "%(now)s")
+    return _CLAIM_AND_EARN.format(  # names from the models, values bound
+        claim=claim_sql, columns=LOTS.columns, due=due, lot_columns=_LOT.columns,
+        lot_values=values(_LOT, _LOT_NAMES, {}), entry_columns=_ENTRY.columns,
+        entry_values=values(_ENTRY, _ENTRY_NAMES, {1: "claim.id", 9: "new_lot.id"}), qualified=LOTS.qualified("lots"))
+
+
+def _claim_and_earn(claim_params: list, now: datetime, account_id: int, posting):
+    lot = posting.lot
+    params = dict(zip(_CLAIM_NAMES, claim_params, strict=True))
+    params.update(
+        account=account_id, now=_dt(now), lot_program=lot.program_id, amount=lot.amount, lot_remaining=lot.remaining,
+        earned_at=lot.earned_at,
+        available_at=lot.available_at, released=lot.released, lot_expires_at=lot.expires_at, expired=lot.expired,
+        public_id=LedgerEntry.public_id.field.default(), program=claim_params[0], kind=posting.kind,
+        points=posting.points, available=posting.available, pending=posting.pending, debt=posting.debt,
+        expires_at=posting.expires_at, description=posting.description[:200],
+    )
+    rows = _select(_claim_and_earn_sql(), params)
+    pk, lot_id = rows[0][0], rows[0][1]
+    if lot_id is not None:
+        lot.pk = lot_id
+        lot._state.adding, lot._state.db = False, database().alias
+    due = LOTS.instances(row[3:] for row in rows if row[2] is not None)
+    return pk, due, None, lot_id is not None
 
 
 def _entry_params(txn, posting, now: datetime, lot_id) -> list:
@@ -236,7 +328,7 @@ def posting_write(txn, posting, now: datetime) -> None:
     lot = posting.lot
     if lot is not None and lot.pk is None:
         row_insert(lot)
-    with database().cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(_ENTRY.sql, _entry_params(txn, posting, now, lot.pk if lot is not None else None))
         entry_id = cursor.fetchone()[0]
         moved = [(entry_id, moved_lot.pk, points) for moved_lot, points in posting.movements if points]
@@ -249,7 +341,7 @@ def posting_write(txn, posting, now: datetime) -> None:
 
 
 def lots_write(lots) -> None:
-    with database().cursor() as cursor:
+    with statement_cursor() as cursor:
         for lot in lots:
             cursor.execute(_LOT_UPDATE, [lot.remaining, lot.released, lot.expired, lot.pk])
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.utils.asyncio import async_unsafe
 
 
 def database():
@@ -21,6 +22,50 @@ def database():
     thread-local read) for every attribute, and the ORM's value preparation and converters read several per
     value: a request path that takes the wrapper once and hands it on saves ~90 lookups per purchase."""
     return connections[DEFAULT_DB_ALIAS]
+
+
+_KEPT = "_loyalty_kept_cursor"
+
+
+class _Kept:
+    """``with statement_cursor(db) as c``: the wrapped kept cursor, not closed on the way out."""
+
+    __slots__ = ("wrapped",)
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
+
+    def __enter__(self):
+        return self.wrapped
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+@async_unsafe
+def statement_cursor(db=None):
+    """A cursor for one statement, as ``db.cursor()`` gives, over a driver cursor kept on the connection.
+
+    ``db.cursor()`` opens a new driver cursor each time (psycopg copies its adapters into it), wraps it and
+    closes it after the statement: ~50 µs of CPU a statement, against ~85 µs for the statement itself, and a
+    purchase sends nine. The kept cursor (and its wrapper) serves every statement of the thread's
+    connection until the connection is replaced, or its time zone, which the cursor's loaders were set up
+    for, changes. Statements are counted, logged and have their errors translated as through
+    ``db.cursor()`` (a debug wrapper while queries are logged). Use it as ``with statement_cursor(db) as c:``
+    (leaving the block does not close it) and fetch before the next statement."""
+    db = db or database()
+    db.close_if_health_check_failed()
+    if db.connection is None:
+        db.ensure_connection()
+    kept = db.__dict__.get(_KEPT)
+    if kept is None or kept[0] is not db.connection or kept[1] is not db.timezone:
+        with db.wrap_database_errors:
+            driver_cursor = db.create_cursor()
+        kept = db.__dict__[_KEPT] = (db.connection, db.timezone, driver_cursor, _Kept(db.make_cursor(driver_cursor)))
+    db.validate_thread_sharing()
+    if db.queries_logged:
+        return _Kept(db.make_debug_cursor(kept[2]))
+    return kept[3]
 
 
 def _quote(name: str) -> str:
@@ -105,7 +150,7 @@ def rows_select_one(model, where: str, params, *, fields: tuple[str, ...] | None
     plans = [_select_plan(target, vendor, None, alias) for _, _, _, target, alias in steps]
     select = ", ".join([*columns, *(column for plan in plans for column in plan[0])])
     sql = f"SELECT {select} FROM {_quote(table)} {joins} WHERE {where} LIMIT 1 {suffix}"  # noqa: S608
-    with db.cursor() as cursor:
+    with statement_cursor(db) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -142,14 +187,14 @@ def rows_select(model, where: str, params, *, order_by: str = "") -> list:
     table = model._meta.db_table
     columns, _, _ = _select_plan(model, db.vendor, None, table)
     order = f" ORDER BY {order_by}" if order_by else ""
-    with db.cursor() as cursor:
+    with statement_cursor(db) as cursor:
         cursor.execute(f"SELECT {', '.join(columns)} FROM {_quote(table)} WHERE {where}{order}", params)  # noqa: S608
         return rows_as_instances(model, cursor.fetchall())
 
 
 def rows_exist(model, where: str, params) -> bool:
     """``SELECT 1 … WHERE <where> LIMIT 1``."""
-    with database().cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {_quote(model._meta.db_table)} WHERE {where} LIMIT 1", params)  # noqa: S608
         return cursor.fetchone() is not None
 
@@ -199,7 +244,7 @@ def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where:
                                unless_exists_where)
     params = [field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields]
     # As ``save()``: an error marks the enclosing atomic block for rollback, so nothing commits after it.
-    with transaction.mark_for_rollback_on_error(), db.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
         cursor.execute(sql, params)
         if returning:
             row = cursor.fetchone()
@@ -227,7 +272,7 @@ def rows_insert(objs: list, *, unless_exists: tuple[str, ...] = (), unless_exist
     one = f"({', '.join(['%s'] * len(fields))})"
     head, _, tail = sql.partition(f" VALUES {one}")
     keys = []
-    with transaction.mark_for_rollback_on_error(), db.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
         for start in range(0, len(objs), _ROWS_PER_INSERT):
             chunk = objs[start:start + _ROWS_PER_INSERT]
             params = [field.get_db_prep_save(field.pre_save(obj, True), db) for obj in chunk for field in fields]
@@ -246,7 +291,7 @@ def insert_or_nothing(model, values: dict, unique: tuple[str, ...]):
     db = database()
     sql, fields = _insert_plan(model, db.vendor, tuple(values), tuple(unique), True)
     params = [field.get_db_prep_save(values[field.name], db) for field in fields]
-    with db.cursor() as cursor:
+    with statement_cursor(db) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return row[0] if row else None
@@ -259,7 +304,7 @@ def row_update(model, pk, **values) -> int:
     assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
     params = [field.get_db_prep_save(values[field.name], db) for field in fields]
     params.append(meta.pk.get_db_prep_value(pk, db))
-    with transaction.mark_for_rollback_on_error(), db.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
         cursor.execute(f"UPDATE {_quote(meta.db_table)} SET {assignments} "  # noqa: S608
                        f"WHERE {_quote(meta.pk.column)} = %s", params)
         return cursor.rowcount

@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from loyalty.config_cache import ProgramMemo
-from loyalty.rows import database
+from loyalty.rows import database, statement_cursor
 from members.models import Member
 from programs.models import Program
 
@@ -317,7 +317,7 @@ def _outbox_insert(rows: list[dict]) -> int:
     insert would. No ORM statement compiler: it runs on every purchase, and per row in batch runs.
     """
     written, db = 0, database()
-    with db.cursor() as cursor:
+    with statement_cursor(db) as cursor:
         for start in range(0, len(rows), OUTBOX_INSERT_ROWS):
             chunk = rows[start:start + OUTBOX_INSERT_ROWS]
             statements = (_outbox_insert_json(chunk, db) if db.vendor == "postgresql" and len(chunk) > 1

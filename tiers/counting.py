@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from loyalty.config_cache import ProgramMemo
-from loyalty.rows import database
+from loyalty.rows import database, statement_cursor
 
 from .models import QualifyingActivity, Tier, TierPolicy
 from .qualification import Ladder
@@ -138,7 +138,7 @@ def activity_count(*, program_id, member_id, metric: str, scale: int, since: dat
     }
     portable = portable or db.vendor != "postgresql"
     *writes, counting = _count_statements(metric, portable=portable)
-    with db.cursor() as cursor:
+    with statement_cursor(db) as cursor:
         for statement in writes:
             cursor.execute(statement, params)
         cursor.execute(counting, params)
@@ -166,7 +166,7 @@ def window_units(*, member_id, metric: str, since: datetime, until: datetime | N
     params = {"member": _uuid(member_id, db), "since": ops.adapt_datetimefield_value(since)}
     if until is not None:
         params["until"] = ops.adapt_datetimefield_value(until)
-    with db.cursor() as cursor:
+    with statement_cursor(db) as cursor:
         cursor.execute(_SUM_SQL[key], params)
         return int(cursor.fetchone()[0])
 
@@ -177,7 +177,7 @@ _TIER_ID_SQL = "SELECT tier_id FROM tiers_membertier WHERE member_id = %s"
 def status_tier_id(*, member_id) -> tuple[bool, int | None]:
     """(whether the member has a status row, its tier id), in one indexed read of one column."""
     db = database()
-    with db.cursor() as cursor:
+    with statement_cursor(db) as cursor:
         cursor.execute(_TIER_ID_SQL, [_uuid(member_id, db)])
         row = cursor.fetchone()
     return (False, None) if row is None else (True, row[0])

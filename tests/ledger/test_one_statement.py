@@ -95,15 +95,24 @@ def ledger_rows(members) -> dict:
 
 @pytest.mark.postgres
 def test_the_one_statement_path_writes_exactly_the_rows_of_the_portable_path(db, requires_postgres, monkeypatch):
-    one_statement = []
-    write_one = sql.posting_write_one
+    one_statement, with_claim = [], []
+    write_one, claim_and_earn = sql.posting_write_one, sql._claim_and_earn
     monkeypatch.setattr(sql, "posting_write_one", lambda *args: one_statement.append(args) or write_one(*args))
+
+    def claim_and_earn_kept(*args):
+        answer = claim_and_earn(*args)
+        with_claim.append(answer[3])
+        return answer
+
+    monkeypatch.setattr(sql, "_claim_and_earn", claim_and_earn_kept)
     written_at_once = ledger_rows(a_year_of_points(ProgramFactory(slug="at-once", name="At once")))
 
     monkeypatch.setattr(sql, "one_statement", lambda: False)
     written_portably = ledger_rows(a_year_of_points(ProgramFactory(slug="portably", name="Portably")))
 
-    assert len(one_statement) > 10  # earns, spends, releases, expiries, adjustments; not every posting
+    # Earns written by the claim's statement, and earns that found a lot due first and posted after the catch-up.
+    assert with_claim.count(True) > 10 and with_claim.count(False) >= 2
+    assert len(one_statement) > 10  # spends, releases, expiries, adjustments, earns after a catch-up
     assert any(len(posting.movements) > sql._LISTED for _, posting, _ in one_statement)  # lots as arrays
     assert written_at_once == written_portably
     assert len(written_portably["movements"]) > 5

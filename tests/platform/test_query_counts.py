@@ -20,10 +20,11 @@ KEY = "query-count-key-0001"
 # What each request costs, queries including savepoints. PostgreSQL does more per statement than SQLite:
 # the ledger claims the key and reads the account's due (and, spending, spendable) lots in one statement
 # and writes lot, entry, movements and balance in another (ledger/sql.py: 3 statements where SQLite runs 6
-# per earn and 8 per spend), and a purchase counts towards tiers in one (tiers/counting.py; SQLite: two).
+# per earn and 8 per spend); an earn with no lot falling due is written by the claim's statement itself
+# (2 where SQLite runs 5), and a purchase counts towards tiers in one (tiers/counting.py; SQLite: two).
 # A purchase reads what its rules need of the member (purchases before, tier) with the account's lock.
 _POSTGRESQL = connection.vendor == "postgresql"
-PURCHASE_QUERIES = 11 if _POSTGRESQL else 15
+PURCHASE_QUERIES = 10 if _POSTGRESQL else 15
 LOOKUP_QUERIES = 1
 REDEMPTION_QUERIES = 14 if _POSTGRESQL else 19
 ENROL_QUERIES = 10

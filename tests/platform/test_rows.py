@@ -165,3 +165,42 @@ def test_selected_rows_are_the_instances_the_orm_builds(program):
 
     assert [columns(endpoint) for endpoint in found] == [
         columns(endpoint) for endpoint in WebhookEndpoint.objects.filter(program=program).order_by("url")]
+
+
+def statement(sql):
+    with rows.statement_cursor() as cursor:
+        cursor.execute(sql)
+        return cursor, cursor.fetchone()
+
+
+def test_statements_share_the_connections_kept_cursor(db):
+    first, one = statement("SELECT 1")
+    second, two = statement("SELECT 2")
+
+    assert (one, two) == ((1,), (2,))
+    assert second.cursor is first.cursor  # one driver cursor, still open after the block
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_gets_a_new_kept_cursor(requires_postgres):
+    from django.db import connection
+
+    first, _ = statement("SELECT 1")
+    connection.close()  # as at the end of a request when the connection is not kept
+    after, three = statement("SELECT 3")
+
+    assert three == (3,)
+    assert after.cursor is not first.cursor and after.cursor.connection is connection.connection
+
+
+def test_statements_through_the_kept_cursor_are_counted_and_their_errors_translated(
+        program, store, member, django_assert_num_queries):
+    purchase = a_purchase(program, store, member, "KEPT-1")
+    with django_assert_num_queries(2):
+        row_insert(purchase)
+        assert rows_exist(Purchase, "external_id = %s", ["KEPT-1"])
+
+    with pytest.raises(IntegrityError), transaction.atomic():  # Django's error, as from connection.cursor()
+        row_insert(a_purchase(program, store, member, "KEPT-1"))
+    assert rows_exist(Purchase, "external_id = %s", ["KEPT-1"])  # the cursor goes on after the error
