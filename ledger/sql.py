@@ -214,9 +214,9 @@ def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, sour
     if not one_statement():
         rows = _select(_CLAIM.sql, params)
         return (rows[0][0] if rows else None), None, None, False
-    at = _dt(now)
     if earn is not None:
-        return _claim_and_earn(params, now, account_id, earn)
+        return _claim_and_earn(params, now, earn)
+    at = _dt(now)
     rows = _select(_claim_and_lots(bool(spend)), [*params, account_id, at, at, *([account_id, spend] if spend else [])])
     lots = LOTS.instances(row[2:] for row in rows if row[1] is not None)
     due_count = sum(1 for row in rows if row[1] == 0)
@@ -239,6 +239,10 @@ def _typed(field) -> str:
     return f"::{field.db_type(database())}"
 
 
+# A posting's balance change, in the one-statement forms (named parameters, as ``_posting_params`` names them).
+_ACCOUNT_POSTING = ("UPDATE ledger_pointsaccount SET available = available + %(available)s, pending = pending + "
+                    "%(pending)s, debt = debt + %(debt)s, updated_at = %(now)s WHERE id = %(account)s")
+
 # The claim, the due lots, and the earn's new lot, entry and balance, in one statement: the earn is written
 # only when the claim inserted its row and no lot is due (a release or expiry falls due first, and a release
 # may repay debt that the earn would otherwise repay: then the caller catches up and posts on its own).
@@ -255,11 +259,7 @@ entry AS (
     SELECT {entry_values} FROM claim, new_lot
     RETURNING id
 ),
-account AS (
-    UPDATE ledger_pointsaccount SET available = available + %(available)s, pending = pending + %(pending)s,
-                                    debt = debt + %(debt)s, updated_at = %(now)s
-    WHERE id = %(account)s AND EXISTS (SELECT 1 FROM entry)
-)
+account AS ({account_update} AND EXISTS (SELECT 1 FROM entry))
 SELECT (SELECT id FROM claim), (SELECT id FROM new_lot), lots.part, {qualified}
 FROM (VALUES (0)) AS one
 LEFT JOIN (SELECT * FROM due) AS lots ON true
@@ -285,25 +285,16 @@ def _claim_and_earn_sql() -> str:
     return _CLAIM_AND_EARN.format(  # names from the models, values bound
         claim=claim_sql, columns=LOTS.columns, due=due, lot_columns=_LOT.columns,
         lot_values=values(_LOT, _LOT_NAMES, {}), entry_columns=_ENTRY.columns,
-        entry_values=values(_ENTRY, _ENTRY_NAMES, {1: "claim.id", 9: "new_lot.id"}), qualified=LOTS.qualified("lots"))
+        entry_values=values(_ENTRY, _ENTRY_NAMES, {1: "claim.id", 9: "new_lot.id"}), account_update=_ACCOUNT_POSTING,
+        qualified=LOTS.qualified("lots"))
 
 
-def _claim_and_earn(claim_params: list, now: datetime, account_id: int, posting):
-    lot = posting.lot
-    params = dict(zip(_CLAIM_NAMES, claim_params, strict=True))
-    params.update(
-        account=account_id, now=_dt(now), lot_program=lot.program_id, amount=lot.amount, lot_remaining=lot.remaining,
-        earned_at=lot.earned_at,
-        available_at=lot.available_at, released=lot.released, lot_expires_at=lot.expires_at, expired=lot.expired,
-        public_id=LedgerEntry.public_id.field.default(), program=claim_params[0], kind=posting.kind,
-        points=posting.points, available=posting.available, pending=posting.pending, debt=posting.debt,
-        expires_at=posting.expires_at, description=posting.description[:200],
-    )
+def _claim_and_earn(claim_params: list, now: datetime, posting):
+    params = {**dict(zip(_CLAIM_NAMES, claim_params, strict=True)), **_posting_params(None, posting, now)}
     rows = _select(_claim_and_earn_sql(), params)
     pk, lot_id = rows[0][0], rows[0][1]
     if lot_id is not None:
-        lot.pk = lot_id
-        lot._state.adding, lot._state.db = False, database().alias
+        _lot_written(posting.lot, lot_id)
     due = LOTS.instances(row[3:] for row in rows if row[2] is not None)
     return pk, due, None, lot_id is not None
 
@@ -367,11 +358,7 @@ entry AS (
     VALUES (%(public_id)s, %(transaction)s, %(program)s, %(account)s, %(kind)s, %(points)s, %(available)s,
             %(pending)s, %(debt)s, {lot_id}, %(expires_at)s, %(description)s, %(now)s)
     RETURNING id
-),{movements}{lots} account AS (
-    UPDATE ledger_pointsaccount SET available = available + %(available)s, pending = pending + %(pending)s,
-                                    debt = debt + %(debt)s, updated_at = %(now)s
-    WHERE id = %(account)s
-)
+),{movements}{lots} account AS ({account_update})
 SELECT {new_lot_id}
 """
 _MOVEMENTS = """ movements AS (
@@ -414,7 +401,7 @@ def _posting_sql(new_lot: bool, moved: int, dirty: int) -> str:
         lot_id="(SELECT id FROM new_lot)" if new_lot else "%(lot)s",
         new_lot_id="(SELECT id FROM new_lot)" if new_lot else "NULL",
         movements=_MOVEMENTS.format(rows=_rows_sql("moved", _MOVEMENT_TYPES, moved)) if moved else "",
-        lots=_LOTS.format(rows=_rows_sql("lot", _LOT_TYPES, dirty)) if dirty else "")
+        lots=_LOTS.format(rows=_rows_sql("lot", _LOT_TYPES, dirty)) if dirty else "", account_update=_ACCOUNT_POSTING)
 
 
 def posting_write_one(txn, posting, now: datetime) -> None:
@@ -423,20 +410,31 @@ def posting_write_one(txn, posting, now: datetime) -> None:
     new = lot is not None and lot.pk is None
     dirty = {moved.pk: moved for moved, _ in posting.movements}
     moved = [(moved.pk, points) for moved, points in posting.movements if points]
+    params = _posting_params(txn.pk, posting, now)
+    params.update(_rows_params("moved", moved))
+    params.update(_rows_params("lot", [(pk, d.remaining, d.released, d.expired) for pk, d in dirty.items()]))
+    rows = _select(_posting_sql(new, min(len(moved), _LISTED + 1), min(len(dirty), _LISTED + 1)), params)
+    if new:
+        _lot_written(lot, rows[0][0])
+
+
+def _posting_params(transaction_id, posting, now: datetime) -> dict:
+    """The named values of a posting's one-statement forms: its entry, balance change and new lot (if any)."""
+    lot = posting.lot
     params = {
-        "public_id": LedgerEntry.public_id.field.default(), "transaction": txn.pk, "program": txn.program_id,
-        "account": posting.account.pk, "kind": posting.kind, "points": posting.points,
-        "available": posting.available, "pending": posting.pending, "debt": posting.debt,
+        "public_id": LedgerEntry.public_id.field.default(), "transaction": transaction_id,
+        "program": posting.account.program_id, "account": posting.account.pk, "kind": posting.kind,
+        "points": posting.points, "available": posting.available, "pending": posting.pending, "debt": posting.debt,
         "lot": lot.pk if lot is not None else None, "expires_at": posting.expires_at,
         "description": posting.description[:200], "now": now,
     }
-    params.update(_rows_params("moved", moved))
-    params.update(_rows_params("lot", [(pk, d.remaining, d.released, d.expired) for pk, d in dirty.items()]))
-    if new:
+    if lot is not None and lot.pk is None:
         params.update(lot_program=lot.program_id, amount=lot.amount, lot_remaining=lot.remaining,
                       earned_at=lot.earned_at, available_at=lot.available_at, released=lot.released,
                       lot_expires_at=lot.expires_at, expired=lot.expired)
-    rows = _select(_posting_sql(new, min(len(moved), _LISTED + 1), min(len(dirty), _LISTED + 1)), params)
-    if new:
-        lot.pk = rows[0][0]
-        lot._state.adding, lot._state.db = False, database().alias
+    return params
+
+
+def _lot_written(lot, pk) -> None:
+    lot.pk = pk
+    lot._state.adding, lot._state.db = False, database().alias
