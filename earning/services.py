@@ -119,7 +119,7 @@ def _awards_record(*, earnings: list[Earning], member: Member, occurred_at: date
         RuleAward(program_id=member.program_id, rule_id=e.rule_id, member=member, points=e.points,
                   occurred_at=occurred_at, source_type=source_type, source_id=str(source_id))
         for e in earnings if e.rule_id is not None and e.points > 0
-    ])
+    ], later=True)  # read back only by later purchases' caps
 
 
 def _expires_at(program: Program, occurred_at: datetime) -> datetime | None:
@@ -218,7 +218,7 @@ def purchase_record(
             expires_at=_expires_at(program, occurred_at),
             description=f"Purchase {external_id} at {store.name}", locked=account,
         )
-    row_insert(purchase)
+    row_insert(purchase, later=True)  # nothing reads it back in this transaction before the tier count
     if member is not None and points > 0:
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="purchase",
                        source_id=str(purchase.pk))

@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from loyalty.config_cache import ProgramMemo
-from loyalty.rows import database, statement_cursor
+from loyalty.rows import database, later_insert, statement_cursor
 from members.models import Member
 from programs.models import Program
 
@@ -298,8 +298,11 @@ def notification_enqueue(*, member: Member, kind: str, data: dict, dedupe_key: s
     if reason := _refusal(member, kind, program_settings):
         logger.debug("no %s email to member %s: %s", kind, member.pk, reason)
         return False
-    _outbox_insert([_outbox_values(member=member, kind=kind, data=data, dedupe_key=dedupe_key,
-                                   program_settings=program_settings, now=timezone.now())])
+    row = _outbox_values(member=member, kind=kind, data=data, dedupe_key=dedupe_key,
+                         program_settings=program_settings, now=timezone.now())
+    db = database()
+    ((sql, params),) = _outbox_insert_values([row], db)
+    later_insert(sql, params, table=Outbox._meta.db_table, db=db)  # with the transaction's next statement
     _schedule(dedupe_key)
     return True
 

@@ -204,3 +204,85 @@ def test_statements_through_the_kept_cursor_are_counted_and_their_errors_transla
     with pytest.raises(IntegrityError), transaction.atomic():  # Django's error, as from connection.cursor()
         row_insert(a_purchase(program, store, member, "KEPT-1"))
     assert rows_exist(Purchase, "external_id = %s", ["KEPT-1"])  # the cursor goes on after the error
+
+
+# Riders (PostgreSQL engine): writes nothing reads back, sent with a later statement.
+
+
+def pending():
+    from django.db import connection
+
+    return list(connection.riders.pending)
+
+
+@pytest.mark.postgres
+def test_a_rider_goes_with_the_statement_that_carries_it(requires_postgres, program, store, member,
+                                                          django_assert_num_queries):
+    with transaction.atomic(), django_assert_num_queries(1):
+        row_insert(a_purchase(program, store, member, "RIDE-1"), later=True)
+        found = rows_select(Member, "id = %s", [prep(Member, "id", member.pk)], carry=True)
+
+    assert [m.pk for m in found] == [member.pk] and not pending()
+    assert Purchase.objects.filter(external_id="RIDE-1").exists()
+
+
+@pytest.mark.postgres
+def test_riders_go_before_any_other_statement_so_it_sees_their_rows(requires_postgres, program, store, member,
+                                                                     django_assert_num_queries):
+    with transaction.atomic(), django_assert_num_queries(2):
+        row_insert(a_purchase(program, store, member, "RIDE-2"), later=True)
+        row_insert(a_purchase(program, store, member, "RIDE-3"), later=True)
+        assert pending()
+        assert Purchase.objects.filter(external_id__startswith="RIDE-").count() == 2  # both sent, in one statement
+
+    assert not pending()
+
+
+@pytest.mark.postgres
+def test_a_carrier_that_reads_the_riders_table_goes_after_them(requires_postgres, program, store, member):
+    with transaction.atomic():
+        row_insert(a_purchase(program, store, member, "RIDE-4"), later=True)
+        found = rows_select(Purchase, "external_id = %s", ["RIDE-4"], carry=True)
+
+    assert [p.external_id for p in found] == ["RIDE-4"]
+
+
+@pytest.mark.postgres
+def test_a_rolled_back_savepoint_drops_its_riders(requires_postgres, program, store, member):
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            row_insert(a_purchase(program, store, member, "RIDE-5"), later=True)
+            raise RuntimeError("refused")
+        row_insert(a_purchase(program, store, member, "RIDE-6"), later=True)
+
+    assert not pending()
+    assert list(Purchase.objects.filter(external_id__startswith="RIDE-").values_list("external_id", flat=True)) == [
+        "RIDE-6"]
+
+
+@pytest.mark.postgres
+def test_a_riders_error_comes_from_the_statement_that_sent_it(requires_postgres, program, store, member):
+    row_insert(a_purchase(program, store, member, "RIDE-7"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row_insert(a_purchase(program, store, member, "RIDE-7"), later=True)  # the same external id at the store
+        Purchase.objects.count()
+    assert not pending()
+    assert Purchase.objects.filter(external_id="RIDE-7").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_riders_are_sent_before_commit_and_dropped_by_a_rollback(requires_postgres):
+    from tests.factories import MemberFactory, ProgramFactory, StoreFactory
+
+    program = ProgramFactory()
+    store, member = StoreFactory(program=program), MemberFactory(program=program)
+    with transaction.atomic():
+        row_insert(a_purchase(program, store, member, "COMMITTED"), later=True)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        row_insert(a_purchase(program, store, member, "ROLLED-BACK"), later=True)
+        raise RuntimeError("refused")
+    row_insert(a_purchase(program, store, member, "AUTOCOMMIT"), later=True)  # no transaction: sent at once
+    assert not pending()
+
+    assert sorted(Purchase.objects.values_list("external_id", flat=True)) == ["AUTOCOMMIT", "COMMITTED"]
