@@ -74,7 +74,7 @@ class Riders:
     """Writes that nothing reads back, sent with a later statement of the same transaction instead of on
     their own: each is a round trip fewer (about 0.3 ms of CPU between the web process and PostgreSQL).
 
-    A rider is an ``INSERT`` (no ``RETURNING`` read): ``later()`` and ``row_insert(…, later=True)`` queue it
+    A rider is an ``INSERT`` (no ``RETURNING`` read): ``later_insert()`` and ``row_insert(…, later=True)`` queue it
     on the connection. The next statement that declares it can carry them (``carried()``: it must not read
     or write the riders' tables, as a ``WITH`` statement does not see its own sub-statements' rows) takes
     them along as data-modifying ``WITH`` queries; any other statement, and ``COMMIT``, first sends what is
