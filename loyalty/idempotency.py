@@ -105,7 +105,8 @@ def idempotent_call(
                 raise  # rolls the record back with everything else
             refusal = error
             status, body = error.status, error.as_problem()
-        row_update(IdempotencyRecord, record_id, response_status=status, response_body=body)
+        # The work's last writes that nothing read back (an email, a status log) go with the answer.
+        row_update(IdempotencyRecord, record_id, carry=True, response_status=status, response_body=body)
     if refusal is not None:
         raise refusal  # after the commit, so the stored refusal stays
     return Answer(status, body)

@@ -92,8 +92,11 @@ class Riders:
         self.pending.append((sql, list(params), table))
 
     def before_statement(self, execute, sql, params, many, context):
-        """``execute_wrappers`` entry: a statement that does not carry the riders goes after them."""
-        if self.pending:
+        """``execute_wrappers`` entry: a statement that does not carry the riders goes after them. Releasing a
+        savepoint keeps the transaction, and the riders queued inside it now belong to the enclosing block: they
+        wait on (rolling back to a savepoint, or creating one, sends them first, so the rollback undoes them and
+        a later one does not)."""
+        if self.pending and not sql.startswith("RELEASE SAVEPOINT"):
             self.flush()
         return execute(sql, params, many, context)
 
@@ -335,18 +338,20 @@ def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where:
     where a plain insert would raise and need a savepoint to go on. For a partial unique index,
     ``unless_exists_where`` is its condition (SQL, column names only), which the database needs to find it.
 
-    ``later``: a row whose key is set already (nothing to read back) goes with a later statement of the
-    transaction (``Riders``; a constraint it breaks is reported there).
+    ``later`` (without ``unless_exists``): the row goes with a later statement of the transaction (``Riders``;
+    a constraint it breaks is reported there), and an auto-increment key is not read back (``obj.pk`` stays
+    None): for rows nothing in the request reads again.
     """
     db = database()
     model, with_pk = type(obj), obj.pk is not None
-    returning = not with_pk or bool(unless_exists)
+    later = later and not unless_exists
+    returning = not later and (not with_pk or bool(unless_exists))
     sql, fields = _insert_plan(model, db.vendor, _concrete_names(model, with_pk), unless_exists, returning,
                                unless_exists_where)
     params = [field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields]
-    if later and not returning:
+    if later:
         later_insert(sql, params, table=model._meta.db_table, db=db)
-        obj._state.adding, obj._state.db = False, db.alias
+        obj._state.adding, obj._state.db = not with_pk, db.alias
         return True
     # As ``save()``: an error marks the enclosing atomic block for rollback, so nothing commits after it.
     with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
@@ -410,14 +415,17 @@ def insert_or_nothing(model, values: dict, unique: tuple[str, ...]):
     return row[0] if row else None
 
 
-def row_update(model, pk, **values) -> int:
-    """``UPDATE <table> SET <field> = <value>, … WHERE pk = <pk>``; the number of rows changed."""
+def row_update(model, pk, carry: bool = False, **values) -> int:
+    """``UPDATE <table> SET <field> = <value>, … WHERE pk = <pk>``; the number of rows changed. ``carry``: the
+    statement takes the transaction's riders along (``Riders``)."""
     db, meta = database(), model._meta
     fields = [meta.get_field(name) for name in values]
     assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
     params = [field.get_db_prep_save(values[field.name], db) for field in fields]
     params.append(meta.pk.get_db_prep_value(pk, db))
+    sql = f"UPDATE {_quote(meta.db_table)} SET {assignments} WHERE {_quote(meta.pk.column)} = %s"  # noqa: S608
+    if carry:
+        sql, params = carried(sql, params, touches=(meta.db_table,), db=db)
     with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
-        cursor.execute(f"UPDATE {_quote(meta.db_table)} SET {assignments} "  # noqa: S608
-                       f"WHERE {_quote(meta.pk.column)} = %s", params)
+        cursor.execute(sql, params)
         return cursor.rowcount

@@ -255,9 +255,21 @@ def test_a_rolled_back_savepoint_drops_its_riders(requires_postgres, program, st
             raise RuntimeError("refused")
         row_insert(a_purchase(program, store, member, "RIDE-6"), later=True)
 
-    assert not pending()
     assert list(Purchase.objects.filter(external_id__startswith="RIDE-").values_list("external_id", flat=True)) == [
         "RIDE-6"]
+    assert not pending()
+
+
+@pytest.mark.postgres
+def test_riders_outlive_a_released_savepoint_and_go_with_the_enclosing_blocks_next_statement(
+        requires_postgres, program, store, member):
+    with transaction.atomic():
+        with transaction.atomic():
+            row_insert(a_purchase(program, store, member, "RIDE-8"), later=True)
+        assert len(pending()) == 1  # released, not sent: the enclosing block's next statement takes it
+
+        assert Purchase.objects.filter(external_id="RIDE-8").exists()
+        assert not pending()
 
 
 @pytest.mark.postgres
