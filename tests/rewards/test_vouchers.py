@@ -30,6 +30,9 @@ def test_voucher_can_be_looked_up_and_used_once(pos, member, coffee):
     assert looked_up.json()["member"] == {"id": str(member.id), "card_number": member.card_number}
     assert used.status_code == 200 and used.json()["status"] == "used"
     assert again.status_code == 409 and again.json()["code"] == "voucher_already_used"
+    history = Redemption.objects.get(voucher_code=code).history.all()
+    assert [(h.from_status, h.to_status, h.actor.startswith("api_key:")) for h in history] == [
+        ("", "issued", True), ("issued", "used", True)]
 
 
 def test_voucher_codes_are_read_forgivingly(pos, member, coffee):
