@@ -467,7 +467,7 @@ def purchase_return(
             source_type="return", source_id=str(refund.pk), actor=actor, from_lots=lots,
             description=f"Return {external_id} of purchase {purchase.external_id}",
         )
-    row_insert(refund)
+    row_insert(refund, later=True)  # goes with the tier count (nothing reads it back before)
     if purchase.member_id is not None:  # comes off the qualifying value; never downgrades at once
         tier_activity_record(member=purchase.member, occurred_at=purchase.occurred_at, points=-to_reverse,
                              spend=-amount, source_type="return", source_id=str(refund.pk), actor=actor)

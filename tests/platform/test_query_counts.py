@@ -32,9 +32,9 @@ LOOKUP_QUERIES = 1
 REDEMPTION_QUERIES = 12 if _POSTGRESQL else 19
 ENROL_QUERIES = 10
 # A return: the purchase locked, its lots, the account locked, the ledger's claim (with the due lots on
-# PostgreSQL), the own and the other spendable lots, the posting, the return, the tier activity, the purchase
-# updated, the balance read back.
-RETURN_QUERIES = 15 if _POSTGRESQL else 20
+# PostgreSQL), the own and the other spendable lots, the posting, the return, the tier activity (which
+# carries the return's row on PostgreSQL), the purchase updated, the balance read back.
+RETURN_QUERIES = 14 if _POSTGRESQL else 20
 VOUCHER_USE_QUERIES = 5 if _POSTGRESQL else 6
 
 
