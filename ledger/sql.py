@@ -28,7 +28,7 @@ from datetime import datetime
 
 from django.db import models
 
-from loyalty.rows import database, row_insert, rows_as_instances, rows_select_one, statement_cursor
+from loyalty.rows import database, placeholders_named, row_insert, rows_as_instances, rows_select_one, statement_cursor
 
 from .models import LedgerEntry, LedgerTransaction, LotMovement, PointsAccount, PointsLot
 
@@ -265,8 +265,6 @@ FROM (VALUES (0)) AS one
 LEFT JOIN (SELECT * FROM due) AS lots ON true
 ORDER BY lots.id
 """
-_CLAIM_NAMES = ("c_program", "c_kind", "c_key", "c_source_type", "c_source_id", "c_actor", "c_reason", "c_reverses",
-                "c_created_at")
 _LOT_NAMES = ("lot_program", "account", "amount", "lot_remaining", "earned_at", "available_at", "released",
               "lot_expires_at", "expired")
 _ENTRY_NAMES = ("public_id", None, "program", "account", "kind", "points", "available", "pending", "debt", None,
@@ -279,18 +277,19 @@ def _claim_and_earn_sql() -> str:
         return ", ".join(computed[index] if name is None else f"%({name})s{_typed(field)}"
                          for index, (field, name) in enumerate(zip(insert.fields, names, strict=True)))
 
-    claim_sql = _CLAIM.sql.replace("VALUES (" + ", ".join(["%s"] * len(_CLAIM_NAMES)) + ")",
-                                   "VALUES (" + ", ".join(f"%({name})s" for name in _CLAIM_NAMES) + ")")
-    due = _DUE_WHERE.replace("account_id = %s", "account_id = %(account)s").replace("%s", "%(now)s")
     return _CLAIM_AND_EARN.format(  # names from the models, values bound
-        claim=claim_sql, columns=LOTS.columns, due=due, lot_columns=_LOT.columns,
+        claim=placeholders_named(_CLAIM.sql, "claim_"), columns=LOTS.columns,
+        due=placeholders_named(_DUE_WHERE, "due_"), lot_columns=_LOT.columns,
         lot_values=values(_LOT, _LOT_NAMES, {}), entry_columns=_ENTRY.columns,
         entry_values=values(_ENTRY, _ENTRY_NAMES, {1: "claim.id", 9: "new_lot.id"}), account_update=_ACCOUNT_POSTING,
         qualified=LOTS.qualified("lots"))
 
 
 def _claim_and_earn(claim_params: list, now: datetime, posting):
-    params = {**dict(zip(_CLAIM_NAMES, claim_params, strict=True)), **_posting_params(None, posting, now)}
+    at = _dt(now)
+    params = {**{f"claim_{index}": value for index, value in enumerate(claim_params)},
+              **{f"due_{index}": value for index, value in enumerate([posting.account.pk, at, at])},
+              **_posting_params(None, posting, now)}
     rows = _select(_claim_and_earn_sql(), params)
     pk, lot_id = rows[0][0], rows[0][1]
     if lot_id is not None:

@@ -127,7 +127,7 @@ class Riders:
         queries, values = [], ({} if named else [])
         for number, (rider_sql, rider_params, _) in enumerate(taken):
             if named:
-                rider_sql = _named(rider_sql, f"rider{number}_")
+                rider_sql = placeholders_named(rider_sql, f"rider{number}_")
                 values.update({f"rider{number}_{index}": value for index, value in enumerate(rider_params)})
             else:
                 values.extend(rider_params)
@@ -142,7 +142,7 @@ class Riders:
         return sql, values
 
 
-def _named(sql: str, prefix: str) -> str:
+def placeholders_named(sql: str, prefix: str) -> str:
     """``sql`` with its positional placeholders named ``<prefix>0``, ``<prefix>1``… in order."""
     numbers = itertools.count()
     return re.sub(r"%%|%s", lambda found: found[0] if found[0] == "%%" else f"%({prefix}{next(numbers)})s", sql)
@@ -385,15 +385,17 @@ def rows_insert(objs: list, *, unless_exists: tuple[str, ...] = (), unless_exist
                                unless_exists_where)
     one = f"({', '.join(['%s'] * len(fields))})"
     head, _, tail = sql.partition(f" VALUES {one}")
+    chunks = [objs[start:start + _ROWS_PER_INSERT] for start in range(0, len(objs), _ROWS_PER_INSERT)]
+    statements = [(f"{head} VALUES {', '.join([one] * len(chunk))}{tail}",
+                   [field.get_db_prep_save(field.pre_save(obj, True), db) for obj in chunk for field in fields])
+                  for chunk in chunks]
+    if later:
+        for statement, params in statements:
+            later_insert(statement, params, table=model._meta.db_table, db=db)
+        return []
     keys = []
     with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
-        for start in range(0, len(objs), _ROWS_PER_INSERT):
-            chunk = objs[start:start + _ROWS_PER_INSERT]
-            params = [field.get_db_prep_save(field.pre_save(obj, True), db) for obj in chunk for field in fields]
-            statement = f"{head} VALUES {', '.join([one] * len(chunk))}{tail}"
-            if later:
-                later_insert(statement, params, table=model._meta.db_table, db=db)
-                continue
+        for statement, params in statements:
             cursor.execute(statement, params)
             keys += [row[0] for row in cursor.fetchall()]
     return keys
