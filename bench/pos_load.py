@@ -715,6 +715,10 @@ def spy_workers(*, server: Server, seconds: float, load) -> str:
         load()
         for process in spies:
             process.wait(timeout=seconds + 60)
+        # Every worker's stacks, collapsed, for a flame graph (flamegraph.pl, speedscope) or a closer look.
+        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+        (ROOT / "var" / "bench" / "pos_spy.stacks").write_text(
+            "".join(path.read_text() for path in sorted(Path(tmp).glob("*.txt"))))
         inclusive, own, total = collections.Counter(), collections.Counter(), 0
         for path in Path(tmp).glob("*.txt"):
             for line in path.read_text().splitlines():

@@ -320,7 +320,8 @@ def _expire_lot(*, account: PointsAccount, lot: PointsLot, now: datetime, actor:
 
 
 def _catch_up(*, account: PointsAccount, now: datetime, release_actor: str = RELEASE_ACTOR,
-              expiry_actor: str = EXPIRY_ACTOR, due: list[PointsLot] | None = None) -> tuple[int, int]:
+              expiry_actor: str = EXPIRY_ACTOR, due: list[PointsLot] | None = None,
+              announce: bool = True) -> tuple[int, int]:
     """Apply the releases and expiries that fell due, in the order they fell due (caller holds the lock).
 
     Order matters only through debt: a lot released before it expired pays debt
@@ -328,6 +329,8 @@ def _catch_up(*, account: PointsAccount, now: datetime, release_actor: str = REL
     becomes available. On a tie, expiry wins. Returns (released, expired) lot counts.
 
     ``due``: the due lots, locked, by id, when the caller read them already under the lock (``_claim``).
+    ``announce``: publish ``points.expired`` for what expired here; the expiry job passes False, as it
+    announces each batch at once (the daily job would not see these lots again, so nothing else would).
     """
     if due is None:
         due = sql.lots_due(account.pk, now)
@@ -339,12 +342,28 @@ def _catch_up(*, account: PointsAccount, now: datetime, release_actor: str = REL
             events.append((lot.expires_at, 0, lot.pk, lot))
     events.sort(key=lambda event: event[:3])
     released = expired = 0
+    lost: dict[int, int] = {}  # lot id → points it lost
     for _, is_release, _, lot in events:
         if is_release:
             released += _release_lot(account=account, lot=lot, now=now, actor=release_actor)
-        else:
-            expired += _expire_lot(account=account, lot=lot, now=now, actor=expiry_actor)
+        elif (points := lot.remaining) and _expire_lot(account=account, lot=lot, now=now, actor=expiry_actor):
+            expired += 1
+            lost[lot.pk] = points
+    if announce and lost:
+        _expired_announce(account, lost, now=now)
     return released, expired
+
+
+def _expired_announce(account: PointsAccount, lost: dict[int, int], *, now: datetime) -> None:
+    """``points.expired`` for lots that expired as another operation caught their account up.
+
+    Each lot expires once (its ledger key is ``expire:lot:<id>``), so an event id derived from the lots
+    is announced once, whichever transaction got there first.
+    """
+    from notifications.events import points_expired_publish
+
+    points_expired_publish(expired=[(account, sum(lost.values()))],
+                           run_key="expiry:lots:" + ",".join(map(str, sorted(lost))), now=now)
 
 
 # --- earning -------------------------------------------------------------------------------
@@ -749,7 +768,8 @@ def _lot_batch(job: _LotJob, account_ids: list[int], *, now: datetime, actor: st
         if job.debt_matters:  # a release repays debt: one lot after the other, in _catch_up's order
             one_by_one.update(pk for pk, debt in locked.items() if debt > 0)
         for account in PointsAccount.objects.filter(pk__in=one_by_one).order_by("pk"):
-            released, expired = _catch_up(account=account, now=now, **{f"{job.name}_actor": actor})
+            released, expired = _catch_up(account=account, now=now, announce=job.name != "expiry",
+                                          **{f"{job.name}_actor": actor})
             run.lots += released if job.name == "release" else expired
         rest = sorted(set(locked) - one_by_one)
         if rest:
