@@ -37,6 +37,14 @@ from .rows import insert_or_nothing, row_update
 from .transactions import all_or_nothing
 
 
+class _Refused(Exception):
+    """Carries a refusal to store out of the transaction of the work it refused, rolling that back."""
+
+    def __init__(self, error: DomainError):
+        super().__init__(error)
+        self.error = error
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -84,32 +92,35 @@ def idempotent_call(
                               title=body.get("title"), replayed=True)
         return Answer(record.response_status, record.response_body, replayed=True)
 
+    try:
+        with transaction.atomic():
+            record_id = _claim(store=store, scope=scope, key=key, fingerprint=fingerprint)
+            if record_id is None:
+                # An earlier request, or a concurrent twin that committed first (we waited for it).
+                return replay_or_conflict(IdempotencyRecord.objects.get(store=store, scope=scope, key=key))
+            # Whatever fails inside ``run`` is rolled back whole, the record included, so the services it
+            # calls need no savepoints of their own (``loyalty.transactions``).
+            try:
+                with all_or_nothing():
+                    status, body = run()
+            except DomainError as error:
+                if store_refusals and error.status != 400:
+                    raise _Refused(error) from error
+                raise
+            # The work's last writes that nothing read back (an email, a status log) go with the answer.
+            row_update(IdempotencyRecord, record_id, carry=True, response_status=status, response_body=body)
+        return Answer(status, body)
+    except _Refused as refused:
+        refusal = refused.error
+    # A refusal to keep: its work is gone with the record (a savepoint around every request's work would
+    # cost two statements of each answer given, to spare refusals this second transaction). The key was
+    # free in between: if a twin claimed it meanwhile, its answer is the one, and ours is not stored.
     with transaction.atomic():
         record_id = _claim(store=store, scope=scope, key=key, fingerprint=fingerprint)
         if record_id is None:
-            # An earlier request, or a concurrent twin that committed first (we waited for it).
             return replay_or_conflict(IdempotencyRecord.objects.get(store=store, scope=scope, key=key))
-
-        refusal = None
-        try:
-            # Whatever fails inside ``run`` is rolled back whole (to the savepoint, or with the record), so
-            # the services it calls need no savepoints of their own (``loyalty.transactions``).
-            if store_refusals:  # a savepoint, so a refusal's partial work goes and its record stays
-                with transaction.atomic(), all_or_nothing():
-                    status, body = run()
-            else:
-                with all_or_nothing():
-                    status, body = run()  # any refusal rolls everything back, the record included
-        except DomainError as error:
-            if not store_refusals or error.status == 400:
-                raise  # rolls the record back with everything else
-            refusal = error
-            status, body = error.status, error.as_problem()
-        # The work's last writes that nothing read back (an email, a status log) go with the answer.
-        row_update(IdempotencyRecord, record_id, carry=True, response_status=status, response_body=body)
-    if refusal is not None:
-        raise refusal  # after the commit, so the stored refusal stays
-    return Answer(status, body)
+        row_update(IdempotencyRecord, record_id, response_status=refusal.status, response_body=refusal.as_problem())
+    raise refusal  # after the commit, so the stored refusal stays
 
 
 def idempotency_keys_purgeable(cutoff: datetime):

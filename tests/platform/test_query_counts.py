@@ -29,7 +29,7 @@ KEY = "query-count-key-0001"
 _POSTGRESQL = connection.vendor == "postgresql"
 PURCHASE_QUERIES = 8 if _POSTGRESQL else 15
 LOOKUP_QUERIES = 1
-REDEMPTION_QUERIES = 12 if _POSTGRESQL else 19
+REDEMPTION_QUERIES = 10 if _POSTGRESQL else 17
 ENROL_QUERIES = 10
 # A return: the purchase locked, its lots, the account locked, the ledger's claim (with the due lots on
 # PostgreSQL), the own and the other spendable lots, the posting, the return, the tier activity (which
