@@ -110,6 +110,9 @@ class PointsLot(models.Model):
             models.Index(fields=["expires_at"], condition=Q(remaining__gt=0, expired=False),
                          name="lot_expiry_due_idx"),
             models.Index(fields=["available_at"], condition=Q(released=False), name="lot_release_due_idx"),
+            # One account's pending lots by release time: with lot_spend_order_idx, what falls due for an
+            # account is found without reading its history (ledger/sql.py, _DUE_WHERE).
+            models.Index(fields=["account", "available_at"], condition=Q(released=False), name="lot_pending_due_idx"),
         ]
 
     def __str__(self):

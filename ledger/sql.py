@@ -84,8 +84,21 @@ _DATETIME = PointsLot._meta.get_field("available_at")
 _LOT_ID = LotMovement._meta.get_field("lot")
 
 # Releases and expiries that fell due (``_catch_up``), and what a spend may take, in spending order.
-_DUE_WHERE = ("account_id = %s AND ((NOT released AND available_at <= %s)"
-              " OR (NOT expired AND remaining > 0 AND expires_at <= %s))")
+# The due lots are found through two indexes, one per way of falling due, each ranged by account and time
+# (``lot_pending_due_idx``, ``lot_spend_order_idx``): the generic plan of a prepared ``account_id = %s AND
+# (… OR …)`` expects an account to hold a lot or two, walks all of the account's lots and filters, which
+# for a member of many years (or a busy till's regular, thousands of pending lots) is every lot they ever
+# earned, on every operation. The outer condition is the definition, checked again on the locked row.
+_DUE = "(NOT released AND available_at <= %s) OR (NOT expired AND remaining > 0 AND expires_at <= %s)"
+_DUE_WHERE = ("id IN (SELECT id FROM ledger_pointslot WHERE account_id = %s AND NOT released AND available_at <= %s"  # noqa: S608
+              " UNION ALL SELECT id FROM ledger_pointslot WHERE account_id = %s AND NOT expired AND remaining > 0"
+              f" AND expires_at <= %s) AND ({_DUE})")
+
+
+def _due_params(account_id: int, at) -> list:
+    """The values of ``_DUE_WHERE``'s placeholders, in order."""
+    return [account_id, at, account_id, at, at, at]
+
 _SPENDABLE_WHERE = "account_id = %s AND released AND NOT expired AND remaining > 0"
 _SPENDING_ORDER = "expires_at ASC NULLS LAST, earned_at ASC, id ASC"
 # Of those, only the lots a spend of %s points takes from: the ones with fewer points before them in
@@ -156,7 +169,7 @@ def lots_due(account_id: int, now: datetime) -> list[PointsLot]:
     at = _dt(now)
     return LOTS.instances(_select(
         f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE {_DUE_WHERE} ORDER BY id{_for_update()}",  # noqa: S608
-        [account_id, at, at]))
+        _due_params(account_id, at)))
 
 
 def _needed(excluded: int = 0) -> str:
@@ -217,7 +230,8 @@ def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, sour
     if earn is not None:
         return _claim_and_earn(params, now, earn)
     at = _dt(now)
-    rows = _select(_claim_and_lots(bool(spend)), [*params, account_id, at, at, *([account_id, spend] if spend else [])])
+    rows = _select(_claim_and_lots(bool(spend)),
+                   [*params, *_due_params(account_id, at), *([account_id, spend] if spend else [])])
     lots = LOTS.instances(row[2:] for row in rows if row[1] is not None)
     due_count = sum(1 for row in rows if row[1] == 0)
     return rows[0][0], lots[:due_count], (lots[due_count:] if spend else None), False
@@ -288,7 +302,7 @@ def _claim_and_earn_sql() -> str:
 def _claim_and_earn(claim_params: list, now: datetime, posting):
     at = _dt(now)
     params = {**{f"claim_{index}": value for index, value in enumerate(claim_params)},
-              **{f"due_{index}": value for index, value in enumerate([posting.account.pk, at, at])},
+              **{f"due_{index}": value for index, value in enumerate(_due_params(posting.account.pk, at))},
               **_posting_params(None, posting, now)}
     rows = _select(_claim_and_earn_sql(), params)
     pk, lot_id = rows[0][0], rows[0][1]
