@@ -3,7 +3,7 @@ from datetime import timedelta
 import time_machine
 from django.utils import timezone
 
-from ledger.services import lots_expire_due, points_earn, points_spend
+from ledger.services import lots_expire_due, lots_release_due, points_earn, points_spend
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
@@ -68,3 +68,20 @@ def test_points_that_expire_as_the_member_spends_are_announced(program, member, 
 
     (delivery,) = WebhookDelivery.objects.filter(event_type="points.expired")
     assert delivery.payload["data"]["points"] == 15
+
+
+def test_points_the_release_job_finds_already_expired_are_announced_once(program, member, receiver):
+    WebhookEndpoint.objects.create(program=program, url=receiver.url, events=["points.expired"])
+    now = timezone.now()
+    # Pending for 10 days, but expiring after 5: it never becomes available.
+    points_earn(member=member, points=18, idempotency_key="short-lived", source_type="test", actor="test",
+                available_at=now + timedelta(days=10), expires_at=now + timedelta(days=5))
+
+    with time_machine.travel(now + timedelta(days=11), tick=False):
+        lots_release_due(now=timezone.now())
+        lots_expire_due(now=timezone.now())
+
+    (delivery,) = WebhookDelivery.objects.filter(event_type="points.expired")
+    assert delivery.payload["data"]["points"] == 18
+    member.account.refresh_from_db()
+    assert (member.account.available, member.account.pending) == (0, 0)
