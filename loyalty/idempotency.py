@@ -92,12 +92,18 @@ def idempotent_call(
                               title=body.get("title"), replayed=True)
         return Answer(record.response_status, record.response_body, replayed=True)
 
+    def claimed() -> int | Answer:
+        """The new record's id, or the answer stored under the key: by an earlier request, or by a concurrent
+        twin that committed first (the claim waited for it)."""
+        record_id = _claim(store=store, scope=scope, key=key, fingerprint=fingerprint)
+        if record_id is None:
+            return replay_or_conflict(IdempotencyRecord.objects.get(store=store, scope=scope, key=key))
+        return record_id
+
     try:
         with transaction.atomic():
-            record_id = _claim(store=store, scope=scope, key=key, fingerprint=fingerprint)
-            if record_id is None:
-                # An earlier request, or a concurrent twin that committed first (we waited for it).
-                return replay_or_conflict(IdempotencyRecord.objects.get(store=store, scope=scope, key=key))
+            if isinstance(record_id := claimed(), Answer):
+                return record_id
             # Whatever fails inside ``run`` is rolled back whole, the record included, so the services it
             # calls need no savepoints of their own (``loyalty.transactions``).
             try:
@@ -116,9 +122,8 @@ def idempotent_call(
     # cost two statements of each answer given, to spare refusals this second transaction). The key was
     # free in between: if a twin claimed it meanwhile, its answer is the one, and ours is not stored.
     with transaction.atomic():
-        record_id = _claim(store=store, scope=scope, key=key, fingerprint=fingerprint)
-        if record_id is None:
-            return replay_or_conflict(IdempotencyRecord.objects.get(store=store, scope=scope, key=key))
+        if isinstance(record_id := claimed(), Answer):
+            return record_id
         row_update(IdempotencyRecord, record_id, response_status=refusal.status, response_body=refusal.as_problem())
     raise refusal  # after the commit, so the stored refusal stays
 
