@@ -101,7 +101,10 @@ class QualifyingActivity(models.Model):
                                     name="qualifying_activity_once_per_source"),
         ]
         indexes = [
-            models.Index(fields=["member", "occurred_at"], name="qualifying_member_time_idx"),
+            # A member's window is summed on every purchase: with its units in the index, from the index alone
+            # (a regular's year of activities lies on as many table pages as there are activities).
+            models.Index(fields=["member", "occurred_at"], include=["points", "spend", "credits"],
+                         name="qualifying_member_window_idx"),
             models.Index(fields=["program", "occurred_at"], name="qualifying_program_time_idx"),
         ]
 

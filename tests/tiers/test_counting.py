@@ -220,3 +220,25 @@ def test_a_tier_the_memoised_ladder_does_not_know_yet_is_read_from_the_database(
     assert member_tier_get(member=Member.objects.get(pk=member.pk)).code == "silver"
     status = earn(member, 100, "p2")  # the member's tier is unknown to the memo: decided on fresh rows
     assert (status.qualifying_value, status.tier.code) == (700, "silver")
+
+
+@pytest.mark.parametrize("metric", [TierPolicy.Metric.POINTS, TierPolicy.Metric.SPEND, TierPolicy.Metric.CREDITS])
+def test_a_members_window_is_summed_from_the_index_alone(requires_postgres, member, metric):
+    """A regular's year of activities lies on as many table pages as there are activities: the window's
+    units are read from the member's index instead (an index-only scan), whatever the metric."""
+    from tiers.counting import _count_statements
+
+    now = timezone.now()
+    params = {"program": member.program_id, "member": member.pk, "occurred_at": now, "points": 1,
+              "spend": Decimal("1.00"), "credits": 0, "source_type": "test", "source_id": "plan", "actor": "test",
+              "now": now, "since": now - timedelta(days=365)}
+    (counting,) = _count_statements(metric, portable=False)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's table is small; a real one is not
+        # Whether PostgreSQL prefers the index alone to a bitmap of it depends on how much of the table it knows
+        # to be all-visible (VACUUM's map, which a test's transaction never gets): the index must cover the sum.
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + counting, params)  # planned, not run
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Index Only Scan using qualifying_member_window_idx" in plan, plan
