@@ -9,31 +9,27 @@ development) they are the plain operations.
 from django.db import migrations
 
 
-def _online(schema_editor) -> dict:
-    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
-
-
-class AddIndexOnline(migrations.AddIndex):
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        model = to_state.apps.get_model(app_label, self.model_name)
+class _Online:
+    def _apply(self, schema_editor, state, app_label: str, method: str, index) -> None:
+        model = state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.add_index(model, self.index, **_online(schema_editor))
+            online = {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
+            getattr(schema_editor, method)(model, index, **online)
+
+
+class AddIndexOnline(_Online, migrations.AddIndex):
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        self._apply(schema_editor, to_state, app_label, "add_index", self.index)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.remove_index(model, self.index, **_online(schema_editor))
+        self._apply(schema_editor, from_state, app_label, "remove_index", self.index)
 
 
-class RemoveIndexOnline(migrations.RemoveIndex):
+class RemoveIndexOnline(_Online, migrations.RemoveIndex):
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            schema_editor.remove_index(model, index, **_online(schema_editor))
+        index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+        self._apply(schema_editor, from_state, app_label, "remove_index", index)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            schema_editor.add_index(model, index, **_online(schema_editor))
+        index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+        self._apply(schema_editor, to_state, app_label, "add_index", index)
