@@ -209,7 +209,10 @@ class RuleAward(models.Model):
             models.UniqueConstraint(fields=["rule", "member", "source_type", "source_id"],
                                     name="rule_award_once_per_source"),
         ]
-        indexes = [models.Index(fields=["rule", "member", "occurred_at"], name="rule_award_cap_idx")]
+        # A capped rule's period total is read on every purchase it could pay: the points ride in the index,
+        # so the sum is read from it alone (no table page per award).
+        indexes = [models.Index(fields=["rule", "member", "occurred_at"], include=["points"],
+                                name="rule_award_cap_sum_idx")]
 
     def __str__(self):
         return f"{self.rule_id} → {self.member_id}: {self.points}"

@@ -40,7 +40,7 @@ def rule_points_awarded(*, program, rule: EarningRule, member, at: datetime) -> 
     """What ``rule`` already gave ``member`` in the cap period that contains ``at``."""
     start, end = cap_period_bounds(program=program, period=rule.cap_period, at=at)
     # The cursor, not an aggregate queryset: every purchase runs this once per capped rule, and compiling the
-    # queryset cost more than the query (the index rule_award_cap_idx answers it).
+    # queryset cost more than the query (the index rule_award_cap_sum_idx answers it alone).
     with statement_cursor() as cursor:
         cursor.execute("SELECT COALESCE(SUM(points), 0) FROM earning_ruleaward WHERE rule_id = %s AND member_id = %s "
                        "AND occurred_at >= %s AND occurred_at < %s",

@@ -134,3 +134,30 @@ def test_a_replayed_purchase_does_not_count_twice_against_a_cap(pos, member, mak
     assert replay.status_code == 200
     assert RuleAward.objects.count() == 1
     assert breakdown_of(pos, member, external_id="R-2") == [BASE_20, {"rule": "daily", "points": 20}]
+
+
+def test_a_caps_period_total_is_read_from_the_index_alone(requires_postgres, program, member, make_rule):
+    """Every purchase a capped rule could pay sums what it paid the member this period: from the index
+    (the points ride in it), not from one table page per award."""
+    from django.db import connection
+
+    from earning.selectors import rule_points_awarded
+
+    rule = make_rule("daily", fixed(30), cap_per_member=50, cap_period="day")
+    statements = []
+
+    def seen(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(seen):
+        assert rule_points_awarded(program=program, rule=rule, member=member, at=datetime.now(UTC)) == 0
+    ((sql, params),) = statements
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's table is small; a real one is not
+        # Index alone or a bitmap of it: PostgreSQL chooses by VACUUM's visibility map, which a test never gets.
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Index Only Scan using rule_award_cap_sum_idx" in plan, plan
