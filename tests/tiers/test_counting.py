@@ -13,6 +13,7 @@ from loyalty.transactions import all_or_nothing
 from members.models import Member
 from tests.concurrency import results_of, run_together
 from tests.factories import MemberFactory
+from tests.plans import covering_plan
 from tiers import services
 from tiers.counting import CONFIG, activity_count
 from tiers.models import MemberTier, TierChange, TierPolicy
@@ -233,12 +234,6 @@ def test_a_members_window_is_summed_from_the_index_alone(requires_postgres, memb
               "spend": Decimal("1.00"), "credits": 0, "source_type": "test", "source_id": "plan", "actor": "test",
               "now": now, "since": now - timedelta(days=365)}
     (counting,) = _count_statements(metric, portable=False)
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's table is small; a real one is not
-        # Whether PostgreSQL prefers the index alone to a bitmap of it depends on how much of the table it knows
-        # to be all-visible (VACUUM's map, which a test's transaction never gets): the index must cover the sum.
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("EXPLAIN " + counting, params)  # planned, not run
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = covering_plan(counting, params)
 
     assert "Index Only Scan using qualifying_member_window_idx" in plan, plan
