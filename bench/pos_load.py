@@ -18,7 +18,10 @@ Then, for each scenario and each concurrency level:
   in one transaction per request with hand-written SQL and nothing else (no HTTP, no ORM, no rules).
 
 Scenarios: ``floor`` (purchases sent to ``bench/floor_app.py``, a WSGI app with no Django or database, under
-the same gunicorn: the most any endpoint can reach on this machine, beside the raw purchase), ``purchase``
+the same gunicorn: the most any endpoint can reach on this machine, beside the raw purchase), ``floor-django``
+(purchases sent to ``bench/django_floor_app.py``: the project's own purchase request, middleware, key, throttle,
+validation and rendering included, answering a fixed body instead of doing the purchase: what the framework
+costs before a purchase does anything), ``purchase``
 (random members; the baseline does the issue's work: resolve the card, lock the account, write transaction, lot,
 entry and balance, insert the purchase), ``purchase-rows`` (the same purchases beside a baseline that writes every
 row the API writes, in as many statements: what is left between the two is Python), ``purchase-hot`` (every
@@ -51,7 +54,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_pos"
-SCENARIOS = ("floor", "purchase", "purchase-rows", "purchase-hot", "purchase-webhook", "redeem", "redeem-hot", "lookup")
+SCENARIOS = ("floor", "floor-django", "purchase", "purchase-rows", "purchase-hot", "purchase-webhook", "redeem",
+             "redeem-hot", "lookup")
 SEED_POINTS = 100_000_000  # the hot member redeems tens of thousands of times on a fast machine
 README_TABLE = "| run | scenario | clients | req/s | p50 ms | p95 ms | p99 ms | raw SQL tx/s | raw p99 ms | ratio |"
 README_SUMMARY_TABLE = "| benchmark | machine | date | figure | raw-SQL baseline | ratio |"
@@ -552,7 +556,7 @@ RAW_WORK = {"purchase": raw_purchase, "purchase-rows": raw_purchase_rows, "purch
             "redeem": raw_redeem, "lookup": raw_lookup}
 # The floor sends purchases to bench/floor_app.py and sets them beside the raw purchase; "purchase-rows" sends
 # purchases to the API and sets them beside the raw SQL that writes every row the API writes.
-LOAD_AS = {"floor": "purchase", "purchase-rows": "purchase", "purchase-webhook": "purchase"}
+LOAD_AS = {"floor": "purchase", "floor-django": "purchase", "purchase-rows": "purchase", "purchase-webhook": "purchase"}
 
 
 def load_raw(*, url: str, ctx: dict, scenario: str, clients: int, cards: list[str], hot: str | None,
@@ -858,8 +862,9 @@ def main() -> None:
     results = []
     worker_args = ("--worker-class", args.worker_class, "--threads", str(args.threads))
     server = Server(env, args.workers, worker_args=worker_args)
-    floor = Server(env, args.workers, app="floor_app:application", worker_args=worker_args) \
-        if "floor" in scenarios else None
+    floor_apps = {"floor": "floor_app:application", "floor-django": "django_floor_app:application"}
+    floors = {scenario: Server(env, args.workers, app=app, worker_args=worker_args)
+              for scenario, app in floor_apps.items() if scenario in scenarios}
     try:
         for scenario in scenarios:
             hot = hot_cards.get(scenario)
@@ -873,7 +878,7 @@ def main() -> None:
                 ours_parts, raw_parts = [], []
                 for turn in range(args.rounds):
                     ours_parts.append(send_load(
-                        server=floor if scenario == "floor" else server, keys=seeded["keys"], scenario=scenario,
+                        server=floors.get(scenario, server), keys=seeded["keys"], scenario=scenario,
                         clients=clients, cards=pool, hot=hot, warmup=args.warmup if turn == 0 else 0,
                         duration=args.duration / args.rounds, run_id=f"{run_id}-{scenario}-{clients}-{turn}"))
                     raw_parts.append(load_raw(
@@ -911,7 +916,7 @@ def main() -> None:
             print(f"\npy-spy, {args.spy_scenario} at 8 clients (also in var/bench/pos_spy.txt):\n{spied}")
     finally:
         server.stop()
-        if floor:
+        for floor in floors.values():
             floor.stop()
         if broker:
             cache_prepare(broker)  # drop the queued tasks no worker ran
