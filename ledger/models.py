@@ -103,14 +103,14 @@ class PointsLot(models.Model):
             ),
         ]
         indexes = [
-            # Spending order within an account.
-            models.Index(fields=["account", "expires_at", "id"], condition=Q(remaining__gt=0),
-                         name="lot_spend_order_idx"),
+            # Spending order within an account, whole: a spend reads its lots in index order and stops.
+            models.Index(fields=["account", "expires_at", "earned_at", "id"], condition=Q(remaining__gt=0),
+                         name="lot_spending_order_idx"),
             # The two batch jobs read only their own small slice.
             models.Index(fields=["expires_at"], condition=Q(remaining__gt=0, expired=False),
                          name="lot_expiry_due_idx"),
             models.Index(fields=["available_at"], condition=Q(released=False), name="lot_release_due_idx"),
-            # One account's pending lots by release time: with lot_spend_order_idx, what falls due for an
+            # One account's pending lots by release time: with lot_spending_order_idx, what falls due for an
             # account is found without reading its history (ledger/sql.py, _DUE_WHERE).
             models.Index(fields=["account", "available_at"], condition=Q(released=False), name="lot_pending_due_idx"),
         ]

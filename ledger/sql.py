@@ -85,7 +85,7 @@ _LOT_ID = LotMovement._meta.get_field("lot")
 
 # Releases and expiries that fell due (``_catch_up``), and what a spend may take, in spending order.
 # The due lots are found through two indexes, one per way of falling due, each ranged by account and time
-# (``lot_pending_due_idx``, ``lot_spend_order_idx``): the generic plan of a prepared ``account_id = %s AND
+# (``lot_pending_due_idx``, ``lot_spending_order_idx``): the generic plan of a prepared ``account_id = %s AND
 # (… OR …)`` expects an account to hold a lot or two, walks all of the account's lots and filters, which
 # for a member of many years (or a busy till's regular, thousands of pending lots) is every lot they ever
 # earned, on every operation. The outer condition is the definition, checked again on the locked row.
@@ -102,9 +102,19 @@ def _due_params(account_id: int, at) -> list:
 _SPENDABLE_WHERE = "account_id = %s AND released AND NOT expired AND remaining > 0"
 _SPENDING_ORDER = "expires_at ASC NULLS LAST, earned_at ASC, id ASC"
 # Of those, only the lots a spend of %s points takes from: the ones with fewer points before them in
-# spending order (``_consume`` stops there), so a member with many lots is not read whole per spend.
+# spending order (``_consume`` stops there), so a member with many lots is not read whole per spend. Every
+# lot holds at least one point, so a spend of P points takes from P lots at most: the running sum is taken
+# over the first P in spending order only, which PostgreSQL reads off ``lot_spending_order_idx`` (the
+# spending order itself) and stops: a window over all of them read and sorted every live lot the member
+# holds, 2 ms for 2,000 lots.
 _NEEDED = ("id IN (SELECT id FROM (SELECT id, SUM(remaining) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING)"
-           " - remaining AS before FROM ledger_pointslot WHERE {where}{excluded}) AS spendable WHERE before < %s)")
+           " - remaining AS before FROM (SELECT id, remaining, expires_at, earned_at FROM ledger_pointslot"
+           " WHERE {where}{excluded} ORDER BY {order} LIMIT %s) AS soonest) AS spendable WHERE before < %s)")
+
+
+def _needed_params(account_id: int, points: int, exclude=()) -> list:
+    """The values of ``_needed()``'s placeholders, in order."""
+    return [account_id, *exclude, points, points]
 
 
 def _for_update() -> str:
@@ -181,13 +191,12 @@ def lots_spendable(account_id: int, points: int, *, exclude=()) -> list[PointsLo
     """The account's available lots that a spend of ``points`` takes from, locked, soonest-expiring first."""
     return LOTS.instances(_select(
         f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE {_needed(len(exclude))} "  # noqa: S608
-        f"ORDER BY {_SPENDING_ORDER}{_for_update()}", [account_id, *exclude, points]))
+        f"ORDER BY {_SPENDING_ORDER}{_for_update()}", _needed_params(account_id, points, exclude)))
 
 
 # The claim, the due lots and (for a spend) the spendable lots, in one statement (module docstring). The
 # outer join yields one row with the claim's id when no lot matches; ``part`` 0 rows are the due lots by
-# id, ``part`` 1 the spendable lots in spending order. Without a spend the spendable part is left out: it
-# runs a window over every lot the account holds, which grows with a busy member's history.
+# id, ``part`` 1 the spendable lots in spending order. Without a spend the spendable part is left out.
 _CLAIM_AND_LOTS = """
 WITH claim AS ({claim}),
 due AS (SELECT 0 AS part, {columns} FROM ledger_pointslot WHERE {due} FOR UPDATE){spendable}
@@ -231,7 +240,7 @@ def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, sour
         return _claim_and_earn(params, now, earn)
     at = _dt(now)
     rows = _select(_claim_and_lots(bool(spend)),
-                   [*params, *_due_params(account_id, at), *([account_id, spend] if spend else [])])
+                   [*params, *_due_params(account_id, at), *(_needed_params(account_id, spend) if spend else [])])
     lots = LOTS.instances(row[2:] for row in rows if row[1] is not None)
     due_count = sum(1 for row in rows if row[1] == 0)
     return rows[0][0], lots[:due_count], (lots[due_count:] if spend else None), False

@@ -34,6 +34,6 @@ def test_the_due_lots_are_read_through_their_indexes_not_the_accounts_history(me
     finally:
         driver.execute("DEALLOCATE due")
 
-    assert "lot_pending_due_idx" in plan and "lot_spend_order_idx" in plan, plan
+    assert "lot_pending_due_idx" in plan and "lot_spending_order_idx" in plan, plan
     assert "ledger_pointslot_account_id" not in plan, plan
     assert sql.lots_due(member.account.pk, now) == []
