@@ -554,7 +554,8 @@ def raw_lookup(cur, ctx: dict, card: str, sequence: str) -> None:
 
 RAW_WORK = {"purchase": raw_purchase, "purchase-rows": raw_purchase_rows, "purchase-webhook": raw_purchase_webhook,
             "redeem": raw_redeem, "lookup": raw_lookup}
-# The floor sends purchases to bench/floor_app.py and sets them beside the raw purchase; "purchase-rows" sends
+# The floors send purchases to bench/floor_app.py and bench/django_floor_app.py and set them beside the raw
+# purchase; "purchase-rows" sends
 # purchases to the API and sets them beside the raw SQL that writes every row the API writes.
 LOAD_AS = {"floor": "purchase", "floor-django": "purchase", "purchase-rows": "purchase", "purchase-webhook": "purchase"}
 

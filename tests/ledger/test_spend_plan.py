@@ -8,6 +8,7 @@ from django.db import connection
 from ledger import sql
 from ledger.models import PointsLot
 from ledger.services import points_earn
+from tests.plans import generic_plan
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
 
@@ -23,26 +24,10 @@ def regular(member):
     return member
 
 
-def _generic_plan(account_id: int, points: int) -> str:
-    numbers = iter([1, 2, 2])  # sql._needed_params: account, points (the lots' bound), points
-    needed = re.sub(r"%s", lambda _: f"${next(numbers)}", sql._needed())
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE ledger_pointslot")
-        # Prepared, as psycopg prepares the ledger's statements, and planned once for any account.
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's table is small; a real one is not
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-    driver = connection.connection  # PREPARE's own placeholders need the simple query protocol: no parameters
-    driver.execute(f"PREPARE needed (bigint, bigint) AS SELECT id FROM ledger_pointslot WHERE {needed}")  # noqa: S608
-    try:
-        rows = driver.execute(f"EXPLAIN (ANALYZE, COSTS OFF) EXECUTE needed ({int(account_id)}, {int(points)})")
-        return "\n".join(row[0] for row in rows.fetchall())
-    finally:
-        driver.execute("DEALLOCATE needed")
-
-
 def test_a_spend_stops_reading_lots_once_it_has_enough(regular):
-    plan = _generic_plan(regular.account.pk, 15)
+    plan = generic_plan(  # sql._needed_params: account, points (the lots' bound), points
+        sql._needed(), numbers=[1, 2, 2], types=("bigint", "bigint"), values=(str(int(regular.account.pk)), "15"),
+        analyze=True, bitmaps=False)
 
     scan = r"Index Scan using lot_spending_order_idx on ledger_pointslot \w+ \(actual time=[\d.]+\.\.[\d.]+ rows=(\d+)"
     scanned = [int(found) for found in re.findall(scan, plan)]
