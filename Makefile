@@ -62,4 +62,4 @@ beat: install
 	$(BIN)/celery -A loyalty beat --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3
+	rm -rf $(VENV) var/postgres

@@ -438,7 +438,7 @@ def points_spend(
     _catch_up(account=account, now=now, due=due)
     if account.spendable < points:
         raise _insufficient(points, account)
-    if due or spendable is None:  # read before the catch-up changed lots, or not read yet
+    if due:  # read before the catch-up changed these lots
         spendable = _spendable_lots(account, points)
     posting = _Posting(account=account, kind=kind, points=-points, description=description)
     left = _consume(posting, points, spendable)
@@ -755,14 +755,13 @@ def _batch_committed(job: str, run: LotRun) -> None:
 def _lot_batch(job: _LotJob, account_ids: list[int], *, now: datetime, actor: str, run: LotRun,
                wait: bool) -> list[int]:
     """One transaction: lock the accounts, catch them up; answers the ids it had to skip (locked elsewhere)."""
-    set_based = connection.vendor == "postgresql"
     with transaction.atomic():
-        locking = PointsAccount.objects.select_for_update(skip_locked=set_based and not wait)
+        locking = PointsAccount.objects.select_for_update(skip_locked=not wait)
         locked = dict(locking.filter(pk__in=account_ids).order_by("pk").values_list("pk", "debt"))
         skipped = [pk for pk in account_ids if pk not in locked]
         if not locked:
             return skipped
-        one_by_one = set(locked) if not set_based else set(
+        one_by_one = set(
             PointsLot.objects.filter(job.one_by_one, account_id__in=list(locked)).values_list("account_id", flat=True)
         )
         if job.debt_matters:  # a release repays debt: one lot after the other, in _catch_up's order

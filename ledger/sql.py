@@ -2,18 +2,18 @@
 
 Every purchase and redemption runs these. Through the ORM each statement cost 0.5–1 ms of Python
 (query building, compiling, model construction); here the SQL strings are fixed, the values are
-prepared by the model fields themselves (``get_db_prep_save``, so SQLite gets the text and hex forms
-the ORM writes) and rows come back through the backend's converters into model instances
-(``Model.from_db``), so what is written and read is exactly what the ORM would write and read.
+prepared by the model fields themselves (``get_db_prep_save``) and rows come back through the backend's
+converters into model instances (``Model.from_db``), so what is written and read is exactly what the ORM
+would write and read.
 
 Two paths write a posting:
 
-* portable (SQLite, and PostgreSQL when a posting does not fit one statement): one plain statement per
-  row or per table, in the order the services always wrote them;
-* PostgreSQL: one data-modifying ``WITH`` statement writing the new lot, the entry, its movements, the
+* row by row, when a posting does not fit one statement: one plain statement per row or per table, in
+  the order the services always wrote them;
+* otherwise one data-modifying ``WITH`` statement writing the new lot, the entry, its movements, the
   lots it changed and the account (``posting_write_one``).
 
-On PostgreSQL the key claim also reads the account's due lots (and, for a spend, its spendable lots)
+The key claim also reads the account's due lots (and, for a spend, its spendable lots)
 in the same statement (``claim``). That read is as fresh as a separate statement after the claim
 would be: the claim runs after the account lock was granted, its snapshot is taken when it starts,
 and every writer of an account's lots holds that account's lock, so all of them committed before
@@ -218,24 +218,17 @@ def _claim_and_lots(spending: bool) -> str:
         lots="SELECT * FROM due UNION ALL SELECT * FROM spendable" if spending else "SELECT * FROM due")
 
 
-def one_statement() -> bool:
-    return database().vendor == "postgresql"
-
-
 def claim(*, program_id, kind: str, idempotency_key: str, source_type: str, source_id: str, actor: str,
           reason: str, now: datetime, account_id: int, spend: int = 0, earn=None):
     """Insert the transaction row or yield to the one with the key: ``(id or None, due lots, spendable lots,
     earned)``.
 
     The lots (the spendable ones a spend of ``spend`` points takes from, if any) are read in the same
-    statement on PostgreSQL; elsewhere they are ``None`` (read them later). ``earn``, a posting that
+    statement. ``earn``, a posting that
     ``earns_with_claim``, is written by the same statement too when the key is new and no lot is due;
     ``earned`` says whether it was (its new lot then has its id).
     """
     params = _CLAIM.params(program_id, kind, idempotency_key, source_type, source_id, actor, reason, None, now)
-    if not one_statement():
-        rows = _select(_CLAIM.sql, params)
-        return (rows[0][0] if rows else None), None, None, False
     if earn is not None:
         return _claim_and_earn(params, now, earn)
     at = _dt(now)
@@ -250,7 +243,7 @@ def earns_with_claim(posting) -> bool:
     """An earn whose posting is its new lot, entry and balance alone (no debt repaid from the lot, which would
     be a movement of the new lot) can be written by the claim's statement (``claim(earn=…)``)."""
     lot = posting.lot
-    return one_statement() and lot is not None and lot.pk is None and not posting.movements
+    return lot is not None and lot.pk is None and not posting.movements
 
 
 def _typed(field) -> str:
@@ -362,7 +355,7 @@ def lots_write(lots) -> None:
 def fits_one_statement(posting) -> bool:
     """A new lot's id is known only inside the statement, so no movement may point at it."""
     lot = posting.lot
-    return one_statement() and not (lot is not None and lot.pk is None and posting.movements)
+    return not (lot is not None and lot.pk is None and posting.movements)
 
 
 _NEW_LOT = f"""

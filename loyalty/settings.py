@@ -1,8 +1,8 @@
 """Settings for the loyalty platform.
 
 Every value comes from the environment (twelve-factor); the defaults make a
-fresh checkout run on its own: a SQLite file under var/, tasks executed
-eagerly, mail printed to the console.
+fresh checkout run on its own: an embedded PostgreSQL under var/, tasks
+executed eagerly, mail printed to the console.
 """
 
 from pathlib import Path
@@ -82,25 +82,24 @@ TEMPLATES = [
     },
 ]
 
-# Database: SQLite under var/ unless DATABASE_URL says otherwise.
-# IMMEDIATE transactions make SQLite take its write lock at BEGIN, so two
-# writers queue instead of failing with "database is locked" half-way.
-DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'loyalty.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
-    # Covering indexes (INCLUDE) are for PostgreSQL's index-only scans; SQLite builds them without the extra
-    # columns, which is all a development database needs.
-    SILENCED_SYSTEM_CHECKS = ["models.W040"]
+# Database: PostgreSQL, always. DATABASE_URL names it; without one, the checkout's own embedded server
+# under var/ (loyalty.embedded_postgres), so a newcomer needs only Python and runs the production engine.
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db_url("DATABASE_URL")}
 else:
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["ENGINE"] = "loyalty.postgresql"  # the same, with a health check that costs no query
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Server-side binding lets psycopg prepare a statement on its fifth run on a connection: PostgreSQL then
-    # skips parsing and planning it (about a quarter of its CPU per POS purchase). Behind a transaction-mode
-    # pooler this needs PgBouncer 1.21+ with max_prepared_statements set, or DATABASE_PREPARED_STATEMENTS=false.
-    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+    from .embedded_postgres import embedded_database
+
+    DATABASES = {"default": embedded_database(VAR_DIR)}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://...).")
+DATABASES["default"]["ENGINE"] = "loyalty.postgresql"  # the same, with a health check that costs no query
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Server-side binding lets psycopg prepare a statement on its fifth run on a connection: PostgreSQL then
+# skips parsing and planning it. Behind a transaction-mode pooler this needs PgBouncer 1.21+ with
+# max_prepared_statements set, or DATABASE_PREPARED_STATEMENTS=false.
+if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -268,5 +267,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "embedded_postgres": {"level": "WARNING"},  # each start and stop of the local server is no news
+    },
 }

@@ -323,7 +323,7 @@ def _outbox_insert(rows: list[dict]) -> int:
     with statement_cursor(db) as cursor:
         for start in range(0, len(rows), OUTBOX_INSERT_ROWS):
             chunk = rows[start:start + OUTBOX_INSERT_ROWS]
-            statements = (_outbox_insert_json(chunk, db) if db.vendor == "postgresql" and len(chunk) > 1
+            statements = (_outbox_insert_json(chunk, db) if len(chunk) > 1
                           else _outbox_insert_values(chunk, db))
             for sql, params in statements:
                 cursor.execute(sql, params)

@@ -2,7 +2,6 @@ import os
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.factories import MemberFactory, ProgramFactory, StoreFactory, api_key_for
@@ -83,7 +82,3 @@ def skip_unless(condition: bool, reason: str) -> None:
         pytest.fail(f"required on CI: {reason}")
     pytest.skip(reason)
 
-
-@pytest.fixture
-def requires_postgres():
-    skip_unless(connection.vendor == "postgresql", "needs PostgreSQL row locks (set DATABASE_URL)")

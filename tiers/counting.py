@@ -1,7 +1,7 @@
 """The per-earn path of tiers in hand-written SQL: count one activity, sum a window, read a tier id.
 
 Every purchase, event and return counts towards tiers, so this is the hot path. The statements are
-built once per process (per database vendor and metric) and every value travels as a parameter.
+built once per process (per metric) and every value travels as a parameter.
 
 Counting one activity (``activity_count``) inserts the ``QualifyingActivity`` row and rewrites the
 member's cached qualifying value from the window's sum, and answers the member's tier id, the new
@@ -15,8 +15,8 @@ units and whether a manual lock holds:
   means no activity is missing from the sum. Otherwise it updates nothing and the caller settles
   the member under the row lock, with a fresh sum (as on a member's first activity, when there is
   no status row yet).
-* SQLite (and any other database): an ``INSERT`` and an ``UPDATE … RETURNING``. SQLite has one
-  writer at a time, so the sum the ``UPDATE`` reads is complete.
+* ``portable=True``: an ``INSERT`` and an ``UPDATE … RETURNING``, the plain form the test suite holds the
+  one statement to.
 
 Units are integers — points, credits or spend in cents — summed exactly as the set-based
 recalculation sums them (``tiers.recalculation``), so both always agree on a member's value.
@@ -137,7 +137,6 @@ def activity_count(*, program_id, member_id, metric: str, scale: int, since: dat
         "source_type": source_type, "source_id": source_id, "actor": actor,
         "now": ops.adapt_datetimefield_value(now), "since": ops.adapt_datetimefield_value(since),
     }
-    portable = portable or db.vendor != "postgresql"
     *writes, counting = _count_statements(metric, portable=portable)
     with statement_cursor(db) as cursor:
         for statement in writes:
@@ -148,7 +147,7 @@ def activity_count(*, program_id, member_id, metric: str, scale: int, since: dat
     if row is None:
         return None
     tier_id, total, locked = row
-    # The portable statement answers the stored value (a float on SQLite), exact to the cent.
+    # The portable statement answers the stored value, exact to the cent.
     units = round(Decimal(str(total)) * scale) if portable else total
     return Counted(tier_id=tier_id, units=units, locked=bool(locked))
 

@@ -73,7 +73,6 @@ class _Params(dict):
 class ProgramRecalculation:
     def __init__(self, *, program, policy: TierPolicy, ladder: Ladder, window: Window):
         self.program, self.policy, self.ladder, self.window = program, policy, ladder, window
-        self.vendor = connection.vendor
         self._uuid = models.UUIDField()
 
     # -- values the database understands ------------------------------------------------------
@@ -84,12 +83,11 @@ class ProgramRecalculation:
         return self._uuid.get_db_prep_value(value, connection)
 
     def _null_timestamp(self) -> str:
-        # PostgreSQL types a CASE whose branches are all NULL as text; SQLite has no such type to give.
-        return "CAST(NULL AS TIMESTAMP WITH TIME ZONE)" if self.vendor == "postgresql" else "NULL"
+        # PostgreSQL types a CASE whose branches are all NULL as text.
+        return "CAST(NULL AS TIMESTAMP WITH TIME ZONE)"
 
     def _distinct(self, left: str, right: str) -> str:
-        operator = "IS DISTINCT FROM" if self.vendor == "postgresql" else "IS NOT"
-        return f"({left} {operator} {right})"
+        return f"({left} IS DISTINCT FROM {right})"
 
     # -- the ladder as CASE expressions -----------------------------------------------------
     def _rank_of_tier(self, column: str, p: _Params) -> str:
@@ -232,12 +230,11 @@ class ProgramRecalculation:
 
     def run_batch(self, run_id, low, high, result: RecalculationResult) -> None:
         with connection.cursor() as cursor:
-            if self.vendor == "postgresql":
-                p = _Params()
-                cursor.execute(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM tiers_membertier mt "
-                    f"WHERE mt.program_id = {p.add(self._id(self.program.pk))} "
-                    f"AND {self._range('mt.member_id', low, high, p)} FOR UPDATE) locked", p)
+            p = _Params()
+            cursor.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM tiers_membertier mt "
+                f"WHERE mt.program_id = {p.add(self._id(self.program.pk))} "
+                f"AND {self._range('mt.member_id', low, high, p)} FOR UPDATE) locked", p)
 
             p = _Params()
             cursor.execute(self.decide_sql(p, run_id, low, high), p)

@@ -9,10 +9,10 @@ from ledger.models import LedgerEntry
 from tests.concurrency import race, results_of, run_together
 from tests.conftest import pos_client
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_twenty_identical_purchase_posts_credit_points_once(requires_postgres, api_key, member):
+def test_twenty_identical_purchase_posts_credit_points_once(api_key, member):
     body = {"external_id": "R-RACE", "member": {"card_number": member.card_number}, "currency": "EUR",
             "total": "50.00"}
 
@@ -28,7 +28,7 @@ def test_twenty_identical_purchase_posts_credit_points_once(requires_postgres, a
     assert member.account.available == 50
 
 
-def test_concurrent_partial_returns_never_exceed_the_purchase(requires_postgres, pos, api_key, member):
+def test_concurrent_partial_returns_never_exceed_the_purchase(pos, api_key, member):
     pos.post("/api/v1/pos/purchases/", {"external_id": "R-1", "member": {"card_number": member.card_number},
                                        "currency": "EUR", "total": "100.00"}, format="json")
 
@@ -44,7 +44,7 @@ def test_concurrent_partial_returns_never_exceed_the_purchase(requires_postgres,
     assert member.account.available == 10
 
 
-def test_purchases_served_at_once_by_one_process_each_get_their_own_answer(requires_postgres, api_key, program,
+def test_purchases_served_at_once_by_one_process_each_get_their_own_answer(api_key, program,
                                                                            store):
     """As a threaded web worker serves them: validation and answers share serializer instances per process
     (``loyalty.serializers``), and no request's data may reach another's answer."""

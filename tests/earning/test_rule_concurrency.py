@@ -9,7 +9,7 @@ from tests.concurrency import race
 from tests.conftest import pos_client
 from tests.factories import MemberFactory
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def purchase(api_key, member, external_id):
@@ -18,7 +18,7 @@ def purchase(api_key, member, external_id):
     return lambda: pos_client(api_key).post("/api/v1/pos/purchases/", body, format="json")
 
 
-def test_racing_purchases_never_exceed_a_cap_per_member(requires_postgres, api_key, program, member):
+def test_racing_purchases_never_exceed_a_cap_per_member(api_key, program, member):
     earning_rule_create(program=program, code="daily", name="Daily", effect={"kind": "fixed_bonus", "points": 30},
                         cap_per_member=100, cap_period="day")
     actions = [purchase(api_key, member, f"R-{i}") for i in range(10)]
@@ -30,7 +30,7 @@ def test_racing_purchases_never_exceed_a_cap_per_member(requires_postgres, api_k
     assert PointsAccount.objects.get(member=member).available == 10 * 10 + 100
 
 
-def test_racing_first_purchases_give_the_first_purchase_bonus_once(requires_postgres, api_key, program, member):
+def test_racing_first_purchases_give_the_first_purchase_bonus_once(api_key, program, member):
     earning_rule_create(program=program, code="welcome", name="Welcome", effect={"kind": "fixed_bonus", "points": 50},
                         conditions=[{"kind": "first_purchase"}])
     actions = [purchase(api_key, member, f"R-{i}") for i in range(8)]
@@ -42,7 +42,7 @@ def test_racing_first_purchases_give_the_first_purchase_bonus_once(requires_post
         [{"rule": "base", "points": 10}, {"rule": "welcome", "points": 50}]) == 1
 
 
-def test_racing_first_purchases_of_a_referee_pay_the_referral_once(requires_postgres, api_key, program, store, member):
+def test_racing_first_purchases_of_a_referee_pay_the_referral_once(api_key, program, store, member):
     earning_rule_create(program=program, code="refer", name="Refer", effect={"kind": "fixed_bonus", "points": 200},
                         applies_to=EarningRule.AppliesTo.REFERRAL)
     referee = MemberFactory(program=program, store=store, email="friend@example.com",

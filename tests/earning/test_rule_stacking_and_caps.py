@@ -136,7 +136,7 @@ def test_a_replayed_purchase_does_not_count_twice_against_a_cap(pos, member, mak
     assert breakdown_of(pos, member, external_id="R-2") == [BASE_20, {"rule": "daily", "points": 20}]
 
 
-def test_a_caps_period_total_is_read_from_the_index_alone(requires_postgres, program, member, make_rule):
+def test_a_caps_period_total_is_read_from_the_index_alone(program, member, make_rule):
     """Every purchase a capped rule could pay sums what it paid the member this period: from the index
     (the points ride in it), not from one table page per award."""
     from django.db import connection

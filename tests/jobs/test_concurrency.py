@@ -13,7 +13,7 @@ from tests.ledger.support import earn, spend
 
 from .support import days, into_debt
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def many_members(program, count=40) -> list:
@@ -30,7 +30,7 @@ def many_members(program, count=40) -> list:
 
 
 @pytest.mark.parametrize("job", [lots_expire_due, lots_release_due], ids=["expire", "release"])
-def test_two_workers_running_one_job_at_once_move_each_lot_once(requires_postgres, clock, program, job):
+def test_two_workers_running_one_job_at_once_move_each_lot_once(clock, program, job):
     many_members(program)
     clock.move_to(days(12))
     kind = Kind.EXPIRE if job is lots_expire_due else Kind.RELEASE
@@ -47,7 +47,7 @@ def test_two_workers_running_one_job_at_once_move_each_lot_once(requires_postgre
     assert ledger_verify_report().ok
 
 
-def test_expiry_beside_members_spending_neither_deadlocks_nor_drifts(requires_postgres, clock, program):
+def test_expiry_beside_members_spending_neither_deadlocks_nor_drifts(clock, program):
     members = many_members(program, count=24)
     clock.move_to(days(12))
 

@@ -14,14 +14,14 @@ from tests.factories import MemberFactory
 
 from .support import balances, earn, spend
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def errors_of(outcomes) -> list:
     return [value for status, value in outcomes if status == "error"]
 
 
-def test_twenty_earns_with_one_key_credit_once(requires_postgres, member):
+def test_twenty_earns_with_one_key_credit_once(member):
     outcomes = run_together([
         lambda: earn(member, 100, idempotency_key="purchase:store-1:R-1") for _ in range(20)
     ])
@@ -33,7 +33,7 @@ def test_twenty_earns_with_one_key_credit_once(requires_postgres, member):
     assert ledger_verify_report().ok
 
 
-def test_one_key_racing_on_different_accounts_moves_points_once(requires_postgres, program):
+def test_one_key_racing_on_different_accounts_moves_points_once(program):
     members = [MemberFactory(program=program) for _ in range(8)]
 
     outcomes = run_together([lambda m=m: earn(m, 10, idempotency_key="shared-key") for m in members])
@@ -45,7 +45,7 @@ def test_one_key_racing_on_different_accounts_moves_points_once(requires_postgre
     assert ledger_verify_report().ok
 
 
-def test_forty_spends_of_fifty_against_five_hundred_exactly_ten_succeed(requires_postgres, member):
+def test_forty_spends_of_fifty_against_five_hundred_exactly_ten_succeed(member):
     earn(member, 300)
     earn(member, 200)
 
@@ -61,7 +61,7 @@ def test_forty_spends_of_fifty_against_five_hundred_exactly_ten_succeed(requires
     assert ledger_verify_report().ok
 
 
-def test_transfers_both_ways_at_once_neither_deadlock_nor_lose_points(requires_postgres, program):
+def test_transfers_both_ways_at_once_neither_deadlock_nor_lose_points(program):
     ada, grace = MemberFactory(program=program), MemberFactory(program=program)
     earn(ada, 300, expires_in_days=100)
     earn(grace, 300, expires_in_days=200)

@@ -1,15 +1,11 @@
 """What falls due for one account is found by index, however many lots the account ever held."""
 
-import pytest
-from django.db import connection
 from django.utils import timezone
 
 from ledger import sql
 from ledger.models import PointsLot
 from ledger.services import points_earn
 from tests.plans import generic_plan
-
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
 
 
 def test_the_due_lots_are_read_through_their_indexes_not_the_accounts_history(member):

@@ -1,10 +1,9 @@
-"""On PostgreSQL a posting is written by one statement (ledger/sql.py); it writes exactly the rows the
-portable statements write, which SQLite runs."""
+"""A posting is written by one statement (ledger/sql.py) when it fits one; it writes exactly the rows the
+row-by-row statements write for a posting that does not."""
 
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import time_machine
 
 from ledger import services, sql
@@ -93,8 +92,7 @@ def ledger_rows(members) -> dict:
     }
 
 
-@pytest.mark.postgres
-def test_the_one_statement_path_writes_exactly_the_rows_of_the_portable_path(db, requires_postgres, monkeypatch):
+def test_the_one_statement_path_writes_exactly_the_rows_of_the_row_by_row_path(db, monkeypatch):
     one_statement, with_claim = [], []
     write_one, claim_and_earn = sql.posting_write_one, sql._claim_and_earn
     monkeypatch.setattr(sql, "posting_write_one", lambda *args: one_statement.append(args) or write_one(*args))
@@ -107,7 +105,8 @@ def test_the_one_statement_path_writes_exactly_the_rows_of_the_portable_path(db,
     monkeypatch.setattr(sql, "_claim_and_earn", claim_and_earn_kept)
     written_at_once = ledger_rows(a_year_of_points(ProgramFactory(slug="at-once", name="At once")))
 
-    monkeypatch.setattr(sql, "one_statement", lambda: False)
+    monkeypatch.setattr(sql, "fits_one_statement", lambda posting: False)
+    monkeypatch.setattr(sql, "earns_with_claim", lambda posting: False)
     written_portably = ledger_rows(a_year_of_points(ProgramFactory(slug="portably", name="Portably")))
 
     # Earns written by the claim's statement, and earns that found a lot due first and posted after the catch-up.

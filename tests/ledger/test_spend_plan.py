@@ -3,14 +3,11 @@
 import re
 
 import pytest
-from django.db import connection
 
 from ledger import sql
 from ledger.models import PointsLot
 from ledger.services import points_earn
 from tests.plans import generic_plan
-
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
 
 LOTS = 120  # well past what a plan that sorts a batch (an incremental sort: 32 rows at least) would read
 

@@ -13,14 +13,14 @@ from notifications.services import LEASE, notification_enqueue, outbox_send_due
 from tests.concurrency import results_of, run_together
 from tests.factories import MemberFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 WORKERS = 8
 MESSAGES = 80
 
 
 @pytest.fixture
-def queued(requires_postgres, program, store, monkeypatch):
+def queued(program, store, monkeypatch):
     member = MemberFactory(program=program, store=store)
     monkeypatch.setattr(services, "_schedule", lambda key=None: None)  # left to the workers below, not sent on commit
     for index in range(MESSAGES):

@@ -8,8 +8,6 @@ import pytest
 from django.core.signals import request_started
 from django.db import connection
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL backend's health check")
-
 
 def _server_side_last_query(pid: int) -> str:
     with psycopg.connect(**connection.get_connection_params()) as other:

@@ -26,16 +26,15 @@ KEY = "query-count-key-0001"
 # A write's last inserts that nothing reads back (a redemption's status log and email, a voucher's status log)
 # go with the stored answer (PostgreSQL).
 # A purchase reads what its rules need of the member (purchases before, tier) with the account's lock.
-_POSTGRESQL = connection.vendor == "postgresql"
-PURCHASE_QUERIES = 8 if _POSTGRESQL else 15
+PURCHASE_QUERIES = 8
 LOOKUP_QUERIES = 1
-REDEMPTION_QUERIES = 10 if _POSTGRESQL else 17
+REDEMPTION_QUERIES = 10
 ENROL_QUERIES = 10
 # A return: the purchase locked, its lots, the account locked, the ledger's claim (with the due lots on
 # PostgreSQL), the own and the other spendable lots, the posting, the return, the tier activity (which
 # carries the return's row on PostgreSQL), the purchase updated, the balance read back.
-RETURN_QUERIES = 14 if _POSTGRESQL else 20
-VOUCHER_USE_QUERIES = 5 if _POSTGRESQL else 6
+RETURN_QUERIES = 14
+VOUCHER_USE_QUERIES = 5
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +133,6 @@ def test_notification_settings_saved_here_apply_to_the_next_purchase(demo, till,
     assert Outbox.objects.filter(member=shopper).count() == emails
 
 
-@pytest.mark.skipif(not _POSTGRESQL, reason="prepared statements are PostgreSQL's")
 def test_a_busy_tills_statements_are_prepared_once(till, shopper):
     """From its fifth run on a connection a statement is prepared: PostgreSQL no longer parses and plans it."""
     for i in range(6):
@@ -147,7 +145,6 @@ def test_a_busy_tills_statements_are_prepared_once(till, shopper):
     assert any('INSERT INTO "earning_purchase"' in statement for statement in prepared)
 
 
-@pytest.mark.skipif(not _POSTGRESQL, reason="prepared statements are PostgreSQL's")
 def test_purchases_and_redemptions_send_no_array(till, shopper):
     """A prepared statement is planned for its first five runs, then PostgreSQL keeps one generic plan unless
     that plan looks dearer than the custom ones, as it does with an array parameter (guessed at 100 elements)
@@ -165,7 +162,6 @@ def test_purchases_and_redemptions_send_no_array(till, shopper):
     assert [query["sql"][:80] for query in queries.captured_queries if "[]" in query["sql"]] == []
 
 
-@pytest.mark.skipif(not _POSTGRESQL, reason="the ledger's claim reads the lots only on PostgreSQL")
 def test_an_earn_does_not_read_the_lots_a_spend_would_take(till, shopper):
     """The spendable lots come from a window over every lot the account holds: a member with a long history
     made each purchase slower (purchases for one member at 8 clients: 62 → 192 a second without it)."""
@@ -202,7 +198,7 @@ def test_a_purchase_earning_by_a_capped_rule_costs_one_query_more(demo, till, sh
                         cap_per_member=100, cap_period="month")
     assert purchase(till, shopper, "R-3000").status_code == 201  # the program's rules memoised again
     # What the rule gave this member this month (its cap); the award goes with the tier count (PostgreSQL).
-    with django_assert_num_queries(PURCHASE_QUERIES + (1 if _POSTGRESQL else 2)):
+    with django_assert_num_queries(PURCHASE_QUERIES + (1)):
         response = purchase(till, shopper, "R-3001")
 
     assert response.json()["points_awarded"] == 47

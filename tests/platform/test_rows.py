@@ -181,9 +181,8 @@ def test_statements_share_the_connections_kept_cursor(db):
     assert second.cursor is first.cursor  # one driver cursor, still open after the block
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_new_connection_gets_a_new_kept_cursor(requires_postgres):
+def test_a_new_connection_gets_a_new_kept_cursor():
     from django.db import connection
 
     first, _ = statement("SELECT 1")
@@ -215,8 +214,7 @@ def pending():
     return list(connection.riders.pending)
 
 
-@pytest.mark.postgres
-def test_a_rider_goes_with_the_statement_that_carries_it(requires_postgres, program, store, member,
+def test_a_rider_goes_with_the_statement_that_carries_it(program, store, member,
                                                           django_assert_num_queries):
     with transaction.atomic(), django_assert_num_queries(1):
         row_insert(a_purchase(program, store, member, "RIDE-1"), later=True)
@@ -226,8 +224,7 @@ def test_a_rider_goes_with_the_statement_that_carries_it(requires_postgres, prog
     assert Purchase.objects.filter(external_id="RIDE-1").exists()
 
 
-@pytest.mark.postgres
-def test_riders_go_before_any_other_statement_so_it_sees_their_rows(requires_postgres, program, store, member,
+def test_riders_go_before_any_other_statement_so_it_sees_their_rows(program, store, member,
                                                                      django_assert_num_queries):
     with transaction.atomic(), django_assert_num_queries(2):
         row_insert(a_purchase(program, store, member, "RIDE-2"), later=True)
@@ -238,8 +235,7 @@ def test_riders_go_before_any_other_statement_so_it_sees_their_rows(requires_pos
     assert not pending()
 
 
-@pytest.mark.postgres
-def test_a_carrier_that_reads_the_riders_table_goes_after_them(requires_postgres, program, store, member):
+def test_a_carrier_that_reads_the_riders_table_goes_after_them(program, store, member):
     with transaction.atomic():
         row_insert(a_purchase(program, store, member, "RIDE-4"), later=True)
         found = rows_select(Purchase, "external_id = %s", ["RIDE-4"], carry=True)
@@ -247,8 +243,7 @@ def test_a_carrier_that_reads_the_riders_table_goes_after_them(requires_postgres
     assert [p.external_id for p in found] == ["RIDE-4"]
 
 
-@pytest.mark.postgres
-def test_a_rolled_back_savepoint_drops_its_riders(requires_postgres, program, store, member):
+def test_a_rolled_back_savepoint_drops_its_riders(program, store, member):
     with transaction.atomic():
         with pytest.raises(RuntimeError), transaction.atomic():
             row_insert(a_purchase(program, store, member, "RIDE-5"), later=True)
@@ -260,9 +255,8 @@ def test_a_rolled_back_savepoint_drops_its_riders(requires_postgres, program, st
     assert not pending()
 
 
-@pytest.mark.postgres
 def test_riders_outlive_a_released_savepoint_and_go_with_the_enclosing_blocks_next_statement(
-        requires_postgres, program, store, member):
+        program, store, member):
     with transaction.atomic():
         with transaction.atomic():
             row_insert(a_purchase(program, store, member, "RIDE-8"), later=True)
@@ -272,8 +266,7 @@ def test_riders_outlive_a_released_savepoint_and_go_with_the_enclosing_blocks_ne
         assert not pending()
 
 
-@pytest.mark.postgres
-def test_a_riders_error_comes_from_the_statement_that_sent_it(requires_postgres, program, store, member):
+def test_a_riders_error_comes_from_the_statement_that_sent_it(program, store, member):
     row_insert(a_purchase(program, store, member, "RIDE-7"))
     with pytest.raises(IntegrityError), transaction.atomic():
         row_insert(a_purchase(program, store, member, "RIDE-7"), later=True)  # the same external id at the store
@@ -282,9 +275,8 @@ def test_a_riders_error_comes_from_the_statement_that_sent_it(requires_postgres,
     assert Purchase.objects.filter(external_id="RIDE-7").count() == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_riders_are_sent_before_commit_and_dropped_by_a_rollback(requires_postgres):
+def test_riders_are_sent_before_commit_and_dropped_by_a_rollback():
     from tests.factories import MemberFactory, ProgramFactory, StoreFactory
 
     program = ProgramFactory()

@@ -19,8 +19,6 @@ SECRET = "a-long-random-secret-for-this-test-only-0123456789abcdef"
 def environment(tmp_path, **overrides) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in {"DJANGO_SECRET_KEY", "DJANGO_SECURE", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}}
-    # A throwaway SQLite file: these processes must not depend on a server database existing.
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'settings-check.sqlite3'}"
     env.update(overrides)
     return env
 

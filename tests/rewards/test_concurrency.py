@@ -10,7 +10,7 @@ from tests.factories import MemberFactory
 
 from .conftest import give_points
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/pos/redemptions/"
 
@@ -20,7 +20,7 @@ def redeem_as(api_key, member, reward, key):
                                             format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
-def test_forty_redemptions_against_a_balance_for_ten_succeed_exactly_ten_times(requires_postgres, api_key, member,
+def test_forty_redemptions_against_a_balance_for_ten_succeed_exactly_ten_times(api_key, member,
                                                                                 coffee):
     give_points(member, 500)
     actions = [redeem_as(api_key, member, "FREE-COFFEE", f"key-{i}") for i in range(40)]
@@ -35,7 +35,7 @@ def test_forty_redemptions_against_a_balance_for_ten_succeed_exactly_ten_times(r
     assert Redemption.objects.count() == 10
 
 
-def test_twenty_members_racing_for_five_in_stock_get_exactly_five(requires_postgres, api_key, program, tote):
+def test_twenty_members_racing_for_five_in_stock_get_exactly_five(api_key, program, tote):
     members = [MemberFactory(program=program) for _ in range(20)]
     for m in members:
         give_points(m, 400)
@@ -49,7 +49,7 @@ def test_twenty_members_racing_for_five_in_stock_get_exactly_five(requires_postg
     assert LedgerEntry.objects.filter(kind="redeem").count() == 5
 
 
-def test_the_same_idempotency_key_racing_redeems_once(requires_postgres, api_key, member, coffee):
+def test_the_same_idempotency_key_racing_redeems_once(api_key, member, coffee):
     give_points(member, 500)
 
     responses = race(15, redeem_as(api_key, member, "FREE-COFFEE", "one-key"))
@@ -62,7 +62,7 @@ def test_the_same_idempotency_key_racing_redeems_once(requires_postgres, api_key
     assert member.account.available == 450
 
 
-def test_a_per_member_limit_holds_under_concurrency(requires_postgres, api_key, member, coffee):
+def test_a_per_member_limit_holds_under_concurrency(api_key, member, coffee):
     coffee.limit_per_member = 3
     coffee.save()
     give_points(member, 1000)

@@ -31,7 +31,7 @@ def earn(member, points, source_id, *, spend=None, occurred_at=None):
 
 
 @pytest.mark.parametrize("metric", [TierPolicy.Metric.POINTS, TierPolicy.Metric.SPEND, TierPolicy.Metric.CREDITS])
-def test_the_postgresql_statement_counts_exactly_as_the_portable_statements(requires_postgres, program, store,
+def test_the_postgresql_statement_counts_exactly_as_the_portable_statements(program, store,
                                                                             clock, metric):
     tiers = ladder_define(program, metric=metric)
     one, other = MemberFactory(program=program, store=store), MemberFactory(program=program, store=store)
@@ -79,7 +79,7 @@ def test_an_earn_below_the_next_threshold_is_one_statement(program, member, cloc
     ladder_define(program)
     earn(member, 100, "p1")  # the first earn places the member (status row, base tier)
 
-    statements = 1 if connection.vendor == "postgresql" else 2
+    statements = 1
     with django_assert_num_queries(statements), all_or_nothing():  # as in a POS request: no savepoint
         status = earn(member, 100, "p2")
 
@@ -111,9 +111,8 @@ def test_a_manual_lock_stops_an_upgrade_by_an_earn(program, member, clock):
     assert TierChange.objects.filter(member=member, cause="upgrade").count() == 0
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_an_earn_racing_another_on_the_status_row_sums_both(requires_postgres, program, member):
+def test_an_earn_racing_another_on_the_status_row_sums_both(program, member):
     """The second earn's statement started before the first committed: it must not miss the first's points."""
     ladder_define(program)
     earn(member, 100, "p0")
@@ -157,9 +156,8 @@ def test_an_earn_racing_another_on_the_status_row_sums_both(requires_postgres, p
     assert MemberTier.objects.get(member=member).qualifying_value == 400
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_earns_and_returns_of_one_member_lose_nothing(requires_postgres, program, member):
+def test_concurrent_earns_and_returns_of_one_member_lose_nothing(program, member):
     ladder_define(program)
     earn(member, 10, "p0")
 
@@ -224,7 +222,7 @@ def test_a_tier_the_memoised_ladder_does_not_know_yet_is_read_from_the_database(
 
 
 @pytest.mark.parametrize("metric", [TierPolicy.Metric.POINTS, TierPolicy.Metric.SPEND, TierPolicy.Metric.CREDITS])
-def test_a_members_window_is_summed_from_the_index_alone(requires_postgres, member, metric):
+def test_a_members_window_is_summed_from_the_index_alone(member, metric):
     """A regular's year of activities lies on as many table pages as there are activities: the window's
     units are read from the member's index instead (an index-only scan), whatever the metric."""
     from tiers.counting import _count_statements
