@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from django.db.models import Q
-
 from loyalty.rows import prep, rows_exist, statement_cursor
 
 from .models import EarningRule, Purchase, RuleAward
 from .rules import program_timezone
-
-
-def earning_rules_active(*, program, applies_to: str, at: datetime) -> list[EarningRule]:
-    """Active rules of ``program`` for ``applies_to`` valid at ``at``, in evaluation order."""
-    return list(
-        EarningRule.objects.filter(program=program, applies_to=applies_to, active=True)
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
-        .order_by("priority", "code")
-    )
 
 
 def cap_period_bounds(*, program, period: str, at: datetime) -> tuple[datetime, datetime]:

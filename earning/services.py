@@ -82,7 +82,7 @@ _RULES = ProgramMemo("earning-rules", _program_rules, models=(EarningRule,))
 
 
 def _rules_active(*, program, applies_to: str, at: datetime) -> list[EarningRule]:
-    """``earning_rules_active`` from the memo: the same rules in the same (priority, code) order."""
+    """The program's active rules for ``applies_to`` valid at ``at``, from the memo, in (priority, code) order."""
     return [rule for rule in _RULES.get(program.pk)
             if rule.applies_to == applies_to and (rule.valid_from is None or rule.valid_from <= at)
             and (rule.valid_until is None or rule.valid_until > at)]
