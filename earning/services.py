@@ -119,7 +119,7 @@ def _awards_record(*, earnings: list[Earning], member: Member, occurred_at: date
         RuleAward(program_id=member.program_id, rule_id=e.rule_id, member=member, points=e.points,
                   occurred_at=occurred_at, source_type=source_type, source_id=str(source_id))
         for e in earnings if e.rule_id is not None and e.points > 0
-    ], later=True)  # read back only by later purchases' caps
+    ])
 
 
 def _expires_at(program: Program, occurred_at: datetime) -> datetime | None:
@@ -218,7 +218,7 @@ def purchase_record(
             expires_at=_expires_at(program, occurred_at),
             description=f"Purchase {external_id} at {store.name}", locked=account,
         )
-    row_insert(purchase, later=True)  # nothing reads it back in this transaction before the tier count
+    row_insert(purchase)
     if member is not None and points > 0:
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="purchase",
                        source_id=str(purchase.pk))
@@ -467,7 +467,7 @@ def purchase_return(
             source_type="return", source_id=str(refund.pk), actor=actor, from_lots=lots,
             description=f"Return {external_id} of purchase {purchase.external_id}",
         )
-    row_insert(refund, later=True)  # goes with the tier count (nothing reads it back before)
+    row_insert(refund)
     if purchase.member_id is not None:  # comes off the qualifying value; never downgrades at once
         tier_activity_record(member=purchase.member, occurred_at=purchase.occurred_at, points=-to_reverse,
                              spend=-amount, source_type="return", source_id=str(refund.pk), actor=actor)

@@ -114,7 +114,7 @@ def idempotent_call(
                     raise _Refused(error) from error
                 raise
             # The work's last writes that nothing read back (an email, a status log) go with the answer.
-            row_update(IdempotencyRecord, record_id, carry=True, response_status=status, response_body=body)
+            row_update(IdempotencyRecord, record_id, response_status=status, response_body=body)
         return Answer(status, body)
     except _Refused as refused:
         refusal = refused.error

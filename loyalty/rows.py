@@ -3,10 +3,10 @@
 Building and compiling a queryset costs 1–3 ms of CPU per statement (a member row: 2.7 ms through
 ``QuerySet.first()`` against 0.2 ms for the same ``SELECT`` sent through the cursor and turned into a
 ``Member`` with ``Model.from_db``), and a purchase sends over a dozen. These helpers write the SQL from
-the model's metadata once per process and database vendor, bind values the way the ORM would
-(``get_db_prep_save``) and convert what comes back with the same converters the ORM applies (SQLite's
-UUIDs, dates and decimals arrive as text), so rows and instances are identical to the ORM's. Model
-signals are not sent: use them only for models that have no receivers.
+the model's metadata once per process, bind values the way the ORM would (``get_db_prep_save``) and
+convert what comes back with the same converters the ORM applies, so rows and instances are identical to
+the ORM's. Model signals are not sent, so the writers refuse a model that has ``pre_save`` or ``post_save``
+receivers (a cache invalidated on save, say): write those through the ORM.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import itertools
 import re
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models.signals import post_save, pre_save
 from django.utils.asyncio import async_unsafe
 
 
@@ -70,99 +71,16 @@ def statement_cursor(db=None):
     return kept[3]
 
 
-class Riders:
-    """Writes that nothing reads back, sent with a later statement of the same transaction instead of on
-    their own: each is a round trip fewer (about 0.3 ms of CPU between the web process and PostgreSQL).
-
-    A rider is an ``INSERT`` (no ``RETURNING`` read): ``later_insert()`` and ``row_insert(…, later=True)`` queue it
-    on the connection. The next statement that declares it can carry them (``carried()``: it must not read
-    or write the riders' tables, as a ``WITH`` statement does not see its own sub-statements' rows) takes
-    them along as data-modifying ``WITH`` queries; any other statement, and ``COMMIT``, first sends what is
-    queued as one statement, so nothing ever runs without the riders' rows in place. A rollback drops them
-    with the rest. Only the PostgreSQL engine (``loyalty.postgresql``) keeps riders; elsewhere, and outside
-    a transaction, a rider is sent at once. A rider's error (a constraint it breaks) comes from the
-    statement that carried it.
-    """
-
-    def __init__(self, db):
-        self.db = db
-        self.pending: list[tuple[str, list, str]] = []
-
-    def add(self, sql: str, params: list, table: str) -> None:
-        self.pending.append((sql, list(params), table))
-
-    def before_statement(self, execute, sql, params, many, context):
-        """``execute_wrappers`` entry: a statement that does not carry the riders goes after them. Releasing a
-        savepoint keeps the transaction, and the riders queued inside it now belong to the enclosing block: they
-        wait on (rolling back to a savepoint, or creating one, sends them first, so the rollback undoes them and
-        a later one does not)."""
-        if self.pending and not sql.startswith("RELEASE SAVEPOINT"):
-            self.flush()
-        return execute(sql, params, many, context)
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        sql, params = self.carried("SELECT 1", [], touches=()) if len(self.pending) > 1 else self._take()[0][:2]
-        with statement_cursor(self.db) as cursor:
-            cursor.execute(sql, params)
-
-    def discard(self) -> None:
-        self.pending.clear()
-
-    def _take(self) -> list:
-        taken, self.pending = self.pending, []
-        return taken
-
-    def carried(self, sql: str, params, *, touches: tuple[str, ...]):
-        """``(sql, params)``: the statement with the queued riders in front as ``WITH`` queries, or (when one
-        of them writes a table in ``touches``, the tables the statement reads or writes) after sending them."""
-        if not self.pending:
-            return sql, params
-        if any(table in touches for _, _, table in self.pending):
-            self.flush()
-            return sql, params
-        taken = self._take()
-        named = isinstance(params, dict)
-        queries, values = [], ({} if named else [])
-        for number, (rider_sql, rider_params, _) in enumerate(taken):
-            if named:
-                rider_sql = placeholders_named(rider_sql, f"rider{number}_")
-                values.update({f"rider{number}_{index}": value for index, value in enumerate(rider_params)})
-            else:
-                values.extend(rider_params)
-            queries.append(f"rider{number} AS ({rider_sql})")
-        head = "WITH " + ", ".join(queries)
-        body = sql.lstrip()
-        sql = f"{head}, {body[5:]}" if body[:5].upper() == "WITH " else f"{head} {body}"
-        if named:
-            values.update(params)
-        else:
-            values.extend(params)
-        return sql, values
-
-
 def placeholders_named(sql: str, prefix: str) -> str:
     """``sql`` with its positional placeholders named ``<prefix>0``, ``<prefix>1``… in order."""
     numbers = itertools.count()
     return re.sub(r"%%|%s", lambda found: found[0] if found[0] == "%%" else f"%({prefix}{next(numbers)})s", sql)
 
 
-def later_insert(sql: str, params: list, *, table: str, db=None) -> None:
-    """Send the ``INSERT`` ``sql`` with a later statement of this transaction (``Riders``), or now."""
-    db = db or database()
-    riders = getattr(db, "riders", None)
-    if riders is None or not db.in_atomic_block:
-        with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
-            cursor.execute(sql, params)
-        return
-    riders.add(sql, params, table)
-
-
-def carried(sql: str, params, *, touches: tuple[str, ...], db=None):
-    """``sql`` and ``params`` with this transaction's riders carried along (``Riders.carried``)."""
-    riders = getattr(db or database(), "riders", None)
-    return riders.carried(sql, params, touches=touches) if riders is not None else (sql, params)
+def insert_sent(sql: str, params: list, *, db=None) -> None:
+    """Send the ``INSERT`` ``sql`` now; an error marks the enclosing atomic block for rollback, as ``save()``."""
+    with transaction.mark_for_rollback_on_error(), statement_cursor(db or database()) as cursor:
+        cursor.execute(sql, params)
 
 
 def _quote(name: str) -> str:
@@ -277,17 +195,14 @@ def locked_row_suffix(model) -> str:
     return f"FOR UPDATE OF {_quote(model._meta.db_table)}" if database().features.has_select_for_update_of else ""
 
 
-def rows_select(model, where: str, params, *, order_by: str = "", carry: bool = False) -> list:
+def rows_select(model, where: str, params, *, order_by: str = "") -> list:
     """``SELECT <model's columns> FROM <table> WHERE <where> [ORDER BY <order_by>]`` as instances (``where`` and
-    ``order_by`` are SQL written by the caller, column names only; ``params`` are bound). ``carry``: the
-    statement takes the transaction's riders along (``Riders``; ``where`` must read no other table)."""
+    ``order_by`` are SQL written by the caller, column names only; ``params`` are bound)."""
     db = database()
     table = model._meta.db_table
     columns, _, _ = _select_plan(model, db.vendor, None, table)
     order = f" ORDER BY {order_by}" if order_by else ""
     sql = f"SELECT {', '.join(columns)} FROM {_quote(table)} WHERE {where}{order}"  # noqa: S608
-    if carry:
-        sql, params = carried(sql, params, touches=(table,), db=db)
     with statement_cursor(db) as cursor:
         cursor.execute(sql, params)
         return rows_as_instances(model, cursor.fetchall())
@@ -329,7 +244,18 @@ def _insert_plan(model, vendor: str, names: tuple[str, ...], unless_exists: tupl
     return sql, fields
 
 
-def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where: str = "", later: bool = False) -> bool:
+class ModelHasReceivers(TypeError):
+    """A model with save receivers was given to a writer that sends no signals."""
+
+
+def _without_receivers(model) -> None:
+    """Refuse ``model`` if anything listens for its saves: these writers would silently skip the receiver."""
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        raise ModelHasReceivers(f"{model.__name__} has pre_save or post_save receivers; write it through the ORM, "
+                                "which sends them.")
+
+
+def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where: str = "") -> bool:
     """Insert ``obj`` as ``obj.save(force_insert=True)`` would (defaults and ``pre_save`` applied), in one
     statement; an auto-increment primary key is read back with ``RETURNING``.
 
@@ -337,22 +263,14 @@ def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where:
     (or committed meanwhile by a concurrent insert, which is waited for) means no insert and ``False``,
     where a plain insert would raise and need a savepoint to go on. For a partial unique index,
     ``unless_exists_where`` is its condition (SQL, column names only), which the database needs to find it.
-
-    ``later`` (without ``unless_exists``): the row goes with a later statement of the transaction (``Riders``;
-    a constraint it breaks is reported there), and an auto-increment key is not read back (``obj.pk`` stays
-    None): for rows nothing in the request reads again.
     """
     db = database()
     model, with_pk = type(obj), obj.pk is not None
-    later = later and not unless_exists
-    returning = not later and (not with_pk or bool(unless_exists))
+    _without_receivers(model)
+    returning = not with_pk or bool(unless_exists)
     sql, fields = _insert_plan(model, db.vendor, _concrete_names(model, with_pk), unless_exists, returning,
                                unless_exists_where)
     params = [field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields]
-    if later:
-        later_insert(sql, params, table=model._meta.db_table, db=db)
-        obj._state.adding, obj._state.db = not with_pk, db.alias
-        return True
     # As ``save()``: an error marks the enclosing atomic block for rollback, so nothing commits after it.
     with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
         cursor.execute(sql, params)
@@ -368,20 +286,17 @@ def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where:
 _ROWS_PER_INSERT = 500  # bound values per statement (SQLite allows 32,766, PostgreSQL 65,535)
 
 
-def rows_insert(objs: list, *, unless_exists: tuple[str, ...] = (), unless_exists_where: str = "",
-                later: bool = False) -> list:
+def rows_insert(objs: list, *, unless_exists: tuple[str, ...] = (), unless_exists_where: str = "") -> list:
     """Insert new rows of one model (auto-increment keys, defaults and ``pre_save`` applied as by ``save()``) in
     one statement per 500, answering the keys of the rows inserted; ``unless_exists`` (and
     ``unless_exists_where``) as for ``row_insert``: a row whose unique values are there already is left out
-    of the answer, where ``bulk_create(ignore_conflicts=True)`` cannot tell which rows went in. ``later``
-    (without ``unless_exists``): the rows go with a later statement of the transaction (``Riders``) and no
-    keys are read (the answer is empty)."""
+    of the answer, where ``bulk_create(ignore_conflicts=True)`` cannot tell which rows went in."""
     if not objs:
         return []
     db = database()
     model = type(objs[0])
-    later = later and not unless_exists
-    sql, fields = _insert_plan(model, db.vendor, _concrete_names(model, False), unless_exists, not later,
+    _without_receivers(model)
+    sql, fields = _insert_plan(model, db.vendor, _concrete_names(model, False), unless_exists, True,
                                unless_exists_where)
     one = f"({', '.join(['%s'] * len(fields))})"
     head, _, tail = sql.partition(f" VALUES {one}")
@@ -389,10 +304,6 @@ def rows_insert(objs: list, *, unless_exists: tuple[str, ...] = (), unless_exist
     statements = [(f"{head} VALUES {', '.join([one] * len(chunk))}{tail}",
                    [field.get_db_prep_save(field.pre_save(obj, True), db) for obj in chunk for field in fields])
                   for chunk in chunks]
-    if later:
-        for statement, params in statements:
-            later_insert(statement, params, table=model._meta.db_table, db=db)
-        return []
     keys = []
     with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
         for statement, params in statements:
@@ -409,6 +320,7 @@ def insert_or_nothing(model, values: dict, unique: tuple[str, ...]):
     ``values`` maps field names to Python values; the rest of the row takes the columns' defaults.
     """
     db = database()
+    _without_receivers(model)
     sql, fields = _insert_plan(model, db.vendor, tuple(values), tuple(unique), True)
     params = [field.get_db_prep_save(values[field.name], db) for field in fields]
     with statement_cursor(db) as cursor:
@@ -417,17 +329,15 @@ def insert_or_nothing(model, values: dict, unique: tuple[str, ...]):
     return row[0] if row else None
 
 
-def row_update(model, pk, carry: bool = False, **values) -> int:
-    """``UPDATE <table> SET <field> = <value>, … WHERE pk = <pk>``; the number of rows changed. ``carry``: the
-    statement takes the transaction's riders along (``Riders``)."""
+def row_update(model, pk, **values) -> int:
+    """``UPDATE <table> SET <field> = <value>, … WHERE pk = <pk>``; the number of rows changed."""
     db, meta = database(), model._meta
+    _without_receivers(model)
     fields = [meta.get_field(name) for name in values]
     assignments = ", ".join(f"{_quote(field.column)} = %s" for field in fields)
     params = [field.get_db_prep_save(values[field.name], db) for field in fields]
     params.append(meta.pk.get_db_prep_value(pk, db))
     sql = f"UPDATE {_quote(meta.db_table)} SET {assignments} WHERE {_quote(meta.pk.column)} = %s"  # noqa: S608
-    if carry:
-        sql, params = carried(sql, params, touches=(meta.db_table,), db=db)
     with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from loyalty.config_cache import ProgramMemo
-from loyalty.rows import database, later_insert, statement_cursor
+from loyalty.rows import database, insert_sent, statement_cursor
 from members.models import Member
 from programs.models import Program
 
@@ -302,7 +302,7 @@ def notification_enqueue(*, member: Member, kind: str, data: dict, dedupe_key: s
                          program_settings=program_settings, now=timezone.now())
     db = database()
     ((sql, params),) = _outbox_insert_values([row], db)
-    later_insert(sql, params, table=Outbox._meta.db_table, db=db)  # with the transaction's next statement
+    insert_sent(sql, params, db=db)
     _schedule(dedupe_key)
     return True
 

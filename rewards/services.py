@@ -106,7 +106,7 @@ def redemption_points(*, reward: Reward, points: int | None) -> int:
 
 def _log(redemption: Redemption, from_status: str, actor: str, now: datetime, reason: str = "") -> None:
     row_insert(RedemptionStatusChange(redemption=redemption, from_status=from_status, to_status=redemption.status,
-                                      actor=actor, reason=reason, created_at=now), later=True)  # history, not read here
+                                      actor=actor, reason=reason, created_at=now))
 
 
 @service_atomic

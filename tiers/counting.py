@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from loyalty.config_cache import ProgramMemo
-from loyalty.rows import carried, database, statement_cursor
+from loyalty.rows import database, statement_cursor
 
 from .models import QualifyingActivity, Tier, TierPolicy
 from .qualification import Ladder
@@ -106,7 +106,6 @@ def _portable_sql(metric: str) -> tuple[str, ...]:
 
 
 _STATEMENTS: dict[tuple[bool, str], tuple[str, ...]] = {}
-_TIER_TABLES = ("tiers_qualifyingactivity", "tiers_membertier")  # what the counting statement reads and writes
 
 
 def _count_statements(metric: str, *, portable: bool) -> tuple[str, ...]:
@@ -141,8 +140,7 @@ def activity_count(*, program_id, member_id, metric: str, scale: int, since: dat
     with statement_cursor(db) as cursor:
         for statement in writes:
             cursor.execute(statement, params)
-        # Writes queued by the caller (the purchase row, its email) go along, unless they are the tables' own.
-        cursor.execute(*carried(counting, params, touches=_TIER_TABLES, db=db))
+        cursor.execute(counting, params)
         row = cursor.fetchone()
     if row is None:
         return None

@@ -86,7 +86,7 @@ def webhook_endpoints_by_program(*, program_ids) -> dict:
     if not program_ids:
         return grouped
     for endpoint in rows_select(WebhookEndpoint, f"active AND program_id IN ({', '.join(['%s'] * len(program_ids))})",
-                                program_ids, order_by="id", carry=True):
+                                program_ids, order_by="id"):
         grouped.setdefault(endpoint.program_id, []).append(endpoint)
     return grouped
 

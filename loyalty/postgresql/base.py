@@ -1,4 +1,4 @@
-"""Django's PostgreSQL backend, with a health check that needs no round trip, and riders.
+"""Django's PostgreSQL backend, with a health check that needs no round trip.
 
 With ``CONN_HEALTH_CHECKS`` Django checks a reused connection at the start of every request by sending
 ``SELECT 1``: one more round trip per POS call, a tenth of a member lookup's. A connection the server
@@ -14,29 +14,6 @@ from psycopg.pq import TransactionStatus
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    def __init__(self, *args, **kwargs):
-        from loyalty.rows import Riders
-
-        super().__init__(*args, **kwargs)
-        # Writes waiting to go with a later statement (loyalty.rows.Riders): every statement that does not
-        # carry them, and COMMIT, sends them first; a rollback drops them. First in line, so the wrappers
-        # tests and tools push and pop at the end of the list leave it where it is.
-        self.riders = Riders(self)
-        self.execute_wrappers.insert(0, self.riders.before_statement)
-
-    def _commit(self):
-        if self.connection is not None:
-            self.riders.flush()
-        return super()._commit()
-
-    def _rollback(self):
-        self.riders.discard()
-        return super()._rollback()
-
-    def _close(self):
-        self.riders.discard()
-        return super()._close()
-
     def is_usable(self):
         connection = self.connection
         if connection is None or connection.closed:

@@ -205,88 +205,21 @@ def test_statements_through_the_kept_cursor_are_counted_and_their_errors_transla
     assert rows_exist(Purchase, "external_id = %s", ["KEPT-1"])  # the cursor goes on after the error
 
 
-# Riders (PostgreSQL engine): writes nothing reads back, sent with a later statement.
+def test_a_writer_that_sends_no_signals_refuses_a_model_that_has_receivers(program, store, member):
+    from django.db.models.signals import post_save
 
+    from loyalty.rows import ModelHasReceivers
 
-def pending():
-    from django.db import connection
+    def receiver(**kwargs):
+        pass
 
-    return list(connection.riders.pending)
-
-
-def test_a_rider_goes_with_the_statement_that_carries_it(program, store, member,
-                                                          django_assert_num_queries):
-    with transaction.atomic(), django_assert_num_queries(1):
-        row_insert(a_purchase(program, store, member, "RIDE-1"), later=True)
-        found = rows_select(Member, "id = %s", [prep(Member, "id", member.pk)], carry=True)
-
-    assert [m.pk for m in found] == [member.pk] and not pending()
-    assert Purchase.objects.filter(external_id="RIDE-1").exists()
-
-
-def test_riders_go_before_any_other_statement_so_it_sees_their_rows(program, store, member,
-                                                                     django_assert_num_queries):
-    with transaction.atomic(), django_assert_num_queries(2):
-        row_insert(a_purchase(program, store, member, "RIDE-2"), later=True)
-        row_insert(a_purchase(program, store, member, "RIDE-3"), later=True)
-        assert pending()
-        assert Purchase.objects.filter(external_id__startswith="RIDE-").count() == 2  # both sent, in one statement
-
-    assert not pending()
-
-
-def test_a_carrier_that_reads_the_riders_table_goes_after_them(program, store, member):
-    with transaction.atomic():
-        row_insert(a_purchase(program, store, member, "RIDE-4"), later=True)
-        found = rows_select(Purchase, "external_id = %s", ["RIDE-4"], carry=True)
-
-    assert [p.external_id for p in found] == ["RIDE-4"]
-
-
-def test_a_rolled_back_savepoint_drops_its_riders(program, store, member):
-    with transaction.atomic():
-        with pytest.raises(RuntimeError), transaction.atomic():
-            row_insert(a_purchase(program, store, member, "RIDE-5"), later=True)
-            raise RuntimeError("refused")
-        row_insert(a_purchase(program, store, member, "RIDE-6"), later=True)
-
-    assert list(Purchase.objects.filter(external_id__startswith="RIDE-").values_list("external_id", flat=True)) == [
-        "RIDE-6"]
-    assert not pending()
-
-
-def test_riders_outlive_a_released_savepoint_and_go_with_the_enclosing_blocks_next_statement(
-        program, store, member):
-    with transaction.atomic():
-        with transaction.atomic():
-            row_insert(a_purchase(program, store, member, "RIDE-8"), later=True)
-        assert len(pending()) == 1  # released, not sent: the enclosing block's next statement takes it
-
-        assert Purchase.objects.filter(external_id="RIDE-8").exists()
-        assert not pending()
-
-
-def test_a_riders_error_comes_from_the_statement_that_sent_it(program, store, member):
-    row_insert(a_purchase(program, store, member, "RIDE-7"))
-    with pytest.raises(IntegrityError), transaction.atomic():
-        row_insert(a_purchase(program, store, member, "RIDE-7"), later=True)  # the same external id at the store
-        Purchase.objects.count()
-    assert not pending()
-    assert Purchase.objects.filter(external_id="RIDE-7").count() == 1
-
-
-@pytest.mark.django_db(transaction=True)
-def test_riders_are_sent_before_commit_and_dropped_by_a_rollback():
-    from tests.factories import MemberFactory, ProgramFactory, StoreFactory
-
-    program = ProgramFactory()
-    store, member = StoreFactory(program=program), MemberFactory(program=program)
-    with transaction.atomic():
-        row_insert(a_purchase(program, store, member, "COMMITTED"), later=True)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        row_insert(a_purchase(program, store, member, "ROLLED-BACK"), later=True)
-        raise RuntimeError("refused")
-    row_insert(a_purchase(program, store, member, "AUTOCOMMIT"), later=True)  # no transaction: sent at once
-    assert not pending()
-
-    assert sorted(Purchase.objects.values_list("external_id", flat=True)) == ["AUTOCOMMIT", "COMMITTED"]
+    post_save.connect(receiver, sender=Purchase, weak=False)
+    try:
+        with pytest.raises(ModelHasReceivers):
+            row_insert(Purchase(program=program, store=store, member=member, external_id="SIGNAL-1",
+                                total=Decimal("5.00"), occurred_at=timezone.now()))
+        with pytest.raises(ModelHasReceivers):
+            row_update(Purchase, 1, total=Decimal("1.00"))
+    finally:
+        post_save.disconnect(receiver, sender=Purchase)
+    assert not Purchase.objects.filter(external_id="SIGNAL-1").exists()
