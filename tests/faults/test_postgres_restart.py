@@ -33,18 +33,20 @@ def cluster():
         cluster.destroy()
 
 
-def manage(database_url: str, *args: str) -> subprocess.CompletedProcess:
+def manage(database_url: str, *commands: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """Management commands run one after another in one process against ``database_url``."""
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SECRET_KEY": SECRET, "CELERY_BROKER_URL": "",
-           "CACHE_URL": "locmemcache://", "DJANGO_DEBUG": "false"}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+           "CACHE_URL": "locmemcache://", "DJANGO_DEBUG": "false", "DJANGO_SETTINGS_MODULE": "loyalty.settings"}
+    script = ("import django; django.setup(); from django.core.management import call_command; "
+              f"[call_command(*command) for command in {commands!r}]")
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
 
 
 def test_purchases_through_a_postgres_restart_answer_201_or_a_clean_503_and_each_is_recorded_once(cluster, tmp_path):
     database_url = cluster.url.rsplit("/", 1)[0] + "/loyalty"
-    for command in (("migrate", "--noinput"), ("seed_demo", "--api-key", KEY)):
-        done = manage(database_url, *command)
-        assert done.returncode == 0, done.stderr
+    prepared = manage(database_url, ("migrate", "--noinput", "--verbosity", "0"), ("seed_demo", "--api-key", KEY))
+    assert prepared.returncode == 0, prepared.stderr
     web = WebServer(tmp_path / "web.log", DATABASE_URL=database_url, CELERY_BROKER_URL="", CACHE_URL="locmemcache://",
                     EMAIL_URL="dummymail://")
     attempts: dict[str, list] = {}
@@ -101,5 +103,5 @@ def test_purchases_through_a_postgres_restart_answer_201_or_a_clean_503_and_each
     assert rows == dict.fromkeys(finals, 1)  # every purchase answered once recorded, exactly once
     assert {external_id: ids[external_id] for external_id in finals} == {
         external_id: final.json["id"] for external_id, final in finals.items()}
-    verified = manage(database_url, "ledger_verify")
+    verified = manage(database_url, ("ledger_verify",))
     assert verified.returncode == 0, verified.stdout + verified.stderr
