@@ -44,8 +44,7 @@ broker_outage = RedisOutage("The broker's Redis", "queued emails and webhooks wa
 
 @functools.lru_cache(maxsize=4)
 def _redis_for(url: str) -> redis.Redis:
-    timeout = getattr(settings, "REDIS_TIMEOUT_SECONDS", 1.0)
-    # one client (and connection pool) per process
+    timeout = settings.REDIS_TIMEOUT_SECONDS  # one client (and connection pool) per process
     return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
 
 
