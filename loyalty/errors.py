@@ -35,6 +35,7 @@ CODE_STATUS: dict[str, int] = {
     "idempotency_key_reused": 422,
     "rate_limited": 429,
     "server_error": 500,
+    "service_unavailable": 503,
 }
 
 

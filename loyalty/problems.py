@@ -7,15 +7,27 @@ Every error DRF or Django can raise on an API path (validation, authentication,
 
 from __future__ import annotations
 
+import logging
+import sys
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from .errors import PROBLEM_CONTENT_TYPE, DomainError
+
+logger = logging.getLogger(__name__)
+
+# The database could not be reached, or the connection broke mid-request (a restart, a failover, a network
+# cut). Nothing the request did has committed: answered 503 so the client retries, which the idempotency keys
+# make safe; Django drops the broken connection and the next request connects afresh.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_DETAIL = "The service is briefly unavailable. Retry the same request shortly; it is never recorded twice."
 
 
 def problem_response(error: DomainError, headers: dict | None = None) -> Response:
@@ -77,6 +89,9 @@ def _as_domain_error(exc: Exception) -> DomainError | None:
     if isinstance(exc, drf.Throttled):
         return DomainError("rate_limited", "Too many requests for this API key; retry later.",
                            title="Too many requests", extra={"retry_after": exc.wait and int(exc.wait + 1)})
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return DomainError("service_unavailable", UNAVAILABLE_DETAIL, title="Service unavailable")
     if isinstance(exc, drf.APIException):
         return DomainError(exc.get_codes() if isinstance(exc.get_codes(), str) else "error",
                            str(exc.detail), status=exc.status_code)
@@ -95,6 +110,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         headers["Idempotent-Replayed"] = "true"
     if isinstance(exc, drf.Throttled) and exc.wait is not None:
         headers["Retry-After"] = str(int(exc.wait + 1))
+    if error.code == "service_unavailable":
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     set_rollback()
     return problem_response(error, headers)
 
@@ -102,7 +119,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 def _django_problem(status: int, code: str, detail: str) -> JsonResponse:
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
             "code": code, "detail": detail}
-    return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    response = JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _is_api(request) -> bool:
@@ -122,6 +142,15 @@ def api_not_found(request, *args, **kwargs):
 
 
 def handler500(request):
+    # Django calls this while handling the exception (outside DRF's views: middleware, plain views), so the
+    # exception is still at hand.
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        if _is_api(request):
+            return _django_problem(503, "service_unavailable", UNAVAILABLE_DETAIL)
+        response = HttpResponse("Service temporarily unavailable. Please try again in a moment.\n", status=503,
+                                content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if _is_api(request):
         return _django_problem(500, "server_error", "An unexpected error occurred; it has been logged.")
     from django.views.defaults import server_error

@@ -104,8 +104,13 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://loyalty")}
+# How long a call to Redis (cache or broker) may wait to connect or for an answer: a Redis that hangs must
+# hold a POS call up no longer than this (the call then goes on without it, see loyalty.cache).
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=1.0)
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "loyalty.cache.RedisCache"  # one client per pool, not one per call
+    for option in ("socket_connect_timeout", "socket_timeout"):
+        CACHES["default"].setdefault("OPTIONS", {}).setdefault(option, REDIS_TIMEOUT_SECONDS)
 # POS key lookups are cached this many seconds (found keys only, under the key's digest; a revoked key
 # or a deactivated store is forgotten at once). Only a cache every process shares can be told of a
 # revocation, so the default is off with the per-process local-memory cache.

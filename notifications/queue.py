@@ -24,19 +24,28 @@ import uuid
 from datetime import datetime, timedelta
 
 import redis
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from loyalty.cache import RedisOutage
 
 logger = logging.getLogger(__name__)
 
 PENDING = "pending"
 WAKE_TTL_MS = 10_000
 
+# The broker's Redis as seen by the wake-ups of this process (``loyalty.cache.RedisOutage``).
+broker_outage = RedisOutage("The broker's Redis", "queued emails and webhooks wait in their outbox for the "
+                            "minute sweep", errors=(redis.RedisError, BrokerUnavailable))
+
 
 @functools.lru_cache(maxsize=4)
 def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)  # one client (and connection pool) per process
+    timeout = settings.REDIS_TIMEOUT_SECONDS  # one client (and connection pool) per process
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
 
 
 def wake_client() -> redis.Redis | None:
@@ -56,12 +65,20 @@ class Wake:
     after finds the key gone and publishes again: no row waits for the minute sweep, and under load a
     stream of commits publishes one sweep per sweep started rather than one task per row. The TTL bounds
     the wait should a wake-up be lost with a broker that restarts.
+
+    The action that queued the rows has committed: a broker that cannot be reached is logged (once per
+    outage) and the rows wait for the minute sweep, and no error reaches the caller. A wake-up whose key was
+    set but whose publish failed leaves the key to its TTL.
     """
 
     def __init__(self, key: str, task: str):
         self.key, self.task = key, task  # the task by dotted path: its module imports the queue's services
+        self.__qualname__ = f"Wake({key!r})"  # how on_commit names a callback in its log
 
     def __call__(self) -> None:
+        broker_outage.call(self._wake, fallback=lambda: None)
+
+    def _wake(self) -> None:
         client = wake_client()
         if client is not None and not client.set(self.key, b"1", nx=True, px=WAKE_TTL_MS):
             return  # a wake-up is queued and its sweep has not started: that sweep will claim the rows

@@ -4,7 +4,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
-from django.core.cache.backends.redis import RedisCache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
@@ -88,7 +87,9 @@ class PosKeyRateThrottle(throttling.SimpleRateThrottle):
     list of timestamps rewritten on every request: a call costs the same at any rate. With the shared
     Redis cache and a cached key the call is counted in the round trip that read the key. A key may send up
     to the limit in each window, so at most twice the limit across a window boundary. A refused call
-    is told to retry when its window ends (``Retry-After``). The rate is read on each call rather than
+    is told to retry when its window ends (``Retry-After``). While the cache cannot be reached no call is
+    counted and every call is let through (the cache logs the outage): the limit protects the service, and
+    refusing every till would be the outage it guards against. The rate is read on each call rather than
     once at import, so a settings override (tests, a management shell) takes effect at once."""
 
     scope = "pos"
@@ -113,20 +114,18 @@ class PosKeyRateThrottle(throttling.SimpleRateThrottle):
         else:
             now = self.timer()
             count = self._count(self.counter_key(client.api_key.key_hash, now))
-        if count <= self.num_requests:
+        if count is None or count <= self.num_requests:
             return True
         self._wait = (int(now // self.duration) + 1) * self.duration - now
         return False
 
-    def _count(self, key: str) -> int:
-        """The window's count after this call (a window's counter outlives it by a few seconds, then goes)."""
+    def _count(self, key: str) -> int | None:
+        """The window's count after this call (a window's counter outlives it by a few seconds, then goes);
+        None when the cache cannot count it."""
         cache = caches[DEFAULT_CACHE_ALIAS]  # the backend itself (``self.cache`` is a proxy to it)
         timeout = self.counter_timeout
-        if isinstance(cache, RedisCache):  # one round trip, where incr() costs two (EXISTS, INCRBY)
-            full_key = cache.make_and_validate_key(key)
-            with cache._cache.get_client(full_key, write=True).pipeline() as pipe:
-                count, _ = pipe.incr(full_key).expire(full_key, timeout).execute()
-            return count
+        if hasattr(cache, "count"):  # the Redis cache (loyalty.cache.RedisCache)
+            return cache.count(key, timeout)
         try:
             return cache.incr(key)
         except ValueError:  # the window's first call (or its counter was evicted)

@@ -20,7 +20,9 @@ def api_key_get_active(*, raw_key: str) -> StoreApiKey | None:
 
     With ``POS_KEY_CACHE_SECONDS`` set (a cache shared by every process), found keys are kept
     there briefly, under their digest. Unknown keys are never cached, and revoking a key or
-    deactivating its store deletes the entry at once (``api_key_cache_forget``).
+    deactivating its store deletes the entry at once (``api_key_cache_forget``). While the cache cannot be
+    reached every lookup reads the database; an entry a revocation could not delete then lapses within
+    ``POS_KEY_CACHE_SECONDS``.
     """
     key_hash = hash_api_key(raw_key)
     seconds = api_key_cache_seconds()
