@@ -5,6 +5,7 @@ fresh checkout run on its own: a SQLite file under var/, tasks executed
 eagerly, mail printed to the console.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "loyalty",
     "programs",
     "members",
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a sign-in refused for too many failures into the lockout page; otherwise one attribute read.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "loyalty.urls"
@@ -124,6 +128,32 @@ if IDEMPOTENCY_KEY_RETENTION_HOURS < 24:
 # Each process keeps a program's earning rules, tier ladder and webhook subscriptions this long; a
 # saved change is seen at once by the process that saved it and by every other within this bound.
 PROGRAM_CONFIG_CACHE_SECONDS = env.int("PROGRAM_CONFIG_CACHE_SECONDS", default=5)
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Older hashes still verify, and are rehashed with Argon2 at the user's next sign-in.
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+# Password guessing (django-axes): a sign-in is refused for 15 minutes once 10 have failed, counted
+# apart per username and per client address, each failure within 15 minutes of the one before.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_RESET_ON_SUCCESS = False  # a correct password does not wipe the count of guesses made from that address
+AXES_VERBOSE = False  # no banner at every start; lockouts are still logged
+# The client's address: REMOTE_ADDR, or behind DJANGO_TRUSTED_PROXY_COUNT reverse proxies the address the
+# first of them saw (loyalty.security.client_address).
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "loyalty.security.client_address"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
