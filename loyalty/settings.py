@@ -5,6 +5,7 @@ fresh checkout run on its own: an embedded PostgreSQL under var/, tasks
 executed eagerly, mail printed to the console.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -42,6 +43,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "loyalty",
     "programs",
     "members",
@@ -62,6 +65,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "loyalty.security.ContentSecurityPolicyMiddleware",
+    # Turns a sign-in refused for too many failures into the lockout page; otherwise one attribute read.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "loyalty.urls"
@@ -129,6 +135,32 @@ if IDEMPOTENCY_KEY_RETENTION_HOURS < 24:
 # saved change is seen at once by the process that saved it and by every other within this bound.
 PROGRAM_CONFIG_CACHE_SECONDS = env.int("PROGRAM_CONFIG_CACHE_SECONDS", default=5)
 
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Older hashes still verify, and are rehashed with Argon2 at the user's next sign-in.
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+# Password guessing (django-axes): a sign-in is refused for 15 minutes once 10 have failed, counted
+# apart per username and per client address, each failure within 15 minutes of the one before.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_RESET_ON_SUCCESS = False  # a correct password does not wipe the count of guesses made from that address
+AXES_VERBOSE = False  # no banner at every start; lockouts are still logged
+# The client's address: REMOTE_ADDR, or behind DJANGO_TRUSTED_PROXY_COUNT reverse proxies the address the
+# first of them saw (loyalty.security.client_address).
+TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "loyalty.security.client_address"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -174,7 +206,25 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else Non
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): the site's own scripts, styles and images only, nothing inline,
+# never framed, forms post to the site only. The API docs add what Swagger UI needs (loyalty/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SESSION_COOKIE_HTTPONLY = True
+
+# Webhooks go to public internet addresses only (see webhooks.addresses); true lets them reach loopback
+# and private networks, for a receiver inside the deployment's own network.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
 
 # Mail: console by default so nothing leaves a developer machine.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -6,12 +6,15 @@ leaves the lease to lapse; the row is claimed again by the next sweep.
 """
 
 import secrets
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from .addresses import AddressRefused, target_resolve
 
 EVENT_TYPES = [
     ("member.enrolled", "Member enrolled"),
@@ -36,11 +39,25 @@ def validate_events(value) -> None:
         raise ValidationError(f"Unknown event types: {', '.join(unknown)}.")
 
 
+def validate_public_url(value) -> None:
+    """Refuse, as the endpoint is saved, a URL whose host is not a public internet address (deliveries
+    check again: the host's DNS may change after it was saved)."""
+    parts = urlsplit(str(value))
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return  # not a URL: URLValidator says so
+    try:
+        target_resolve(str(value))
+    except AddressRefused as refused:
+        message = str(refused)
+        raise ValidationError(message[:1].upper() + message[1:] + ".", code="address_refused") from refused
+
+
 class WebhookEndpoint(models.Model):
     """Where a program's events are posted, signed with ``secret``."""
 
     program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="webhook_endpoints")
-    url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"])])
+    url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"]),
+                                                                 validate_public_url])
     description = models.CharField(max_length=200, blank=True, default="")
     secret = models.CharField(max_length=100, default=secret_generate,
                               help_text="Shared with the receiver, who checks X-Loyalty-Signature with it.")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +23,7 @@ from loyalty.config_cache import ProgramMemo
 from loyalty.rows import database, rows_insert, rows_select
 from notifications.queue import Wake, claim_finish, lease_renew, rows_claim
 
+from .addresses import AddressRefused, connection_open, target_resolve
 from .models import EVENT_TYPE_NAMES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .signing import SIGNATURE_HEADER, signature_header
 
@@ -36,7 +35,8 @@ BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), ti
 MAX_ATTEMPTS = len(BACKOFF) + 1
 TIMEOUT_SECONDS = 10
 LEASE = timedelta(minutes=2)  # well above one request's timeout
-EXCERPT_CHARS = 1000
+# Staff see this much of a reply: enough for a receiver's error message, too little to carry a page off.
+EXCERPT_CHARS = 200
 USER_AGENT = "Loyalty-Webhooks/1"
 
 
@@ -153,31 +153,33 @@ def payload_body(payload: dict) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not success: the receiver must answer 2xx at the configured URL."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-# No proxies from the environment: deliveries go straight to the configured URL.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+def _excerpt(raw: bytes) -> str:
+    """What staff see of a reply: its start, as printable text."""
+    text = raw.decode(errors="replace")
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:EXCERPT_CHARS]
 
 
 def _post(*, url: str, body: bytes, headers: dict) -> tuple[int | None, str, str]:
-    """POST and answer (status code, body excerpt, error)."""
-    if not url.lower().startswith(("http://", "https://")):
-        return None, "", "only http and https URLs are delivered to"
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310 - scheme checked
+    """POST and answer (status code, body excerpt, error).
+
+    The host is checked and connected to as in ``webhooks.addresses``; a redirect is an answer, not
+    followed: the receiver must answer 2xx at the configured URL.
+    """
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return response.status, response.read(EXCERPT_CHARS).decode(errors="replace"), ""
-    except urllib.error.HTTPError as error:
-        excerpt = error.read(EXCERPT_CHARS).decode(errors="replace") if error.fp else ""
-        return error.code, excerpt, f"HTTP {error.code}"
-    except (urllib.error.URLError, HTTPException, OSError) as error:  # refused, DNS, TLS, timeout
-        reason = getattr(error, "reason", error)
-        return None, "", f"{type(error).__name__}: {reason}"
+        target = target_resolve(url)
+    except AddressRefused as refused:
+        logger.warning("webhook to %s not sent: %s", url, refused)
+        return None, "", f"not sent: {refused}"
+    connection = connection_open(target, timeout=TIMEOUT_SECONDS)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        excerpt = _excerpt(response.read(EXCERPT_CHARS))
+    except (HTTPException, OSError) as error:  # refused, TLS, timeout, a broken reply
+        return None, "", f"{type(error).__name__}: {error}"
+    finally:
+        connection.close()
+    return response.status, excerpt, "" if 200 <= response.status < 300 else f"HTTP {response.status}"
 
 
 def _attempt(delivery: WebhookDelivery, *, token: uuid.UUID, now: datetime) -> str:

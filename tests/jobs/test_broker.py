@@ -121,7 +121,8 @@ def test_a_worker_process_woken_through_the_broker_delivers_the_webhook_of_a_com
     monkeypatch.setattr(tasks.deliver_due_webhooks, "delay",  # to this test's queue, as the other tests' tasks
                         lambda: tasks.deliver_due_webhooks.apply_async(queue=queue))
     log = tmp_path / "worker.log"
-    with worker_process(queue, log) as worker:
+    # the receiver listens on loopback
+    with worker_process(queue, log, WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true") as worker:
         domain_event_publish(program=program, type="points.earned", member=member, key="broker-test",
                              payload={"points": 42, "source": {"type": "test"}})  # commits (autocommit)
         row = WebhookDelivery.objects.get()

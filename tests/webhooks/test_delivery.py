@@ -128,7 +128,8 @@ def test_an_endpoint_that_recovers_receives_the_retry(clock, program, member, en
     assert [a.response_code for a in delivery.attempt_log.all()] == [503, 200]
 
 
-def test_an_unreachable_endpoint_is_recorded_and_retried(program, member):
+def test_an_unreachable_endpoint_is_recorded_and_retried(program, member, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
     WebhookEndpoint.objects.create(program=program, url="http://127.0.0.1:9/nothing-listens", events=ALL_EVENTS)
     publish(program, member)
 
