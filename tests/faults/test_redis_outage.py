@@ -6,13 +6,11 @@ import time
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from earning.models import Purchase
 from notifications.models import Outbox
 from notifications.services import outbox_send_due
 from rewards.models import Redemption
-from tests.conftest import skip_unless
 from tests.jobs.test_broker import database_url_of_tests
 
 from .support import PrivateRedis, Traffic, WebServer, enrol_tills, is_clean_503, post
@@ -33,7 +31,6 @@ def redis_server(tmp_path):
 
 
 def test_tills_carry_on_through_a_redis_restart_and_the_emails_of_the_outage_go_out_after_it(redis_server, tmp_path):
-    skip_unless(connection.vendor == "postgresql", "the server process shares the test database (PostgreSQL)")
     call_command("seed_demo", "--api-key", KEY)
     web = WebServer(tmp_path / "web.log", DATABASE_URL=database_url_of_tests(), CACHE_URL=redis_server.url + "/0",
                     CELERY_BROKER_URL=redis_server.url + "/1", POS_KEY_CACHE_SECONDS="10")

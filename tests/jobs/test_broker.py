@@ -29,7 +29,10 @@ def database_url_of_tests() -> str:
     credentials = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
         credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    host = db["HOST"] or "127.0.0.1"
+    if host.startswith("/"):  # a Unix socket's folder (the embedded server)
+        return f"postgres://{credentials}@/{db['NAME']}?host={quote(host, safe='/')}"
+    return f"postgres://{credentials}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def wait_for(condition, *, timeout: float, what: str) -> None:
