@@ -10,7 +10,7 @@ from loyalty.api_fields import AwareDateTimeField, ExternalIdField, MoneyField, 
 from loyalty.errors import DomainError
 from loyalty.idempotency import Answer, idempotent_call
 from loyalty.problems import flatten_validation_errors
-from loyalty.serializers import serializer_data, serializer_validated
+from loyalty.serializers import StrictSerializer, serializer_data, serializer_validated
 from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer, TierRefSerializer
 
 from .services import event_record, purchase_preview, purchase_record, purchase_return
@@ -21,7 +21,7 @@ EVENT_TYPE_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 REPLAYED_HEADER = {"Idempotent-Replayed": "true"}
 
 
-class LineSerializer(serializers.Serializer):
+class LineSerializer(StrictSerializer):
     sku = serializers.CharField(max_length=64)
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     quantity = StrictIntegerField(min_value=1, max_value=100_000)
@@ -54,7 +54,7 @@ def _answer_response(answer: Answer) -> Response:
                     headers=REPLAYED_HEADER if answer.replayed else None)
 
 
-class PurchaseInputSerializer(serializers.Serializer):
+class PurchaseInputSerializer(StrictSerializer):
     external_id = ExternalIdField()
     member = MemberReferenceSerializer(required=False, allow_null=True, default=None)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", error_messages={"invalid": "A 3-letter ISO 4217 code."})
@@ -154,7 +154,7 @@ class PurchaseBatchApi(APIView):
     ``body`` its body (a purchase, or a problem).
     """
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         purchases = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_BATCH)
 
     class ResultSerializer(serializers.Serializer):
@@ -194,7 +194,7 @@ class PurchaseBatchApi(APIView):
 class ReturnCreateApi(APIView):
     """Return (part of) a purchase: points come back in proportion to the amount."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         external_id = ExternalIdField()
         purchase_external_id = ExternalIdField()
         purchase_store = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=32, required=False,
@@ -271,7 +271,7 @@ class EventCreateApi(APIView):
     """
 
     @extend_schema_serializer(component_name="EventCreate")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         external_id = ExternalIdField()
         member = MemberReferenceSerializer()
         type = EventTypeField(EVENT_TYPE_PATTERN, error_messages={

@@ -140,6 +140,13 @@ def _converted(row, start: int, converters, db) -> list:
     return values
 
 
+def _keys_read_back(model, keys: list, db) -> list:
+    """Primary keys as ``RETURNING`` gave them, converted as the ORM converts what an insert returns: SQLite answers
+    a UUID as its 32 stored hex digits, which would otherwise reach the answer (and its replays) undashed."""
+    _, _, converters = _select_plan(model, db.vendor, (model._meta.pk.name,), model._meta.db_table)
+    return [_converted((key,), 0, converters, db)[0] for key in keys] if converters else keys
+
+
 def rows_as_instances(model, rows) -> list:
     """Rows holding every concrete column of ``model`` in field order (``SELECT <columns>`` written by the
     caller) as instances, converted as the ORM converts them."""
@@ -278,7 +285,7 @@ def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where:
             row = cursor.fetchone()
             if row is None:
                 return False
-            obj.pk = row[0]
+            obj.pk = _keys_read_back(model, [row[0]], db)[0]
     obj._state.adding, obj._state.db = False, db.alias
     return True
 
@@ -308,7 +315,7 @@ def rows_insert(objs: list, *, unless_exists: tuple[str, ...] = (), unless_exist
     with transaction.mark_for_rollback_on_error(), statement_cursor(db) as cursor:
         for statement, params in statements:
             cursor.execute(statement, params)
-            keys += [row[0] for row in cursor.fetchall()]
+            keys += _keys_read_back(model, [row[0] for row in cursor.fetchall()], db)
     return keys
 
 
@@ -326,7 +333,7 @@ def insert_or_nothing(model, values: dict, unique: tuple[str, ...]):
     with statement_cursor(db) as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    return row[0] if row else None
+    return _keys_read_back(model, [row[0]], db)[0] if row else None
 
 
 def row_update(model, pk, **values) -> int:

@@ -1,5 +1,7 @@
 from drf_spectacular import openapi
 
+from .serializers import StrictSerializer
+
 
 class AutoSchema(openapi.AutoSchema):
     """Names each operation's nested ``InputSerializer``/``OutputSerializer`` after its view
@@ -14,3 +16,10 @@ class AutoSchema(openapi.AutoSchema):
         if outer and name.startswith(base):
             return outer.removesuffix("Api") + name
         return name
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        cls = serializer if isinstance(serializer, type) else type(serializer)
+        if direction == "request" and issubclass(cls, StrictSerializer):
+            schema["additionalProperties"] = False  # the server refuses any other field
+        return schema

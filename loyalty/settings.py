@@ -274,7 +274,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["programs.auth.PosKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"pos": env.str("POS_RATE_LIMIT", default="6000/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["loyalty.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "loyalty.negotiation.ContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "loyalty.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

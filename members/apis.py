@@ -5,15 +5,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.errors import DomainError
-from loyalty.serializers import serializer_data, serializer_validated
+from loyalty.serializers import StrictSerializer, serializer_data, serializer_validated
 from tiers.selectors import member_tier_get
 
 from .models import Member
-from .selectors import REFERENCE_FIELDS, member_find, member_get
+from .selectors import member_find, member_get
 from .services import member_enrol
 
 
-class MemberReferenceSerializer(serializers.Serializer):
+class MemberReferenceSerializer(StrictSerializer):
     """The contract's member reference: exactly one of id, card_number, email, phone.
 
     Shared by every operation that acts for a member; resolving it is
@@ -25,11 +25,10 @@ class MemberReferenceSerializer(serializers.Serializer):
     email = serializers.CharField(required=False, max_length=254)
     phone = serializers.CharField(required=False, max_length=32)
 
-    def to_internal_value(self, data):
-        if isinstance(data, dict) and (len(data) != 1 or not set(data) <= set(REFERENCE_FIELDS)):
-            raise serializers.ValidationError(
-                {"non_field_errors": ["Give exactly one of id, card_number, email or phone."]})
-        return super().to_internal_value(data)
+    def validate(self, attrs):
+        if len(attrs) != 1:
+            raise serializers.ValidationError("Give exactly one of id, card_number, email or phone.")
+        return attrs
 
 
 def member_reference_resolve(*, program, reference: dict, for_update: bool = False) -> Member:
@@ -93,7 +92,7 @@ class MemberEnrolApi(APIView):
     """Enrol a member in the calling store's program."""
 
     @extend_schema_serializer(component_name="MemberEnrol")  # every API's "InputSerializer" would clash
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
         first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
         last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

@@ -8,7 +8,7 @@ from loyalty.api_fields import StrictIntegerField
 from loyalty.errors import DomainError
 from loyalty.idempotency import idempotent_call
 from loyalty.pagination import PageNumberPagination
-from loyalty.serializers import serializer_data, serializer_validated
+from loyalty.serializers import StrictSerializer, serializer_data, serializer_validated
 from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer
 from members.selectors import member_by_reference, member_find
 
@@ -37,6 +37,10 @@ class VoucherSerializer(serializers.Serializer):
     issued_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True)
     used_at = serializers.DateTimeField(allow_null=True)
+
+
+class EmptyBodySerializer(StrictSerializer):
+    """The body of a call whose path names all it acts on: none, or ``{}``."""
 
 
 class RewardListApi(APIView):
@@ -81,7 +85,7 @@ class RewardListApi(APIView):
 class RedemptionCreateApi(APIView):
     """Redeem a reward for a member. Send an ``Idempotency-Key`` header; a retry with it replays the answer."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         member = MemberReferenceSerializer()
         reward = serializers.RegexField(r"^[A-Za-z0-9_-]{1,32}$", max_length=32,
                                         error_messages={"invalid": "A reward code, e.g. FREE-COFFEE."})
@@ -144,6 +148,7 @@ class RedemptionCancelApi(APIView):
     @extend_schema(operation_id="redemption_cancel", tags=["rewards"], request=None,
                    responses={200: OutputSerializer})
     def post(self, request, redemption_id):
+        serializer_validated(EmptyBodySerializer, request.data)
         redemption = redemption_get(program=request.user.program, redemption_id=redemption_id)
         redemption = redemption_cancel(redemption=redemption, actor=request.user.actor)
         redemption.member_balance = account_balance_get(member=redemption.member, fresh=True)
@@ -161,6 +166,7 @@ class VoucherUseApi(APIView):
 
     @extend_schema(operation_id="voucher_use", tags=["rewards"], request=None, responses={200: VoucherSerializer})
     def post(self, request, code):
+        serializer_validated(EmptyBodySerializer, request.data)
         redemption = voucher_get(program=request.user.program, code=code)
         redemption = voucher_use(redemption=redemption, store=request.user.store, actor=request.user.actor)
         return Response(serializer_data(VoucherSerializer, redemption))

@@ -1,5 +1,6 @@
 """``loyalty.rows`` writes and reads the same rows and instances as the ORM, on SQLite and PostgreSQL."""
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -52,6 +53,15 @@ def test_an_auto_increment_key_is_read_back(store):
     assert row_update(IdempotencyRecord, record.pk, response_status=201, response_body={"points": 42}) == 1
     assert IdempotencyRecord.objects.values_list("response_status", "response_body").get(pk=record.pk) == (
         201, {"points": 42})
+
+
+def test_a_uuid_key_read_back_from_an_insert_is_the_uuid_the_orm_reads(program, store, member):
+    purchase = a_purchase(program, store, member, "KEY-1")
+
+    assert row_insert(purchase, unless_exists=("store", "external_id"))  # the key comes back through RETURNING
+
+    assert isinstance(purchase.pk, uuid.UUID)  # not SQLite's 32 stored hex digits
+    assert purchase.pk == Purchase.objects.get(external_id="KEY-1").pk
 
 
 def test_a_selected_row_is_the_instance_the_orm_builds(program, member):
