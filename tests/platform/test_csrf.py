@@ -34,9 +34,8 @@ def test_any_call_to_an_unknown_api_path_is_404_problem_json(till, method, path)
 
 @pytest.mark.parametrize("path", MISTYPED)
 def test_an_unknown_api_path_is_404_for_a_browser_with_a_session_too(client, db, path):
-    User.objects.create_user("staff", password="pw-0123456789", is_staff=True)
+    client.force_login(User.objects.create_user("staff", password="pw-0123456789", is_staff=True))
     client.handler.enforce_csrf_checks = True
-    client.login(username="staff", password="pw-0123456789")
 
     assert_problem(client.post(path, {"email": "a@example.com"}), 404, "not_found")
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.jobs.test_broker import database_url_of_tests
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 SETUP = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'loyalty.settings'; django.setup()"
 GET_HEALTHZ = SETUP + (
@@ -61,8 +63,9 @@ def test_local_development_starts_without_a_secret_key(tmp_path):
     assert result.stdout.strip() == "True"
 
 
-def test_plain_http_on_loopback_is_not_redirected_with_debug_off(tmp_path):
-    result = run(GET_HEALTHZ, environment(tmp_path, DJANGO_DEBUG="false", DJANGO_SECRET_KEY=SECRET))
+def test_plain_http_on_loopback_is_not_redirected_with_debug_off(tmp_path, db):
+    result = run(GET_HEALTHZ, environment(tmp_path, DJANGO_DEBUG="false", DJANGO_SECRET_KEY=SECRET,
+                                          DATABASE_URL=database_url_of_tests()))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["200"]
