@@ -19,6 +19,8 @@ from datetime import date, datetime
 import hypothesis
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.utils import timezone
 from schemathesis.config import SchemathesisConfig
 
@@ -44,7 +46,19 @@ world: dict = {}
 
 
 @pytest.fixture(autouse=True)
-def demo(db):
+def one_connection():
+    """Requests go through the WSGI app, not Django's test client: like the client, keep the test's connection
+    (and its transaction) open across requests rather than closing it at each request's end."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
+def demo(db, one_connection, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # the demo's logins, quickly
     seeded = demo_seed(api_key=API_KEY)
     member = seeded.members[0]
     purchase_record(store=seeded.store, actor="test", external_id="SEED-1", member_reference={"id": str(member.id)},
