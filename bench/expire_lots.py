@@ -36,8 +36,10 @@ JOBS = {
 }
 
 
-def load(*, job: str, members: int, lots_per_member: int, now: datetime) -> None:
-    """Members, accounts and lots with their earn transactions and entries; a fifth of the lots partly spent."""
+def load(*, job: str, members: int, lots_per_member: int, now: datetime, measured: bool = True) -> None:
+    """Members, accounts and lots with their earn transactions and entries; a fifth of the lots partly spent.
+
+    ``measured=False`` (a test's data) leaves autovacuum on and only analyzes the tables."""
     from django.db import connection, transaction
 
     from programs.services import program_create
@@ -115,11 +117,11 @@ def load(*, job: str, members: int, lots_per_member: int, now: datetime) -> None
         for statement in statements:
             cursor.execute(statement, params)
         for table in ("ledger_pointsaccount", "ledger_pointslot", "ledger_ledgertransaction", "ledger_ledgerentry",
-                      "ledger_lotmovement"):  # the same for both sides, and no vacuum mid-measurement
+                      "ledger_lotmovement") if measured else ():  # the same for both sides, no vacuum mid-measurement
             cursor.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
     connection.close()
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("VACUUM ANALYZE" if measured else "ANALYZE")
 
 
 def use_database(name: str) -> None:

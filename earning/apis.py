@@ -1,15 +1,23 @@
 import math
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.selectors import account_balance_get
-from loyalty.api_fields import AwareDateTimeField, ExternalIdField, MoneyField, StrictIntegerField
+from loyalty.api_fields import (
+    AwareDateTimeField,
+    ExternalIdField,
+    MoneyField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictRegexField,
+)
 from loyalty.errors import DomainError
 from loyalty.idempotency import Answer, idempotent_call
 from loyalty.problems import flatten_validation_errors
+from loyalty.schema import problems, replayed
 from loyalty.serializers import StrictSerializer, serializer_data, serializer_validated
 from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer, TierRefSerializer
 
@@ -22,8 +30,8 @@ REPLAYED_HEADER = {"Idempotent-Replayed": "true"}
 
 
 class LineSerializer(StrictSerializer):
-    sku = serializers.CharField(max_length=64)
-    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    sku = StrictCharField(max_length=64)
+    category = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     quantity = StrictIntegerField(min_value=1, max_value=100_000)
     unit_price = MoneyField(min_value=0)
 
@@ -57,7 +65,7 @@ def _answer_response(answer: Answer) -> Response:
 class PurchaseInputSerializer(StrictSerializer):
     external_id = ExternalIdField()
     member = MemberReferenceSerializer(required=False, allow_null=True, default=None)
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", error_messages={"invalid": "A 3-letter ISO 4217 code."})
+    currency = StrictRegexField(r"^[A-Za-z]{3}$", error_messages={"invalid": "A 3-letter ISO 4217 code."})
     total = MoneyField()
     occurred_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     lines = LineSerializer(many=True, required=False, default=list, max_length=500)
@@ -106,10 +114,9 @@ class PurchaseCreateApi(APIView):
     """Post a purchase; points are credited exactly once per (store, external_id)."""
 
     @extend_schema(operation_id="purchase_create", request=PurchaseInputSerializer,
-                   responses={201: PurchaseOutputSerializer,
-                              200: OpenApiResponse(PurchaseOutputSerializer,
-                                                   description="Replay of an identical earlier post "
-                                                               "(header Idempotent-Replayed: true)")},
+                   responses={201: PurchaseOutputSerializer, 200: replayed(PurchaseOutputSerializer),
+                              **problems("member_not_found", "member_suspended", "duplicate_external_id",
+                                         "request_in_progress")},
                    tags=["purchases"])
     def post(self, request):
         validated = serializer_validated(PurchaseInputSerializer, request.data)
@@ -129,7 +136,8 @@ class PurchasePreviewApi(APIView):
         breakdown = BreakdownSerializer(many=True)
         tier = TierRefSerializer(allow_null=True)
 
-    @extend_schema(operation_id="purchase_preview", request=InputSerializer, responses={200: OutputSerializer},
+    @extend_schema(operation_id="purchase_preview", request=InputSerializer,
+                   responses={200: OutputSerializer, **problems("member_not_found", "member_suspended")},
                    tags=["purchases"])
     def post(self, request):
         data = serializer_validated(self.InputSerializer, request.data)
@@ -197,7 +205,7 @@ class ReturnCreateApi(APIView):
     class InputSerializer(StrictSerializer):
         external_id = ExternalIdField()
         purchase_external_id = ExternalIdField()
-        purchase_store = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=32, required=False,
+        purchase_store = StrictRegexField(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=32, required=False,
                                                 allow_null=True, default=None,
                                                 error_messages={"invalid": "A store code, e.g. DEMO-001."})
         amount = MoneyField()
@@ -211,7 +219,10 @@ class ReturnCreateApi(APIView):
         balance = BalanceSerializer(allow_null=True)
 
     @extend_schema(operation_id="return_create", request=InputSerializer,
-                   responses={201: OutputSerializer, 200: OutputSerializer}, tags=["purchases"])
+                   responses={201: OutputSerializer, 200: replayed(OutputSerializer),
+                              **problems("purchase_not_found", "duplicate_external_id", "request_in_progress",
+                                         "return_exceeds_purchase")},
+                   tags=["purchases"])
     def post(self, request):
         data = serializer_validated(self.InputSerializer, request.data)
         client = request.user
@@ -234,6 +245,15 @@ class ReturnCreateApi(APIView):
         return _answer_response(answer)
 
 
+@extend_schema_field({
+    "type": "object", "maxProperties": MAX_ATTRIBUTES,
+    "description": "Names of 1–64 characters (OpenAPI 3.0 cannot say so in the schema), without NUL.",
+    "additionalProperties": {"nullable": True, "anyOf": [
+        {"type": "string", "maxLength": 500, "pattern": "^[^\\x00]*$"},
+        {"type": "number", "minimum": -1e15, "maximum": 1e15},
+        {"type": "boolean"},
+    ]},
+})
 class EventAttributesField(serializers.DictField):
     """Up to 50 attributes: keys of 1–64 characters, values text (up to 500), numbers, booleans or null."""
 
@@ -254,12 +274,10 @@ class EventAttributesField(serializers.DictField):
         return value
 
 
-class EventTypeField(serializers.RegexField):
+class EventTypeField(StrictRegexField):
     """A slug given as a JSON string (a number is refused, not read as text); answered in lower case."""
 
     def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
         return super().to_internal_value(data).lower()
 
 
@@ -294,10 +312,9 @@ class EventCreateApi(APIView):
         balance = BalanceSerializer()
 
     @extend_schema(operation_id="event_create", request=InputSerializer,
-                   responses={201: OutputSerializer,
-                              200: OpenApiResponse(OutputSerializer,
-                                                   description="Replay of an identical earlier post "
-                                                               "(header Idempotent-Replayed: true)")},
+                   responses={201: OutputSerializer, 200: replayed(OutputSerializer),
+                              **problems("member_not_found", "member_suspended", "duplicate_external_id",
+                                         "request_in_progress")},
                    tags=["events"])
     def post(self, request):
         data = serializer_validated(self.InputSerializer, request.data)

@@ -1,8 +1,9 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from loyalty.pagination import PageNumberPagination
+from loyalty.schema import problems
 from members.selectors import member_get
 
 from .models import Kind
@@ -31,13 +32,7 @@ class LedgerActivityApi(APIView):
             "(a `release`, pending points becoming available, shows 0 points). "
             "A member of another program answers 404 `member_not_found`."
         ),
-        parameters=[
-            OpenApiParameter("page", int, description="Page number, from 1."),
-            OpenApiParameter("page_size", int, description=f"Entries per page, at most "
-                                                           f"{PageNumberPagination.max_page_size}."),
-        ],
-        responses={200: OutputSerializer(many=True),
-                   404: OpenApiResponse(description="`member_not_found`: no such member in the caller's program.")},
+        responses={200: OutputSerializer(many=True), **problems("member_not_found", "not_found")},
         tags=["members"],
     )
     def get(self, request, member_id):

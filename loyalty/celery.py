@@ -1,6 +1,7 @@
 """The Celery app. Settings (broker, JSON only, ``acks_late``, time limits, the beat schedule) come from
 ``loyalty.settings`` under ``CELERY_*``; the task base class below adds what every task shares."""
 
+import importlib
 import os
 
 from celery import Celery
@@ -31,7 +32,10 @@ def for_each_program(task_name: str) -> int:
     """Send ``task_name`` once per program, with the program's id (how beat runs per-program nightly work)."""
     from programs.models import Program
 
-    app.loader.import_default_modules()  # a worker has them already; an eager caller may not
+    # Only the task's own module: a worker has it already, an eager caller may not. Not the loader's
+    # import_default_modules, which sets Django up again in a worker process, replacing the logging the
+    # worker redirected, so that process logged nothing more, errors included.
+    importlib.import_module(task_name.rpartition(".")[0])
     task = app.tasks[task_name]
     program_ids = [str(pk) for pk in Program.objects.order_by("pk").values_list("pk", flat=True)]
     for program_id in program_ids:

@@ -1,10 +1,13 @@
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.api_fields import StrictBooleanField, StrictCharField, StrictEmailField
 from loyalty.errors import DomainError
+from loyalty.schema import problems
 from loyalty.serializers import StrictSerializer, serializer_data, serializer_validated
 from tiers.selectors import member_tier_get
 
@@ -20,15 +23,30 @@ class MemberReferenceSerializer(StrictSerializer):
     ``member_reference_resolve``.
     """
 
-    id = serializers.CharField(required=False, max_length=64)
-    card_number = serializers.CharField(required=False, max_length=32)
-    email = serializers.CharField(required=False, max_length=254)
-    phone = serializers.CharField(required=False, max_length=32)
+    id = StrictCharField(required=False, max_length=64)
+    card_number = StrictCharField(required=False, max_length=32)
+    email = StrictCharField(required=False, max_length=254)
+    phone = StrictCharField(required=False, max_length=32)
 
     def validate(self, attrs):
         if len(attrs) != 1:
             raise serializers.ValidationError("Give exactly one of id, card_number, email or phone.")
         return attrs
+
+
+class MemberReferenceSchema(OpenApiSerializerExtension):
+    """Says "exactly one of the four" in the schema, as ``to_internal_value`` enforces it."""
+
+    target_class = MemberReferenceSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        properties = {**schema["properties"], "id": {**schema["properties"]["id"], "format": "uuid"}}
+        return {
+            "description": schema["description"],
+            "oneOf": [{"type": "object", "properties": {name: field}, "required": [name],
+                       "additionalProperties": False} for name, field in properties.items()],
+        }
 
 
 def member_reference_resolve(*, program, reference: dict, for_update: bool = False) -> Member:
@@ -93,19 +111,19 @@ class MemberEnrolApi(APIView):
 
     @extend_schema_serializer(component_name="MemberEnrol")  # every API's "InputSerializer" would clash
     class InputSerializer(StrictSerializer):
-        email = serializers.EmailField(max_length=254)
-        first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-        last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-        phone = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True, default=None)
+        email = StrictEmailField(max_length=254)
+        first_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+        last_name = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+        phone = StrictCharField(max_length=32, required=False, allow_null=True, allow_blank=True, default=None)
         birth_date = serializers.DateField(required=False, allow_null=True, default=None)
-        referral_code = serializers.CharField(max_length=16, required=False, allow_null=True, allow_blank=True,
+        referral_code = StrictCharField(max_length=16, required=False, allow_null=True, allow_blank=True,
                                               default=None)
-        marketing_opt_in = serializers.BooleanField(required=False, default=False)
+        marketing_opt_in = StrictBooleanField(required=False, default=False)
         language = serializers.ChoiceField(choices=[code for code, _ in settings.LANGUAGES], required=False,
                                            default="en")
 
     @extend_schema(operation_id="member_enrol", request=InputSerializer,
-                   responses={201: MemberOutputSerializer}, tags=["members"])
+                   responses={201: MemberOutputSerializer, **problems("member_exists")}, tags=["members"])
     def post(self, request):
         validated = serializer_validated(self.InputSerializer, request.data)
         member = member_enrol(program=request.user.program, store=request.user.store, **validated)
@@ -124,7 +142,7 @@ class MemberLookupApi(APIView):
             ("email", "email, case-insensitive"),
             ("phone", "E.164 phone; encode + as %2B"),
         )],
-        responses={200: MemberOutputSerializer}, tags=["members"],
+        responses={200: MemberOutputSerializer, **problems("member_not_found")}, tags=["members"],
     )
     def get(self, request):
         params = list(request.query_params.keys())
@@ -138,7 +156,8 @@ class MemberLookupApi(APIView):
 
 
 class MemberDetailApi(APIView):
-    @extend_schema(operation_id="member_get", responses={200: MemberOutputSerializer}, tags=["members"])
+    @extend_schema(operation_id="member_get", responses={200: MemberOutputSerializer, **problems("member_not_found")},
+                   tags=["members"])
     def get(self, request, member_id):
         member = member_get(program=request.user.program, member_id=member_id)
         return Response(serializer_data(MemberOutputSerializer, member))

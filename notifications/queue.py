@@ -12,6 +12,9 @@ another compare-and-set on its token: if the lease lapsed and someone else claim
 renewal matches nothing and the worker leaves the row alone. Finishing is a compare-and-set on the
 token too. A worker that dies leaves its lease to lapse; the row is then due again.
 
+Every error of the side effect is a failed attempt (``attempt_run``), recorded by ``attempt_failed``: the
+row is due again after its backoff, or ``failed`` once it has had as many attempts as the backoff allows.
+
 New rows are handed to the workers by waking a sweep (``Wake``), not by a task per row: a Celery publish
 costs ~0.5 ms of CPU, more than the rest of queueing the row.
 """
@@ -21,12 +24,14 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -35,6 +40,7 @@ from loyalty.cache import RedisOutage
 logger = logging.getLogger(__name__)
 
 PENDING = "pending"
+FAILED = "failed"
 WAKE_TTL_MS = 10_000
 
 # The broker's Redis as seen by the wake-ups of this process (``loyalty.cache.RedisOutage``).
@@ -125,3 +131,33 @@ def claim_finish(model: type[models.Model], *, pk, token: uuid.UUID, **fields) -
     """Record the outcome of a claimed row and release it; False when this worker no longer held it."""
     return model.objects.filter(pk=pk, claim_token=token, status=PENDING).update(
         claimed_until=None, claim_token=None, **fields) == 1
+
+
+def attempt_run(side_effect: Callable[[], object], *, what: str,
+                expected: tuple[type[Exception], ...] = ()) -> tuple[object, str | None]:
+    """Run a claimed row's side effect; answers its result and ``None``, or ``None`` and the error to record.
+
+    Any exception is a failed attempt, not only the ``expected`` ones (logged with their traceback, naming
+    the row): one that only a backend knows would otherwise abort the sweep's batch, and leave the row to
+    be claimed again at each lease's end, for ever, its attempts never reaching the cap.
+    """
+    try:
+        return side_effect(), None
+    except expected as error:
+        return None, str(error)
+    except Exception as error:
+        logger.exception("%s: unexpected error", what)
+        return None, f"{type(error).__name__}: {error}"
+
+
+def attempt_failed(model: type[models.Model], *, row, token: uuid.UUID, error: str, backoff: tuple[timedelta, ...],
+                   what: str, **fields) -> str:
+    """Record a failed attempt of a claimed row (with ``fields``): due again after ``backoff[attempts - 1]``,
+    or ``failed`` after ``len(backoff) + 1`` attempts. Answers the row's new status."""
+    if row.attempts > len(backoff):
+        logger.warning("%s failed after %s attempts: %s", what, row.attempts, error)
+        claim_finish(model, pk=row.pk, token=token, status=FAILED, last_error=error, **fields)
+        return FAILED
+    claim_finish(model, pk=row.pk, token=token, last_error=error,
+                 next_attempt_at=timezone.now() + backoff[row.attempts - 1], **fields)
+    return PENDING

@@ -40,7 +40,7 @@ from members.models import Member
 from programs.models import Program
 
 from .models import KIND_CATEGORY, Category, Kind, NotificationSettings, Outbox
-from .queue import Wake, claim_finish, lease_renew, rows_claim
+from .queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 
 logger = logging.getLogger(__name__)
 
@@ -451,18 +451,15 @@ def _send_one(row: Outbox, *, token, connection) -> str:
                                      connection=connection)
     if email.html:
         message.attach_alternative(email.html, "text/html")
-    try:
+
+    def send():
+        connection.open()  # the batch's connection, opened by its first message (a no-op once open)
         message.send()
-    except (smtplib.SMTPException, OSError) as error:
-        now = timezone.now()
-        if row.attempts >= MAX_SEND_ATTEMPTS:
-            logger.warning("email %s to %s failed after %s attempts: %s", row.pk, row.to, row.attempts, error)
-            claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.FAILED, last_error=str(error),
-                         **rendered)
-            return Outbox.Status.FAILED
-        claim_finish(Outbox, pk=row.pk, token=token, last_error=str(error),
-                     next_attempt_at=now + SEND_BACKOFF[row.attempts - 1], **rendered)
-        return Outbox.Status.PENDING
+
+    what = f"email {row.pk} to {row.to}"
+    _, error = attempt_run(send, what=what, expected=(smtplib.SMTPException, OSError))
+    if error is not None:
+        return attempt_failed(Outbox, row=row, token=token, error=error, backoff=SEND_BACKOFF, what=what, **rendered)
     claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.SENT, sent_at=timezone.now(), last_error="",
                  **rendered)
     return Outbox.Status.SENT
@@ -481,9 +478,13 @@ def outbox_send_due(*, dedupe_key: str | None = None, limit: int = 50) -> dict:
         token, claimed = rows_claim(Outbox, now=timezone.now(), lease=LEASE, limit=limit,
                                     only={"dedupe_key": dedupe_key} if dedupe_key is not None else None)
         if claimed:
-            with get_connection(timeout=SEND_TIMEOUT_SECONDS) as connection:
+            # Not opened here: a mail server that refuses the connection fails each message's attempt.
+            connection = get_connection(timeout=SEND_TIMEOUT_SECONDS)
+            try:
                 for row in claimed:
                     counts[_send_one(row, token=token, connection=connection)] += 1
+            finally:
+                connection.close()
         if dedupe_key is not None or len(claimed) < limit:
             return counts
 

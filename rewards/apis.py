@@ -4,10 +4,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.selectors import account_balance_get
-from loyalty.api_fields import StrictIntegerField
+from loyalty.api_fields import StrictIntegerField, StrictRegexField
 from loyalty.errors import DomainError
 from loyalty.idempotency import idempotent_call
 from loyalty.pagination import PageNumberPagination
+from loyalty.schema import problems, replayed
 from loyalty.serializers import StrictSerializer, serializer_data, serializer_validated
 from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer
 from members.selectors import member_by_reference, member_find
@@ -16,6 +17,7 @@ from .selectors import redemption_get, reward_eligibility, reward_get_by_code, r
 from .services import redemption_cancel, reward_redeem, voucher_use
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255}
 
 
 class RewardRefSerializer(serializers.Serializer):
@@ -46,6 +48,8 @@ class EmptyBodySerializer(StrictSerializer):
 class RewardListApi(APIView):
     """Active rewards; with ``member`` (a card number) each says whether that member can redeem it now."""
 
+    pagination_class = PageNumberPagination
+
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         code = serializers.CharField()
@@ -66,13 +70,13 @@ class RewardListApi(APIView):
     @extend_schema(operation_id="reward_list", tags=["rewards"],
                    parameters=[OpenApiParameter("member", str, required=False,
                                                 description="Card number: adds `redeemable` and `reason`")],
-                   responses={200: OutputSerializer(many=True)})
+                   responses={200: OutputSerializer(many=True), **problems("member_not_found", "not_found")})
     def get(self, request):
         program = request.user.program
         card_number = request.query_params.get("member")
         member = member_find(program=program, field="card_number", value=card_number) \
             if card_number is not None else None
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(reward_list(program=program), request, view=self)
         rows = self.OutputSerializer(page, many=True).data
         if member is not None:
@@ -87,7 +91,7 @@ class RedemptionCreateApi(APIView):
 
     class InputSerializer(StrictSerializer):
         member = MemberReferenceSerializer()
-        reward = serializers.RegexField(r"^[A-Za-z0-9_-]{1,32}$", max_length=32,
+        reward = StrictRegexField(r"^[A-Za-z0-9_-]{1,32}$", max_length=32,
                                         error_messages={"invalid": "A reward code, e.g. FREE-COFFEE."})
         points = StrictIntegerField(required=False, allow_null=True, default=None, min_value=1,
                                     help_text="Pay-with-points rewards only: how many points to pay.")
@@ -103,9 +107,12 @@ class RedemptionCreateApi(APIView):
         balance = BalanceSerializer()
 
     @extend_schema(operation_id="redemption_create", tags=["rewards"], request=InputSerializer,
-                   parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=True,
-                                                description="1–255 characters, unique per attempt")],
-                   responses={201: OutputSerializer, 200: OutputSerializer})
+                   parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_SCHEMA, OpenApiParameter.HEADER,
+                                                required=True, description="1–255 characters, unique per attempt")],
+                   responses={201: OutputSerializer, 200: replayed(OutputSerializer),
+                              **problems("reward_not_found", "member_not_found", "member_suspended", "out_of_stock",
+                                         "request_in_progress", "tier_required", "reward_not_available",
+                                         "limit_reached", "insufficient_points", "idempotency_key_reused")})
     def post(self, request):
         key = request.headers.get(IDEMPOTENCY_HEADER, "")
         if not 1 <= len(key) <= 255:
@@ -146,7 +153,8 @@ class RedemptionCancelApi(APIView):
         balance = BalanceSerializer(source="member_balance")
 
     @extend_schema(operation_id="redemption_cancel", tags=["rewards"], request=None,
-                   responses={200: OutputSerializer})
+                   responses={200: OutputSerializer,
+                              **problems("redemption_not_found", "voucher_already_used", "voucher_not_usable")})
     def post(self, request, redemption_id):
         serializer_validated(EmptyBodySerializer, request.data)
         redemption = redemption_get(program=request.user.program, redemption_id=redemption_id)
@@ -156,7 +164,8 @@ class RedemptionCancelApi(APIView):
 
 
 class VoucherDetailApi(APIView):
-    @extend_schema(operation_id="voucher_get", tags=["rewards"], responses={200: VoucherSerializer})
+    @extend_schema(operation_id="voucher_get", tags=["rewards"],
+                   responses={200: VoucherSerializer, **problems("voucher_not_found")})
     def get(self, request, code):
         return Response(VoucherSerializer(voucher_get(program=request.user.program, code=code)).data)
 
@@ -164,7 +173,9 @@ class VoucherDetailApi(APIView):
 class VoucherUseApi(APIView):
     """Mark a voucher used at this store (once)."""
 
-    @extend_schema(operation_id="voucher_use", tags=["rewards"], request=None, responses={200: VoucherSerializer})
+    @extend_schema(operation_id="voucher_use", tags=["rewards"], request=None,
+                   responses={200: VoucherSerializer,
+                              **problems("voucher_not_found", "voucher_already_used", "voucher_not_usable")})
     def post(self, request, code):
         serializer_validated(EmptyBodySerializer, request.data)
         redemption = voucher_get(program=request.user.program, code=code)

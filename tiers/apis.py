@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty.schema import problems
 from members.apis import TierRefSerializer
 from members.selectors import member_get
 
@@ -24,7 +25,8 @@ class MemberTierProgressApi(APIView):
         keep_by = serializers.DateTimeField(allow_null=True)
         locked_until = serializers.DateTimeField(allow_null=True)
 
-    @extend_schema(operation_id="member_tier_progress", responses={200: OutputSerializer}, tags=["members"])
+    @extend_schema(operation_id="member_tier_progress",
+                   responses={200: OutputSerializer, **problems("member_not_found")}, tags=["members"])
     def get(self, request, member_id):
         member = member_get(program=request.user.program, member_id=member_id)
         return Response(self.OutputSerializer(member_tier_progress(member=member)).data)

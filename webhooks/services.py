@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from loyalty.config_cache import ProgramMemo
 from loyalty.rows import database, rows_insert, rows_select
-from notifications.queue import Wake, claim_finish, lease_renew, rows_claim
+from notifications.queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 
 from .addresses import AddressRefused, connection_open, target_resolve
 from .models import EVENT_TYPE_NAMES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -199,23 +199,17 @@ def _attempt(delivery: WebhookDelivery, *, token: uuid.UUID, now: datetime) -> s
         "X-Loyalty-Delivery": str(delivery.pk),
     }
     started = time.monotonic()
-    code, excerpt, error = _post(url=endpoint.url, body=body, headers=headers)
+    what = f"webhook delivery {delivery.pk} to {endpoint.url}"
+    answer, unexpected = attempt_run(lambda: _post(url=endpoint.url, body=body, headers=headers), what=what)
+    code, excerpt, error = answer if unexpected is None else (None, "", unexpected)
     WebhookAttempt.objects.create(delivery=delivery, attempted_at=now, response_code=code, response_body=excerpt,
                                   error=error, duration_ms=int((time.monotonic() - started) * 1000))
-    outcome = {"response_code": code, "response_body": excerpt, "last_error": error}
-    if code is not None and 200 <= code < 300:
-        status = WebhookDelivery.Status.SUCCEEDED
-        outcome.update(status=status, delivered_at=timezone.now(), last_error="")
-    elif delivery.attempts >= MAX_ATTEMPTS:
-        status = WebhookDelivery.Status.FAILED
-        logger.warning("webhook delivery %s to %s failed after %s attempts: %s", delivery.pk, endpoint.url,
-                       delivery.attempts, error)
-        outcome.update(status=status)
-    else:
-        status = WebhookDelivery.Status.PENDING
-        outcome.update(next_attempt_at=timezone.now() + BACKOFF[delivery.attempts - 1])
-    claim_finish(WebhookDelivery, pk=delivery.pk, token=token, **outcome)
-    return status
+    if code is None or not 200 <= code < 300:
+        return attempt_failed(WebhookDelivery, row=delivery, token=token, error=error, backoff=BACKOFF, what=what,
+                              response_code=code, response_body=excerpt)
+    claim_finish(WebhookDelivery, pk=delivery.pk, token=token, status=WebhookDelivery.Status.SUCCEEDED,
+                 delivered_at=timezone.now(), response_code=code, response_body=excerpt, last_error="")
+    return WebhookDelivery.Status.SUCCEEDED
 
 
 def webhook_deliver_due(*, pk: int | None = None, limit: int = 50) -> dict:

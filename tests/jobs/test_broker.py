@@ -44,13 +44,14 @@ def wait_for(condition, *, timeout: float, what: str) -> None:
 
 
 @contextmanager
-def worker_process(queue: str, log: Path, **env):
-    """A Celery worker process consuming only ``queue`` (no other worker takes the test's message)."""
+def worker_process(queue: str, log: Path, *, module: str = "celery", **env):
+    """A Celery worker process consuming only ``queue`` (no other worker takes the test's message), run as
+    ``python -m <module>`` (a module that hooks into the worker, then runs Celery's command line)."""
     env = {**os.environ, "DATABASE_URL": database_url_of_tests(), "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
            "DATABASE_CONN_MAX_AGE": "0", **env}
     with log.open("w") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "loyalty", "worker", "-P", "solo", "--without-heartbeat",
+            [sys.executable, "-m", module, "-A", "loyalty", "worker", "-P", "solo", "--without-heartbeat",
              "--without-mingle", "--without-gossip", "-Q", queue, "-l", "INFO"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )

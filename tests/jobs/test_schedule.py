@@ -68,3 +68,16 @@ def test_the_nightly_check_mails_staff_when_the_ledger_drifted(member):
     (message,) = mail.outbox
     assert message.to == ["ops@example.com"]
     assert "Ledger drift: 1 accounts" in message.subject
+
+
+def test_running_the_nightly_per_program_job_leaves_the_workers_logging_as_it_was(db, monkeypatch):
+    import logging
+
+    ProgramFactory()
+    app.loader.import_default_modules()
+    monkeypatch.setattr(app.tasks["tiers.tasks.tier_recalculate_program"], "delay", lambda program_id: None)
+    handlers = list(logging.getLogger().handlers)
+
+    for_each_program.delay("tiers.tasks.tier_recalculate_program")
+
+    assert logging.getLogger().handlers == handlers

@@ -14,6 +14,7 @@ from notifications.models import Outbox
 from notifications.queue import rows_claim
 from notifications.services import LEASE, MAX_SEND_ATTEMPTS, SEND_BACKOFF, notification_enqueue, outbox_send_due
 from tests.factories import MemberFactory
+from tests.queues import sweep_at_each_retry
 
 from .conftest import T0
 
@@ -138,6 +139,59 @@ def test_a_failing_mail_server_is_retried_with_backoff_then_the_message_is_marke
     clock.move_to(at + timedelta(days=2))
     outbox_send_due()
     assert len(calls) == MAX_SEND_ATTEMPTS
+
+
+class BackendError(Exception):
+    """An email backend's own error: neither an SMTP error nor an OSError."""
+
+
+def test_an_email_backends_own_error_costs_an_attempt_and_the_rest_of_the_batch_is_sent(clock, program, store,
+                                                                                       monkeypatch, caplog):
+    send_messages, calls = EmailBackend.send_messages, []
+
+    def refuse_one(self, messages):
+        if messages[0].to == ["bad@example.com"]:
+            calls.append(timezone.now())
+            raise BackendError("the provider rejected the API call")
+        return send_messages(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse_one)
+    bad = enqueue(MemberFactory(program=program, store=store, email="bad@example.com"), key="earned:bad")
+    clock.shift(1)  # first in the batch
+    others = [MemberFactory(program=program, store=store) for _ in range(2)]
+    for index, member in enumerate(others):
+        enqueue(member, key=f"earned:{index}")
+
+    assert outbox_send_due() == {"sent": 2, "pending": 1, "failed": 0, "cancelled": 0, "skipped": 0}
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(m.email for m in others)
+    bad.refresh_from_db()
+    assert (bad.status, bad.attempts, bad.claimed_until) == ("pending", 1, None)
+    assert bad.next_attempt_at == timezone.now() + SEND_BACKOFF[0]
+    assert bad.last_error == "BackendError: the provider rejected the API call"
+    assert f"email {bad.pk} to bad@example.com: unexpected error" in caplog.text
+
+    at = sweep_at_each_retry(clock, sweep=outbox_send_due, backoff=SEND_BACKOFF, start=timezone.now())
+    bad.refresh_from_db()
+    assert (bad.status, bad.attempts) == ("failed", MAX_SEND_ATTEMPTS)
+    assert len(calls) == MAX_SEND_ATTEMPTS
+    clock.move_to(at + timedelta(days=2))
+    outbox_send_due()
+    assert len(calls) == MAX_SEND_ATTEMPTS
+
+
+def test_a_mail_server_refusing_the_connection_costs_each_message_an_attempt(clock, program, store, monkeypatch):
+    def refuse(self):
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(EmailBackend, "open", refuse)
+    for index in range(3):
+        enqueue(MemberFactory(program=program, store=store), key=f"earned:{index}")
+
+    assert outbox_send_due()["pending"] == 3
+
+    assert set(Outbox.objects.values_list("status", "attempts", "next_attempt_at", "last_error")) == {
+        ("pending", 1, T0 + SEND_BACKOFF[0], "connection refused")}
+    assert mail.outbox == []
 
 
 def test_the_sweep_sends_everything_due_in_batches(program, store):

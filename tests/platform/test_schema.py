@@ -1,5 +1,6 @@
 """The OpenAPI schema and browsable docs are public and describe the member endpoints."""
 
+import re
 from io import StringIO
 
 import yaml
@@ -96,3 +97,67 @@ def test_every_operation_has_its_own_request_and_response_components(db):
     components = fetch_schema()["components"]["schemas"]
 
     assert {"PurchasePreviewInputRequest", "PurchaseBatchInputRequest", "ReturnCreateInputRequest"} <= set(components)
+
+
+def pos_operations(schema: dict):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            yield f"{method.upper()} {path}", operation
+
+
+def test_the_rewards_list_is_documented_as_the_page_it_answers(db):
+    schema = fetch_schema()
+    rewards = schema["paths"]["/api/v1/pos/rewards/"]["get"]
+
+    page = rewards["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]
+    assert set(schema["components"]["schemas"][page]["properties"]) == {"count", "next", "previous", "results"}
+    assert {p["name"]: p["schema"] for p in rewards["parameters"] if p["name"].startswith("page")} == {
+        "page": {"type": "integer", "minimum": 1}, "page_size": {"type": "integer", "minimum": 1}}
+
+
+def test_every_operation_documents_its_refusals_as_problem_json(db):
+    schema = fetch_schema()
+
+    problem = schema["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "code", "detail"}
+    assert problem["properties"]["errors"]["items"] == {"$ref": "#/components/schemas/FieldError"}
+    for name, operation in pos_operations(schema):
+        refusals = {status: response for status, response in operation["responses"].items() if status >= "400"}
+        assert {"401", "429"} <= set(refusals), name
+        if name.startswith("POST") or any(p["in"] in ("query", "header") for p in operation.get("parameters", ())):
+            assert "400" in refusals, name
+        for response in refusals.values():
+            assert response["content"] == {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"}}}, name
+    redemption = schema["paths"]["/api/v1/pos/redemptions/"]["post"]["responses"]
+    assert set(redemption) >= {"201", "200", "400", "401", "404", "409", "422", "429"}
+    assert "`insufficient_points`" in redemption["422"]["description"]
+
+
+def test_the_member_reference_says_exactly_one_of_its_four_fields(db):
+    reference = fetch_schema()["components"]["schemas"]["MemberReferenceRequest"]
+
+    assert [(alternative["required"], alternative["additionalProperties"]) for alternative in reference["oneOf"]] == [
+        (["id"], False), (["card_number"], False), (["email"], False), (["phone"], False)]
+
+
+def test_the_idempotency_key_header_is_required_with_its_length(db):
+    redemption = fetch_schema()["paths"]["/api/v1/pos/redemptions/"]["post"]
+    (header,) = [p for p in redemption["parameters"] if p["in"] == "header"]
+
+    assert header["name"] == "Idempotency-Key" and header["required"] is True
+    assert header["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
+
+
+def test_money_is_documented_as_the_decimal_string_the_server_accepts(db):
+    schemas = fetch_schema()["components"]["schemas"]
+
+    total = schemas["PurchaseInputRequest"]["properties"]["total"]
+    unit_price = schemas["LineRequest"]["properties"]["unit_price"]
+    assert total["type"] == unit_price["type"] == "string"
+    for pattern, allowed, refused in [
+        (total["pattern"], ["12.5", "12.50", "0.01", "1000000.00"], ["0", "0.00", "1E+5", "012.5", "1000000.01"]),
+        (unit_price["pattern"], ["0", "0.00", "4.50"], ["-1", "4.505", "1000001"]),
+    ]:
+        assert all(re.fullmatch(pattern, value) for value in allowed), pattern
+        assert not any(re.fullmatch(pattern, value) for value in refused), pattern

@@ -11,6 +11,7 @@ from django.utils import timezone
 from notifications.events import domain_event_publish
 from notifications.queue import rows_claim
 from tests.factories import MemberFactory, ProgramFactory
+from tests.queues import sweep_at_each_retry
 from webhooks import services
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import BACKOFF, MAX_ATTEMPTS, webhook_deliver_due, webhook_delivery_replay
@@ -81,6 +82,35 @@ def test_the_same_event_published_twice_is_delivered_once(program, member, endpo
 
     assert first == second
     assert len(receiver.requests) == 1
+
+
+def test_an_unexpected_error_while_posting_costs_an_attempt_and_the_rest_of_the_batch_is_delivered(
+        clock, program, member, receiver, monkeypatch, caplog):
+    broken = WebhookEndpoint.objects.create(program=program, url=receiver.url + "broken", events=ALL_EVENTS)
+    post, calls = services._post, []
+
+    def post_failing_for_broken(*, url, body, headers):
+        if url == broken.url:
+            calls.append(timezone.now())
+            raise ValueError("the address cannot be encoded")
+        return post(url=url, body=body, headers=headers)
+
+    monkeypatch.setattr(services, "_post", post_failing_for_broken)
+    WebhookEndpoint.objects.create(program=program, url=receiver.url, events=ALL_EVENTS)
+    publish(program, member)  # the broken endpoint's delivery comes first in the batch
+
+    assert webhook_deliver_due() == {"succeeded": 1, "pending": 1, "failed": 0}
+    assert len(receiver.requests) == 1
+    delivery = WebhookDelivery.objects.get(endpoint=broken)
+    assert (delivery.status, delivery.attempts, delivery.claimed_until) == ("pending", 1, None)
+    assert delivery.next_attempt_at == timezone.now() + BACKOFF[0]
+    assert delivery.last_error == "ValueError: the address cannot be encoded"
+    assert f"webhook delivery {delivery.pk} to {broken.url}: unexpected error" in caplog.text
+
+    sweep_at_each_retry(clock, sweep=webhook_deliver_due, backoff=BACKOFF, start=timezone.now())
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", MAX_ATTEMPTS)
+    assert len(calls) == MAX_ATTEMPTS
 
 
 def test_a_failing_endpoint_is_retried_with_backoff_and_then_marked_failed(clock, program, member, endpoint,
