@@ -2,8 +2,7 @@
 
 A plain ``CREATE INDEX`` holds every insert into the table for as long as the build takes, minutes on a
 ledger of a few million rows, while tills keep posting. The concurrent forms cannot run inside a
-transaction: a migration using these operations sets ``atomic = False``. On other databases (SQLite in
-development) they are the plain operations.
+transaction: a migration using these operations sets ``atomic = False``.
 """
 
 from django.db import migrations
@@ -13,8 +12,7 @@ class _Online:
     def _apply(self, schema_editor, state, app_label: str, method: str, index) -> None:
         model = state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
-            online = {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
-            getattr(schema_editor, method)(model, index, **online)
+            getattr(schema_editor, method)(model, index, concurrently=True)
 
 
 class AddIndexOnline(_Online, migrations.AddIndex):

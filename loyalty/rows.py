@@ -141,8 +141,8 @@ def _converted(row, start: int, converters, db) -> list:
 
 
 def _keys_read_back(model, keys: list, db) -> list:
-    """Primary keys as ``RETURNING`` gave them, converted as the ORM converts what an insert returns: SQLite answers
-    a UUID as its 32 stored hex digits, which would otherwise reach the answer (and its replays) undashed."""
+    """Primary keys as ``RETURNING`` gave them, converted as the ORM converts what an insert returns, so a key is
+    the same value (a ``uuid.UUID``, say) whichever way the row was written."""
     _, _, converters = _select_plan(model, db.vendor, (model._meta.pk.name,), model._meta.db_table)
     return [_converted((key,), 0, converters, db)[0] for key in keys] if converters else keys
 
@@ -197,9 +197,8 @@ def rows_select_one(model, where: str, params, *, fields: tuple[str, ...] | None
 
 
 def locked_row_suffix(model) -> str:
-    """``rows_select_one``'s ``suffix`` that locks the model's row alone (not the rows ``related`` joins), where
-    the database locks rows (SQLite locks the whole database for a write instead)."""
-    return f"FOR UPDATE OF {_quote(model._meta.db_table)}" if database().features.has_select_for_update_of else ""
+    """``rows_select_one``'s ``suffix`` that locks the model's row alone (not the rows ``related`` joins)."""
+    return f"FOR UPDATE OF {_quote(model._meta.db_table)}"
 
 
 def rows_select(model, where: str, params, *, order_by: str = "") -> list:
@@ -223,7 +222,7 @@ def rows_exist(model, where: str, params) -> bool:
 
 
 def prep(model, field_name: str, value):
-    """``value`` bound as the ORM binds it for ``field_name`` (UUIDs as hex on SQLite, JSON adapted…)."""
+    """``value`` bound as the ORM binds it for ``field_name`` (JSON adapted, and so on)."""
     return model._meta.get_field(field_name).get_db_prep_save(value, database())
 
 
@@ -290,7 +289,7 @@ def row_insert(obj, *, unless_exists: tuple[str, ...] = (), unless_exists_where:
     return True
 
 
-_ROWS_PER_INSERT = 500  # bound values per statement (SQLite allows 32,766, PostgreSQL 65,535)
+_ROWS_PER_INSERT = 500  # rows per statement: PostgreSQL takes at most 65,535 bound values in one
 
 
 def rows_insert(objs: list, *, unless_exists: tuple[str, ...] = (), unless_exists_where: str = "") -> list:

@@ -73,7 +73,7 @@ def _insert_sql(returning: str = "") -> str:
 
 
 def _value_sql(units: str, metric: str) -> str:
-    """The stored qualifying value of ``units``: spend is kept in currency (``100.0``: SQLite divides integers)."""
+    """The stored qualifying value of ``units``: spend is kept in currency (``100.0``, a numeric division)."""
     return f"CAST({units} AS NUMERIC) / 100.0" if metric == TierPolicy.Metric.SPEND else units
 
 

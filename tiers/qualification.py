@@ -5,8 +5,8 @@ set-based SQL in ``tiers.recalculation`` computes exactly the same thing for a
 whole program (a test holds the two equal on random populations).
 
 Units: qualifying values are compared as integers — points, credits, or spend
-in cents — so SQLite's floating-point sums can never put a member a hair below
-a threshold.
+in cents — so a floating-point sum can never put a member a hair below a
+threshold.
 """
 
 from __future__ import annotations

@@ -15,8 +15,7 @@ Per batch (a range of member ids), in one transaction:
 6. delete the batch's work rows.
 
 The program's tiers are few, so they are written into the statements as
-``CASE`` expressions (values passed as parameters). The SQL is the same on
-PostgreSQL and SQLite except for the null-safe comparison and the row lock.
+``CASE`` expressions (values passed as parameters).
 
 Only placeholders (``_Params.add``) and fixed SQL fragments are formatted into
 the statements; every value travels as a query parameter.

@@ -1,7 +1,4 @@
-"""Every id in every POS answer, replays included, is the dashed UUID, the same string wherever it appears.
-
-Run on SQLite (the default ``make run`` database, which stores UUIDs as 32 hex digits) and on PostgreSQL.
-"""
+"""Every id in every POS answer, replays included, is the dashed UUID, the same string wherever it appears."""
 
 import re
 

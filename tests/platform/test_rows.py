@@ -1,4 +1,4 @@
-"""``loyalty.rows`` writes and reads the same rows and instances as the ORM, on SQLite and PostgreSQL."""
+"""``loyalty.rows`` writes and reads the same rows and instances as the ORM."""
 
 import uuid
 from datetime import date
@@ -60,7 +60,7 @@ def test_a_uuid_key_read_back_from_an_insert_is_the_uuid_the_orm_reads(program, 
 
     assert row_insert(purchase, unless_exists=("store", "external_id"))  # the key comes back through RETURNING
 
-    assert isinstance(purchase.pk, uuid.UUID)  # not SQLite's 32 stored hex digits
+    assert isinstance(purchase.pk, uuid.UUID)
     assert purchase.pk == Purchase.objects.get(external_id="KEY-1").pk
 
 

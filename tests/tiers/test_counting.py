@@ -68,7 +68,7 @@ def test_spend_counts_to_the_cent(program, member, clock):
     tier_define(program=program, code="base", name="Base", rank=1, threshold=0)
     tier_define(program=program, code="cent", name="Cent", rank=2, threshold=Decimal("0.80"))
     earn(member, 0, "p1", spend="0.70")
-    status = earn(member, 0, "p2", spend="0.10")  # as floats (SQLite's sum), 0.7 + 0.1 is a hair below 0.8
+    status = earn(member, 0, "p2", spend="0.10")  # as floats, 0.7 + 0.1 is a hair below 0.8
 
     assert status.qualifying_value == Decimal("0.80")
     assert status.tier.code == "cent"
