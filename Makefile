@@ -52,6 +52,7 @@ bench: bench-pos
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 worker: export DJANGO_DEBUG ?= true
 worker: install

@@ -197,7 +197,7 @@ def baseline(program, now) -> tuple[float, tuple[int, int, int, int]]:
     from django.conf import settings
     from django.db import connection
 
-    from notifications.events import EVENT_NAMESPACE
+    from loyalty.events import EVENT_NAMESPACE
     from tiers.models import TierPolicy
     from tiers.recalculation import DOWNGRADE_REASON, RAISE_REASON, SYSTEM_ACTOR
     from webhooks.models import WebhookEndpoint
@@ -249,7 +249,7 @@ def outbox_fingerprint(program) -> tuple[str, int]:
 
     from django.db import connection
 
-    from notifications.events import event_id_for
+    from loyalty.events import event_id_for
 
     with connection.cursor() as cursor:
         cursor.execute("""
@@ -294,9 +294,10 @@ class Split:
     def __enter__(self):
         from django.db import connection
 
-        from tiers import recalculation
+        from tiers.signals import tier_changes_recorded
 
-        self._publish = recalculation.tier_changes_publish
+        self._signal = tier_changes_recorded
+        self._send = tier_changes_recorded.send
         split = self
 
         def statement(execute, sql, params, many, context):
@@ -307,24 +308,22 @@ class Split:
                 split.sql += time.perf_counter() - started
                 split.statements += 1
 
-        def publish(**kwargs):
+        def publish(*args, **kwargs):
             started, sql = time.perf_counter(), split.sql
             try:
-                return split._publish(**kwargs)
+                return split._send(*args, **kwargs)
             finally:  # counted as announcing, SQL included
                 split.publish += time.perf_counter() - started
                 split.sql = sql
 
-        recalculation.tier_changes_publish = publish
+        tier_changes_recorded.send = publish
         self._wrapper = connection.execute_wrapper(statement)
         self._wrapper.__enter__()
         return self
 
     def __exit__(self, *exc):
-        from tiers import recalculation
-
         self._wrapper.__exit__(*exc)
-        recalculation.tier_changes_publish = self._publish
+        self._signal.send = self._send
 
     def __str__(self):
         return f"SQL {self.sql:.2f} s in {self.statements} statements, announcing {self.publish:.2f} s"

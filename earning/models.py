@@ -5,6 +5,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
+from .definitions import DefinitionError
+from .rules import rule_definition_read
+
 
 class Purchase(models.Model):
     """A till receipt. With a member it earned points; without one it is a guest purchase to claim."""
@@ -155,8 +158,6 @@ class EarningRule(models.Model):
     @property
     def definition(self):
         """The parsed conditions and effect (read once per instance)."""
-        from .rules import rule_definition_read
-
         cached = self.__dict__.get("_definition")
         key = (repr(self.conditions), repr(self.effect), self.applies_to)
         if cached is None or cached[0] != key:
@@ -166,8 +167,6 @@ class EarningRule(models.Model):
         return cached[1]
 
     def clean(self):
-        from .definitions import DefinitionError
-
         errors: dict[str, list[str]] = {}
         if self.code == "base":
             errors.setdefault("code", []).append('"base" names the base rule; choose another code.')

@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
+from tiers.selectors import member_tier_get
 
 from .conditions import CONDITIONS, Condition
 from .definitions import DefinitionError, Reader, kind_of
@@ -41,20 +41,16 @@ class Earning:
 
 
 def tier_multiplier(*, member) -> Decimal:
-    if member is None or not apps.is_installed("tiers"):
+    if member is None:
         return Decimal(1)
-    from tiers.selectors import member_tier_get
-
     tier = member_tier_get(member=member)
     return Decimal(tier.multiplier) if tier is not None else Decimal(1)
 
 
 def member_tier_code(*, member) -> str | None:
-    """The member's tier code for the ``tier`` condition; None without the tiers app or a tier."""
-    if member is None or not apps.is_installed("tiers"):
+    """The member's tier code for the ``tier`` condition; None without a tier."""
+    if member is None:
         return None
-    from tiers.selectors import member_tier_get
-
     tier = member_tier_get(member=member)
     return getattr(tier, "code", None) if tier is not None else None
 

@@ -14,11 +14,11 @@ from ledger.selectors import transaction_lot_ids
 from ledger.services import account_lock_reading, points_earn, points_reverse_return
 from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
+from loyalty.events import announce
 from loyalty.rows import locked_row_suffix, prep, row_insert, row_update, rows_insert, rows_select_one
 from loyalty.transactions import service_atomic
 from members.models import Member
 from members.selectors import member_by_reference
-from notifications.events import domain_event_publish
 from programs.models import Program, Store
 from tiers.selectors import TIER_STATUS_SQL, member_tier_note
 from tiers.services import tier_activity_record
@@ -146,7 +146,7 @@ def _bonus_credit(
         payload = {"points": points, "source": {"type": source_type, "id": str(source_id), "description": description}}
         if available_at is not None:
             payload["available_at"] = available_at
-        domain_event_publish(program=member.program, type="points.earned", member=member,
+        announce(program=member.program, type="points.earned", member=member,
                              key=f"bonus:{idempotency_key}", payload=payload)
     return txn
 
@@ -222,7 +222,7 @@ def purchase_record(
     if member is not None and points > 0:
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="purchase",
                        source_id=str(purchase.pk))
-        domain_event_publish(program=program, type="points.earned", member=member, key=f"purchase:{purchase.pk}",
+        announce(program=program, type="points.earned", member=member, key=f"purchase:{purchase.pk}",
                              payload={"points": points,
                                       "available_at": occurred_at + timedelta(days=program.pending_days),
                                       "source": {"type": "purchase", "id": purchase.pk, "external_id": external_id,
@@ -298,7 +298,7 @@ def event_record(
         event.save(update_fields=["earn_transaction"])
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="event",
                        source_id=str(event.pk))
-        domain_event_publish(program=program, type="points.earned", member=member, key=f"event:{event.pk}",
+        announce(program=program, type="points.earned", member=member, key=f"event:{event.pk}",
                              payload={"points": points, "source": {
                                  "type": "event", "id": event.pk, "external_id": external_id, "event_type": event_type,
                                  "store": store.code, "store_name": store.name}})

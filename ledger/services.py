@@ -34,6 +34,7 @@ from loyalty.transactions import service_atomic
 
 from . import sql
 from .models import Kind, LedgerEntry, LedgerTransaction, PointsAccount, PointsLot
+from .signals import points_expired
 
 logger = logging.getLogger(__name__)
 
@@ -360,10 +361,8 @@ def _expired_announce(account: PointsAccount, lost: dict[int, int], *, now: date
     Each lot expires once (its ledger key is ``expire:lot:<id>``), so an event id derived from the lots
     is announced once, whichever transaction got there first.
     """
-    from notifications.events import points_expired_publish
-
-    points_expired_publish(expired=[(account, sum(lost.values()))],
-                           run_key="expiry:lots:" + ",".join(map(str, sorted(lost))), now=now)
+    points_expired.send(sender=PointsAccount, expired=[(account, sum(lost.values()))],
+                        run_key="expiry:lots:" + ",".join(map(str, sorted(lost))), now=now)
 
 
 # --- earning -------------------------------------------------------------------------------
@@ -792,12 +791,10 @@ def _expired_publish(account_ids: list[int], *, now: datetime) -> None:
     Read back from the entries both paths wrote at ``now``; the event ids derive from the run's
     time and the account, so a rerun of the same run announces nothing twice.
     """
-    from notifications.events import points_expired_publish
-
     rows = (LedgerEntry.objects.filter(account_id__in=account_ids, kind=Kind.EXPIRE, created_at=now)
             .values("account_id", "account__member_id", "program_id").annotate(points=Sum("points")))
-    points_expired_publish(
-        expired=[(SimpleNamespace(pk=row["account_id"], member_id=row["account__member_id"],
+    points_expired.send(
+        sender=PointsAccount, expired=[(SimpleNamespace(pk=row["account_id"], member_id=row["account__member_id"],
                                   program_id=row["program_id"]), -row["points"]) for row in rows],
         run_key=f"expiry:{now.isoformat()}", now=now,
     )

@@ -8,6 +8,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from loyalty.celery import app
+
 
 def _check_database() -> dict:
     started = time.perf_counter()
@@ -23,8 +25,6 @@ def _check_database() -> dict:
 def _check_broker() -> dict:
     if not settings.CELERY_BROKER_URL:
         return {"ok": True, "mode": "eager"}
-    from loyalty.celery import app
-
     started = time.perf_counter()
     try:
         with app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:

@@ -4,11 +4,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from loyalty.errors import DomainError
-from notifications.events import domain_event_publish
+from loyalty.events import announce
 from programs.models import Program, Store
 
 from .identifiers import card_number_generate, phone_to_e164, referral_code_generate
 from .models import Member
+from .signals import member_enrolled
 
 GENERATION_ATTEMPTS = 8
 
@@ -79,14 +80,8 @@ def member_enrol(
     else:  # pragma: no cover - 10^14 card numbers make this practically unreachable
         raise RuntimeError("Could not allocate a unique card number")
 
-    from ledger.services import account_open_new  # the ledger owns balances; every member has an account
-
-    account_open_new(member=member)
-
-    from earning.services import signup_bonus_grant  # earning owns the rules that say what a signup earns
-
-    signup_bonus_grant(member=member)
-    domain_event_publish(program=program, type="member.enrolled", member=member, key=str(member.pk), payload={})
+    member_enrolled.send(sender=Member, member=member)  # the ledger opens the account, earning grants a bonus
+    announce(program=program, type="member.enrolled", member=member, key=str(member.pk), payload={})
     return member
 
 

@@ -5,6 +5,7 @@ from django.contrib import admin
 from loyalty.admin import ReadOnlyAdmin
 
 from .models import NotificationSettings, Outbox
+from .services import outbox_message
 
 
 @admin.register(NotificationSettings)
@@ -23,3 +24,20 @@ class OutboxAdmin(ReadOnlyAdmin):
                        "text", "html", "headers", "context", "status", "attempts", "next_attempt_at",
                        "claimed_until", "created_at", "sent_at", "last_error")
     raw_id_fields = ("member",)
+
+    def _message(self, row: Outbox):
+        if getattr(row, "_message", None) is None:  # rendered once per row shown
+            row._message = outbox_message(row)
+        return row._message
+
+    @admin.display(description="subject")
+    def subject(self, row: Outbox) -> str:
+        return self._message(row).subject
+
+    @admin.display(description="text")
+    def text(self, row: Outbox) -> str:
+        return self._message(row).text
+
+    @admin.display(description="HTML")
+    def html(self, row: Outbox) -> str:
+        return self._message(row).html

@@ -2,7 +2,7 @@
 
 An ``Outbox`` row is one message: what its templates need when it is queued, the rendered text once
 a worker has sent it. It is written in the transaction of the action it reports, so a rolled-back
-action sends nothing, and claimed by workers (see ``notifications.queue``) so a message survives a
+action sends nothing, and claimed by workers (see ``loyalty.queue``) so a message survives a
 worker that dies and is never claimed by two workers at once.
 ``dedupe_key`` is unique: one message per member, kind and occasion (an earn, a tier change, an
 expiry-warning window), however often the occasion is reported.
@@ -120,22 +120,3 @@ class Outbox(models.Model):
     def __str__(self):
         return f"{self.kind} to {self.to} ({self.status})"
 
-    @property
-    def subject(self) -> str:
-        return self.message().subject
-
-    @property
-    def text(self) -> str:
-        return self.message().text
-
-    @property
-    def html(self) -> str:
-        return self.message().html
-
-    def message(self):
-        """The message: as sent, or as it would be sent now (rendered once per instance)."""
-        from .services import outbox_message  # rendering belongs to the services
-
-        if getattr(self, "_message", None) is None:
-            self._message = outbox_message(self)
-        return self._message

@@ -34,13 +34,16 @@ from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from ledger.models import PointsLot
+from loyalty.celery import app
 from loyalty.config_cache import ProgramMemo
+from loyalty.queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 from loyalty.rows import database, insert_sent, statement_cursor
 from members.models import Member
+from members.services import member_consent_set
 from programs.models import Program
 
 from .models import KIND_CATEGORY, Category, Kind, NotificationSettings, Outbox
-from .queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +105,6 @@ def _unsubscribe_url(member_id: str) -> str:
 @transaction.atomic
 def member_unsubscribe(*, member: Member) -> Member:
     """Withdraw marketing consent and drop the member's marketing emails not yet sent."""
-    from members.services import member_consent_set  # members owns consent
-
     member = member_consent_set(member=member, marketing_opt_in=False)
     Outbox.objects.filter(member=member, category=Category.MARKETING, status=Outbox.Status.PENDING).update(
         status=Outbox.Status.CANCELLED, last_error="marketing consent withdrawn")
@@ -223,7 +224,7 @@ def outbox_message(row: Outbox) -> RenderedEmail:
 # --- queueing ----------------------------------------------------------------------------------
 
 
-# The sender is woken through Redis (``notifications.queue.Wake``): one ``send_due_emails`` per sweep started,
+# The sender is woken through Redis (``loyalty.queue.Wake``): one ``send_due_emails`` per sweep started,
 # not one task per message.
 WAKE_KEY = "notifications:sender-wake"
 _sender_wake = Wake(WAKE_KEY, "notifications.tasks.send_due_emails")
@@ -234,23 +235,19 @@ def _schedule(dedupe_key: str | None = None) -> None:
 
     robust: a broker that is down must not fail an action that has committed; the sweep sends later.
     """
-    from loyalty.celery import app
-
     if app.conf.task_always_eager:  # no broker: sent in this process, at once, as the request commits
-        from .tasks import send_due_emails, send_email
-
-        task = send_due_emails if dedupe_key is None else send_email
+        task = "notifications.tasks.send_due_emails" if dedupe_key is None else "notifications.tasks.send_email"
         args = () if dedupe_key is None else (dedupe_key,)
-        transaction.on_commit(lambda: task.delay(*args), robust=True)
+        transaction.on_commit(lambda: app.signature(task, args=args).delay(), robust=True)
         return
     transaction.on_commit(_sender_wake, robust=True)  # a second message of the transaction finds the key set
 
 
-def _schedule_sweep() -> None:
+def outbox_sweep_schedule() -> None:
     _schedule(None)
 
 
-def _refusal(member: Member, kind: str, program_settings: NotificationSettings) -> str | None:
+def outbox_refusal(member: Member, kind: str, program_settings: NotificationSettings) -> str | None:
     if not program_settings.emails_enabled:
         return "program sends no emails"
     if not member.email:
@@ -267,11 +264,11 @@ def _headers(member: Member, kind: str) -> dict:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def _outbox_values(*, member: Member, kind: str, data: dict, dedupe_key: str, program_settings, now) -> dict:
+def outbox_values(*, member: Member, kind: str, data: dict, dedupe_key: str, program_settings, now) -> dict:
     """The outbox row (every column, by field name) of the email ``kind`` to ``member`` about ``data``.
 
     Whatever queues an email builds its row here, one message or a batch run's thousands, so that
-    the two cannot differ. Whether the member is to get it at all is ``_refusal``'s answer.
+    the two cannot differ. Whether the member is to get it at all is ``outbox_refusal``'s answer.
     """
     return {
         "program": member.program_id, "member": member.pk, "channel": Outbox.Channel.EMAIL, "kind": kind,
@@ -295,10 +292,10 @@ def notification_enqueue(*, member: Member, kind: str, data: dict, dedupe_key: s
     if program is not None:
         member.program = program
     program_settings = _SETTINGS.get(member.program_id)
-    if reason := _refusal(member, kind, program_settings):
+    if reason := outbox_refusal(member, kind, program_settings):
         logger.debug("no %s email to member %s: %s", kind, member.pk, reason)
         return False
-    row = _outbox_values(member=member, kind=kind, data=data, dedupe_key=dedupe_key,
+    row = outbox_values(member=member, kind=kind, data=data, dedupe_key=dedupe_key,
                          program_settings=program_settings, now=timezone.now())
     db = database()
     ((sql, params),) = _outbox_insert_values([row], db)
@@ -311,8 +308,8 @@ _OUTBOX_FIELDS = tuple(field for field in Outbox._meta.concrete_fields if not fi
 OUTBOX_INSERT_ROWS = 2_000  # rows per statement
 
 
-def _outbox_insert(rows: list[dict]) -> int:
-    """Write outbox rows (``_outbox_values``), up to ``OUTBOX_INSERT_ROWS`` in one ``INSERT … ON CONFLICT
+def outbox_insert(rows: list[dict]) -> int:
+    """Write outbox rows (``outbox_values``), up to ``OUTBOX_INSERT_ROWS`` in one ``INSERT … ON CONFLICT
     (dedupe_key) DO NOTHING``; answers how many were written.
 
     A row whose dedupe key is queued already is not written (the message queued first stays as it was),
@@ -437,7 +434,7 @@ def _send_one(row: Outbox, *, token, connection) -> str:
     if not lease_renew(Outbox, pk=row.pk, token=token, now=timezone.now(), lease=LEASE):
         return "skipped"  # the lease lapsed and another worker has the message now
     try:
-        email = row.message()
+        email = outbox_message(row)
     except (TemplateDoesNotExist, TemplateSyntaxError) as error:  # a program's template: retrying cannot help
         logger.error("email %s (%s) cannot be rendered: %s", row.pk, row.kind, error)
         claim_finish(Outbox, pk=row.pk, token=token, status=Outbox.Status.FAILED, last_error=f"template: {error}")
@@ -495,8 +492,6 @@ def outbox_send_due(*, dedupe_key: str | None = None, limit: int = 50) -> dict:
 def expiry_warning_candidates(*, program: Program, days: int, now: datetime):
     """Per member of ``program``: points expiring within ``days`` and the first expiry, for active
     members not warned within the last ``days`` days. One grouped query over unexpired lots."""
-    from ledger.models import PointsLot  # the ledger owns lots; this only reads them
-
     warned = Outbox.objects.filter(member=OuterRef("account__member"), kind=Kind.POINTS_EXPIRING,
                                    created_at__gt=now - timedelta(days=days))
     return (PointsLot.objects
@@ -538,13 +533,13 @@ def _expiry_warnings_queue(*, program: Program, program_settings, days: int, row
     outbox = []
     for row in rows:
         member = members[row["account__member"]]
-        if keys[member.pk] in queued_today or _refusal(member, Kind.POINTS_EXPIRING, program_settings):
+        if keys[member.pk] in queued_today or outbox_refusal(member, Kind.POINTS_EXPIRING, program_settings):
             continue
         data = {"points": row["points"], "first_expiry": row["first_expiry"], "days": days,
                 "until": now + timedelta(days=days)}
-        outbox.append(_outbox_values(member=member, kind=Kind.POINTS_EXPIRING, data=data, dedupe_key=keys[member.pk],
+        outbox.append(outbox_values(member=member, kind=Kind.POINTS_EXPIRING, data=data, dedupe_key=keys[member.pk],
                                      program_settings=program_settings, now=now))
-    written = _outbox_insert(outbox)  # a concurrent run's rows win
+    written = outbox_insert(outbox)  # a concurrent run's rows win
     if written:
-        _schedule_sweep()
+        outbox_sweep_schedule()
     return written

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from ledger.services import account_lock, points_refund, points_spend
 from loyalty.errors import DomainError
+from loyalty.events import announce
 from loyalty.rows import locked_row_suffix, prep, row_insert, row_update, rows_select_one
 from loyalty.transactions import service_atomic
-from notifications.events import domain_event_publish
+from tiers.selectors import member_tier_get
 
 from .models import Redemption, RedemptionStatusChange, Reward
 
@@ -43,8 +44,6 @@ def period_start(period: str, now: datetime) -> datetime | None:
 
 
 def _member_tier_rank(member) -> int | None:
-    from tiers.selectors import member_tier_get
-
     tier = member_tier_get(member=member)
     return tier.rank if tier is not None else None
 
@@ -145,7 +144,7 @@ def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int
     else:  # pragma: no cover - 2^50 codes
         raise RuntimeError("could not allocate a voucher code")
     _log(redemption, "", actor, now)
-    domain_event_publish(program=redemption.program_id, type="reward.redeemed", member=member, key=str(redemption.pk),
+    announce(program=redemption.program_id, type="reward.redeemed", member=member, key=str(redemption.pk),
                          payload={"redemption_id": redemption.pk, "reward": {"code": reward.code, "name": reward.name},
                                   "points": cost, "voucher_code": redemption.voucher_code,
                                   "donation": reward.is_donation, "expires_at": redemption.expires_at,
@@ -177,7 +176,7 @@ def voucher_use(*, redemption: Redemption, store=None, actor: str) -> Redemption
     redemption.status, redemption.used_at, redemption.used_store = Redemption.Status.USED, now, store
     row_update(Redemption, redemption.pk, status=redemption.status, used_at=now, used_store=redemption.used_store_id)
     _log(redemption, Redemption.Status.ISSUED, actor, now)
-    domain_event_publish(program=redemption.program_id, type="voucher.used", member=redemption.member,
+    announce(program=redemption.program_id, type="voucher.used", member=redemption.member,
                          key=str(redemption.pk), payload={
                              "redemption_id": redemption.pk, "reward": {"code": redemption.reward.code,
                                                                         "name": redemption.reward.name},

@@ -29,10 +29,9 @@ from dataclasses import dataclass
 
 from django.db import connection, models
 
-from notifications.events import tier_changes_publish
-
 from .models import TierChange, TierPolicy
 from .qualification import NO_RANK, Ladder, Window
+from .signals import tier_changes_recorded
 
 SYSTEM_ACTOR = "task:tier_recalculate"
 UUID_SPACE = 1 << 128
@@ -225,7 +224,7 @@ class ProgramRecalculation:
             changes = changes.filter(member_id__gte=low)
         if high is not None:
             changes = changes.filter(member_id__lt=high)
-        tier_changes_publish(program=self.program, changes=changes.order_by("pk"))
+        tier_changes_recorded.send(sender=TierChange, program=self.program, changes=changes.order_by("pk"))
 
     def run_batch(self, run_id, low, high, result: RecalculationResult) -> None:
         with connection.cursor() as cursor:

@@ -11,10 +11,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from loyalty.errors import DomainError
+from loyalty.events import announce
 from loyalty.transactions import service_atomic
-from notifications.events import domain_event_publish, tier_changed_payload
 
 from .counting import CONFIG, activity_count, policy_and_ladder, tier_in, window_units
+from .events import tier_changed_payload
 from .models import MemberTier, Tier, TierChange, TierPolicy
 from .qualification import Ladder, Standing, Window, decide, units_to_value
 from .recalculation import (
@@ -89,7 +90,7 @@ def _record_change(*, status: MemberTier, from_tier: Tier | None, cause: str, re
     change = TierChange.objects.create(
         program_id=status.program_id, member_id=status.member_id, from_tier=from_tier, to_tier=status.tier,
         cause=cause, reason=reason, actor=actor, qualifying_value=status.qualifying_value, created_at=now)
-    domain_event_publish(program=status.program_id, type="tier.changed", member=status.member, key=str(change.pk),
+    announce(program=status.program_id, type="tier.changed", member=status.member, key=str(change.pk),
                          payload=tier_changed_payload(cause=cause, from_tier=from_tier, to_tier=status.tier))
     return change
 

@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = "Webhooks"
+
+    def ready(self):
+        from ledger.signals import points_expired
+        from loyalty.events import domain_event
+        from tiers.signals import tier_changes_recorded
+
+        from . import events
+
+        domain_event.connect(events.domain_event_received, dispatch_uid="webhooks.domain_event")
+        points_expired.connect(events.points_expired_received, dispatch_uid="webhooks.points_expired")
+        tier_changes_recorded.connect(events.tier_changes_received, dispatch_uid="webhooks.tier_changes")

@@ -19,9 +19,10 @@ from http.client import HTTPException
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty.celery import app
 from loyalty.config_cache import ProgramMemo
+from loyalty.queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 from loyalty.rows import database, rows_insert, rows_select
-from notifications.queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 
 from .addresses import AddressRefused, connection_open, target_resolve
 from .models import EVENT_TYPE_NAMES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -41,7 +42,7 @@ USER_AGENT = "Loyalty-Webhooks/1"
 
 
 SCHEDULE_ONE_BY_ONE = 50  # without a broker, more new deliveries than this at once are left to one sweep
-# With a broker, new deliveries wake the sweep (``notifications.queue.Wake``): one ``deliver_due_webhooks`` per
+# With a broker, new deliveries wake the sweep (``loyalty.queue.Wake``): one ``deliver_due_webhooks`` per
 # sweep started, where a task per delivery cost each purchase of a subscribed program ~0.5 ms of CPU.
 WAKE_KEY = "webhooks:deliverer-wake"
 _deliverer_wake = Wake(WAKE_KEY, "webhooks.tasks.deliver_due_webhooks")
@@ -50,8 +51,6 @@ _deliverer_wake = Wake(WAKE_KEY, "webhooks.tasks.deliver_due_webhooks")
 def _schedule(ids: list[int]) -> None:
     if not ids:
         return
-    from loyalty.celery import app
-
     # robust: a broker that is down must not fail the action that has already committed;
     # the rows stay pending and the periodic sweep delivers them.
     if not app.conf.task_always_eager:
@@ -59,13 +58,11 @@ def _schedule(ids: list[int]) -> None:
         return
 
     def send():  # no broker: delivered in this process, as the transaction commits
-        from .tasks import deliver_due_webhooks, deliver_webhook
-
         if len(ids) > SCHEDULE_ONE_BY_ONE:
-            deliver_due_webhooks.delay()
+            app.signature("webhooks.tasks.deliver_due_webhooks").delay()
             return
         for pk in ids:
-            deliver_webhook.delay(pk)
+            app.signature("webhooks.tasks.deliver_webhook", args=(pk,)).delay()
 
     transaction.on_commit(send, robust=True)
 

@@ -86,9 +86,9 @@ def test_a_worker_process_releases_pending_points_sent_through_the_broker(progra
 
 
 def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(program, tmp_path, monkeypatch):
+    from loyalty.queue import wake_client
     from notifications import services, tasks
     from notifications.models import Outbox
-    from notifications.queue import wake_client
 
     skip_unless(bool(settings.CELERY_BROKER_URL),
                 "needs Redis broker + PostgreSQL")
@@ -111,8 +111,8 @@ def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(p
 
 def test_a_worker_process_woken_through_the_broker_delivers_the_webhook_of_a_commit(program, tmp_path, monkeypatch,
                                                                                     receiver):  # noqa: F811
-    from notifications.events import domain_event_publish
-    from notifications.queue import wake_client
+    from loyalty.events import announce
+    from loyalty.queue import wake_client
     from webhooks import services, tasks
     from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -127,7 +127,7 @@ def test_a_worker_process_woken_through_the_broker_delivers_the_webhook_of_a_com
     log = tmp_path / "worker.log"
     # the receiver listens on loopback
     with worker_process(queue, log, WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true") as worker:
-        domain_event_publish(program=program, type="points.earned", member=member, key="broker-test",
+        announce(program=program, type="points.earned", member=member, key="broker-test",
                              payload={"points": 42, "source": {"type": "test"}})  # commits (autocommit)
         row = WebhookDelivery.objects.get()
         wait_for(lambda: WebhookDelivery.objects.get(pk=row.pk).status == "succeeded" or worker.poll() is not None,

@@ -165,13 +165,14 @@ def test_dates_and_decimals_are_formatted_in_the_members_language_when_sent(prog
 
 
 def test_an_unsent_message_reads_as_it_will_be_sent_and_a_sent_one_as_it_was(program, member):
-    from notifications.services import notification_enqueue
+    from notifications.services import notification_enqueue, outbox_message
 
     notification_enqueue(member=member, kind="points_earned", data={"points": 20}, dedupe_key="earned:1")
     row = Outbox.objects.get()
     assert row.rendered_subject == "" and row.context["member"]["first_name"] == "Ada"
-    assert row.subject == "You earned 20 points with Coffee Club"
-    assert "Hello Ada," in row.text and "<strong>20 points</strong>" in row.html
+    unsent = outbox_message(row)
+    assert unsent.subject == "You earned 20 points with Coffee Club"
+    assert "Hello Ada," in unsent.text and "<strong>20 points</strong>" in unsent.html
 
     outbox_send_due()
 

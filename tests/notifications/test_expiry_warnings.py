@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from ledger.services import points_earn
 from notifications.models import NotificationSettings, Outbox
-from notifications.services import expiry_warnings_send, outbox_send_due
+from notifications.services import expiry_warnings_send, outbox_message, outbox_send_due
 from notifications.tasks import send_expiry_warnings
 from tests.factories import MemberFactory, ProgramFactory, StoreFactory
 
@@ -56,7 +56,7 @@ def test_the_next_window_warns_again_about_what_expires_then(clock, member):
     assert expiry_warnings_send() == 1
 
     first, second = warnings_to(member).order_by("created_at")
-    assert "40 of your points" in first.text and "99 of your points" in second.text
+    assert "40 of your points" in outbox_message(first).text and "99 of your points" in outbox_message(second).text
 
 
 def test_each_program_sets_its_own_warning_period(clock, program, member):

@@ -9,9 +9,9 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty.queue import rows_claim
 from notifications import services
 from notifications.models import Outbox
-from notifications.queue import rows_claim
 from notifications.services import LEASE, MAX_SEND_ATTEMPTS, SEND_BACKOFF, notification_enqueue, outbox_send_due
 from tests.factories import MemberFactory
 from tests.queues import sweep_at_each_retry

@@ -6,9 +6,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from loyalty.queue import rows_claim
 from notifications import services
 from notifications.models import Outbox
-from notifications.queue import rows_claim
 from notifications.services import LEASE, notification_enqueue, outbox_send_due
 from tests.concurrency import results_of, run_together
 from tests.factories import MemberFactory

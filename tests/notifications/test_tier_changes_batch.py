@@ -6,13 +6,16 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty.events import announce
 from members.models import Member
 from notifications import services
-from notifications.events import domain_event_publish, tier_changed_payload, tier_changes_publish
+from notifications.events import tier_changes_received as tier_change_emails_write
 from notifications.models import NotificationSettings, Outbox
 from tests.factories import MemberFactory
+from tiers.events import tier_changed_payload
 from tiers.models import TierChange
 from tiers.services import tier_define
+from tiers.signals import tier_changes_recorded
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 # Written by the publisher's clock: equal to each other, and left out of the comparison.
@@ -41,13 +44,12 @@ def changes(program, store, member):
 def one_by_one(program, changes):
     """Each change as the per-member path announces it (``tiers.services``)."""
     for change in changes.select_related("member", "from_tier", "to_tier"):
-        domain_event_publish(program=program.pk, type="tier.changed", member=change.member, key=str(change.pk),
-                             payload=tier_changed_payload(cause=change.cause, from_tier=change.from_tier,
-                                                          to_tier=change.to_tier))
+        announce(program=program.pk, type="tier.changed", member=change.member, key=str(change.pk),
+                 payload=tier_changed_payload(cause=change.cause, from_tier=change.from_tier, to_tier=change.to_tier))
 
 
 def in_one_batch(program, changes):
-    tier_changes_publish(program=program, changes=changes)
+    tier_changes_recorded.send(sender=TierChange, program=program, changes=changes)
 
 
 def written_by(announce, program, changes) -> tuple[dict, list]:
@@ -128,25 +130,25 @@ def test_an_email_already_queued_is_kept_as_it_was_by_a_batch_too(program, chang
 def test_a_batch_answers_what_it_wrote_and_wakes_the_sender_once(program, changes, monkeypatch):
     one_by_one(program, changes.filter(pk=changes.first().pk))
     wakes = []
-    monkeypatch.setattr("notifications.events._schedule_sweep", lambda: wakes.append(None))
+    monkeypatch.setattr("notifications.events.outbox_sweep_schedule", lambda: wakes.append(None))
 
-    assert tier_changes_publish(program=program, changes=changes) == (0, 3)
+    assert tier_change_emails_write(TierChange, program=program, changes=changes) == 3
     assert wakes == [None]
-    assert tier_changes_publish(program=program, changes=changes) == (0, 0)
+    assert tier_change_emails_write(TierChange, program=program, changes=changes) == 0
     assert wakes == [None], "nothing new, nobody to wake"
 
 
 def test_rows_written_together_read_back_as_they_were_built(program, member, clock):
     """Whatever differs between the rows of one insert (moments, headers) arrives intact, to the microsecond."""
     program_settings = NotificationSettings(program=program)
-    built = [services._outbox_values(member=member, kind=kind, data={"n": n}, dedupe_key=f"k{n}",
+    built = [services.outbox_values(member=member, kind=kind, data={"n": n}, dedupe_key=f"k{n}",
                                      program_settings=program_settings,
                                      now=timezone.now() + timedelta(microseconds=n))
              for n, kind in enumerate(["points_earned", "survey_invitation", "points_earned"])]
     assert set(built[0]) == {field.name for field in Outbox._meta.concrete_fields if not field.primary_key}
 
-    assert services._outbox_insert([*built, built[0]]) == 3
-    assert services._outbox_insert(built) == 0, "queued already"
+    assert services.outbox_insert([*built, built[0]]) == 3
+    assert services.outbox_insert(built) == 0, "queued already"
 
     for row in built:
         stored = Outbox.objects.get(dedupe_key=row["dedupe_key"])

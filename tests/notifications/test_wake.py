@@ -7,9 +7,9 @@ from django.core import mail
 from django.db import transaction
 
 from loyalty.celery import app
+from loyalty.queue import wake_client
 from notifications import tasks
 from notifications.models import Outbox
-from notifications.queue import wake_client
 from notifications.services import WAKE_KEY, notification_enqueue, outbox_send_due
 from tests.conftest import skip_unless
 

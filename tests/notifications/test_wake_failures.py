@@ -7,8 +7,8 @@ import pytest
 from django.core import mail
 
 from earning.models import Purchase
+from loyalty import queue
 from loyalty.celery import app
-from notifications import queue
 from notifications.models import Outbox
 from notifications.services import outbox_send_due
 

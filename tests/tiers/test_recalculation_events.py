@@ -7,12 +7,13 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from notifications.events import event_id_for
+from loyalty.events import event_id_for
 from notifications.models import NotificationSettings, Outbox
+from notifications.services import outbox_message
 from tests.factories import MemberFactory
-from tiers import recalculation
 from tiers.models import MemberTier, TierChange, TierPolicy
 from tiers.services import tier_activity_record, tier_recalculate_member, tier_recalculate_program
+from tiers.signals import tier_changes_recorded
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 from .conftest import T0, ladder_define
@@ -52,29 +53,29 @@ def test_a_downgrade_by_recalculation_is_announced_once(program, gold_member):
     assert emails.count() == emails_before + 1
     email = emails.get(dedupe_key=f"tier_changed:{delivery.event_id}")
     assert email.to == "ada@example.com"
-    assert "your tier changed to Bronze (from Gold)" in email.text
+    assert "your tier changed to Bronze (from Gold)" in outbox_message(email).text
 
 
 def test_a_batch_that_rolls_back_announces_nothing(program, gold_member, monkeypatch):
     WebhookEndpoint.objects.create(program=program, url="http://127.0.0.1:9/hooks", events=["tier.changed"])
     emails_before = Outbox.objects.count()
-    publish = recalculation.tier_changes_publish
 
-    def publish_then_fail(**kwargs):
-        publish(**kwargs)
+    def fail_after_the_others(sender, **kwargs):  # connected last: runs after webhooks and emails
         assert downgrades().count() == 1, "announced in the batch's transaction"
         raise RuntimeError("the batch fails after announcing")
 
-    monkeypatch.setattr(recalculation, "tier_changes_publish", publish_then_fail)
-    with pytest.raises(RuntimeError):
-        tier_recalculate_program(program=program)
+    tier_changes_recorded.connect(fail_after_the_others)
+    try:
+        with pytest.raises(RuntimeError):
+            tier_recalculate_program(program=program)
+    finally:
+        tier_changes_recorded.disconnect(fail_after_the_others)
 
     assert not downgrades().exists()
     assert Outbox.objects.count() == emails_before
     assert not TierChange.objects.filter(cause="downgrade").exists()
     assert MemberTier.objects.get(member=gold_member).tier.code == "gold"
 
-    monkeypatch.setattr(recalculation, "tier_changes_publish", publish)
     assert tier_recalculate_program(program=program).downgrades == 1
     assert downgrades().count() == 1
     assert Outbox.objects.count() == emails_before + 1
@@ -83,16 +84,16 @@ def test_a_batch_that_rolls_back_announces_nothing(program, gold_member, monkeyp
 def test_nobody_listening_costs_a_batch_two_queries(program, gold_member, monkeypatch):
     NotificationSettings.objects.create(program=program, emails_enabled=False)
 
-    def queries(publish) -> int:
+    def queries(send) -> int:
         with transaction.atomic(), monkeypatch.context() as patch:
-            patch.setattr(recalculation, "tier_changes_publish", publish)
+            patch.setattr(tier_changes_recorded, "send", send)
             with CaptureQueriesContext(connection) as captured:
                 assert tier_recalculate_program(program=program).downgrades == 1
             transaction.set_rollback(True)
         return len(captured)
 
-    silent = queries(lambda **kwargs: None)
-    assert queries(recalculation.tier_changes_publish) == silent + 2  # the endpoints and the email settings
+    silent = queries(lambda *args, **kwargs: [])
+    assert queries(tier_changes_recorded.send) == silent + 2  # the endpoints and the email settings
     assert not WebhookDelivery.objects.exists()
 
 
@@ -107,15 +108,16 @@ def test_each_batch_announces_its_own_changes_and_no_others(program, store, cloc
     # A change already written by this actor at this very moment (the per-member path) is not the batch's.
     tier_recalculate_member(member=members[0], now=now)
     earlier = TierChange.objects.get(member=members[0], cause="downgrade")
-    publish = recalculation.tier_changes_publish
     announced = []
 
-    def publish_and_note(*, program, changes):
+    def note(sender, *, program, changes, **kwargs):
         announced.append([change.pk for change in changes])
-        return publish(program=program, changes=changes)
 
-    monkeypatch.setattr(recalculation, "tier_changes_publish", publish_and_note)
-    assert tier_recalculate_program(program=program, now=now, batch_members=2).downgrades == 5
+    tier_changes_recorded.connect(note)
+    try:
+        assert tier_recalculate_program(program=program, now=now, batch_members=2).downgrades == 5
+    finally:
+        tier_changes_recorded.disconnect(note)
 
     written = TierChange.objects.filter(cause="downgrade").exclude(pk=earlier.pk)
     assert sorted(pk for batch in announced for pk in batch) == sorted(written.values_list("pk", flat=True))

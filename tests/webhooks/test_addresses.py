@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from notifications.events import domain_event_publish
+from loyalty.events import announce
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import EXCERPT_CHARS, webhook_deliver_due
 
@@ -69,7 +69,7 @@ def connects(monkeypatch):
 
 
 def publish(program, member):
-    domain_event_publish(program=program, type="points.earned", member=member, key="k-1",
+    announce(program=program, type="points.earned", member=member, key="k-1",
                          payload={"points": 10, "source": {"type": "test"}})
 
 

@@ -3,8 +3,9 @@
 from datetime import date
 
 from earning.services import birthday_bonus_grant, earning_rule_create, signup_bonus_grant
-from notifications.events import event_id_for
+from loyalty.events import event_id_for
 from notifications.models import Outbox
+from notifications.services import outbox_message
 from tests.factories import MemberFactory
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhook_deliver_due
@@ -31,7 +32,7 @@ def test_a_signup_bonus_is_published_as_points_earned(program, store, endpoint, 
     assert data["source"] == {"type": "signup", "id": str(member.pk), "description": "Signup bonus"}
     assert data["member"] == {"id": str(member.pk), "card_number": member.card_number}
     email = Outbox.objects.get(kind="points_earned", member=member)
-    assert "you earned 100 points." in email.text
+    assert "you earned 100 points." in outbox_message(email).text
 
 
 def test_a_birthday_bonus_is_published_once_a_year(program, store, endpoint):

@@ -8,8 +8,8 @@ from django.contrib.auth.models import Permission, User
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.events import domain_event_publish
-from notifications.queue import rows_claim
+from loyalty.events import announce
+from loyalty.queue import rows_claim
 from tests.factories import MemberFactory, ProgramFactory
 from tests.queues import sweep_at_each_retry
 from webhooks import services
@@ -28,7 +28,7 @@ def clock():
 
 
 def publish(program, member, key="k-1"):
-    return domain_event_publish(program=program, type="points.earned", member=member, key=key,
+    return announce(program=program, type="points.earned", member=member, key=key,
                                 payload={"points": 10, "source": {"type": "test"}})
 
 

@@ -1,13 +1,15 @@
 """What each domain event tells an integrator."""
 
 import pytest
+from django.utils import timezone
 
 from ledger.models import PointsAccount
 from ledger.services import points_earn
-from notifications.events import domain_event_publish, points_expired_publish
+from loyalty.events import announce
 from rewards.models import Reward
 from tests.factories import MemberFactory
 from tiers.services import tier_define
+from webhooks.events import points_expired_received
 from webhooks.models import WebhookDelivery
 from webhooks.services import webhook_deliver_due
 
@@ -71,8 +73,10 @@ def test_points_expired_is_published_for_each_account_of_an_expiry_run_once(prog
     accounts = {a.member_id: a for a in PointsAccount.objects.filter(member__in=[first, second])}
     expired = [(accounts[first.pk], 30), (accounts[second.pk], 12), (accounts[second.pk], 0)]
 
-    assert points_expired_publish(expired=expired, run_key="expiry:2026-03-02") == 2
-    assert points_expired_publish(expired=expired, run_key="expiry:2026-03-02") == 0, "a rerun of the same run"
+    now = timezone.now()
+    assert points_expired_received(None, expired=expired, run_key="expiry:2026-03-02", now=now) == 2
+    assert points_expired_received(None, expired=expired, run_key="expiry:2026-03-02", now=now) == 0, \
+        "a rerun of the same run"
     webhook_deliver_due()
 
     bodies = sorted((r.json["data"]["member"]["id"], r.json["data"]["points"])
@@ -84,5 +88,5 @@ def test_points_expired_is_published_for_each_account_of_an_expiry_run_once(prog
 def test_an_unknown_event_type_is_refused_even_where_no_endpoint_listens(program, member):
 
     with pytest.raises(ValueError, match="unknown webhook event type"):
-        domain_event_publish(program=program, type="points.earnd", member=member, key="x", payload={"points": 1})
+        announce(program=program, type="points.earnd", member=member, key="x", payload={"points": 1})
     assert not WebhookDelivery.objects.exists()

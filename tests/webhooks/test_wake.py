@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import transaction
 
 from loyalty.celery import app
-from notifications.events import domain_event_publish
-from notifications.queue import wake_client
+from loyalty.events import announce
+from loyalty.queue import wake_client
 from tests.conftest import skip_unless
 from tests.factories import MemberFactory
 from webhooks import tasks
@@ -36,7 +36,7 @@ def member(program, store):
 
 
 def earned(program, member, key):
-    domain_event_publish(program=program, type="points.earned", member=member, key=key,
+    announce(program=program, type="points.earned", member=member, key=key,
                          payload={"points": 10, "source": {"type": "test"}})
 
 

@@ -36,6 +36,7 @@ from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from loyalty.cache import RedisOutage
+from loyalty.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ def _redis_for(url: str) -> redis.Redis:
 
 def wake_client() -> redis.Redis | None:
     """The broker's Redis, when the broker is Redis."""
-    from loyalty.celery import app
-
     url = app.conf.broker_url or ""
     return _redis_for(url) if url.startswith(("redis://", "rediss://")) else None
 

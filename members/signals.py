@@ -1,0 +1,7 @@
+"""What members announce for the apps above them."""
+
+from django.dispatch import Signal
+
+# A member was enrolled, in the enrolment's transaction (``member``). The ledger opens the member's account
+# and earning grants the signup bonus; the ledger's receiver comes first, as its app does in INSTALLED_APPS.
+member_enrolled = Signal()
