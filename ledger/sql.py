@@ -1,7 +1,7 @@
 """The ledger's per-request statements, written once as SQL instead of compiled from querysets per call.
 
-Every purchase and redemption runs these. Through the ORM each statement cost 0.5–1 ms of Python
-(query building, compiling, model construction); here the SQL strings are fixed, the values are
+Every purchase and redemption runs these. Through the ORM each statement paid for query building,
+compiling and model construction; here the SQL strings are fixed, the values are
 prepared by the model fields themselves (``get_db_prep_save``) and rows come back through the backend's
 converters into model instances (``Model.from_db``), so what is written and read is exactly what the ORM
 would write and read.
@@ -105,8 +105,8 @@ _SPENDING_ORDER = "expires_at ASC NULLS LAST, earned_at ASC, id ASC"
 # spending order (``_consume`` stops there), so a member with many lots is not read whole per spend. Every
 # lot holds at least one point, so a spend of P points takes from P lots at most: the running sum is taken
 # over the first P in spending order only, which PostgreSQL reads off ``lot_spending_order_idx`` (the
-# spending order itself) and stops: a window over all of them read and sorted every live lot the member
-# holds, 2 ms for 2,000 lots.
+# spending order itself) and stops, where a window over all of them would read and sort every live lot the
+# member holds.
 _NEEDED = ("id IN (SELECT id FROM (SELECT id, SUM(remaining) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING)"
            " - remaining AS before FROM (SELECT id, remaining, expires_at, earned_at FROM ledger_pointslot"
            " WHERE {where}{excluded} ORDER BY {order} LIMIT %s) AS soonest) AS spendable WHERE before < %s)")
@@ -389,7 +389,7 @@ _MOVEMENT_TYPES = ("bigint", "bigint")
 _LOT_TYPES = ("bigint", "bigint", "boolean", "boolean")
 # A posting's lots go in as a VALUES list up to this many, as arrays beyond. PostgreSQL guesses an array
 # parameter at 100 elements, so a statement with one looks dearer as a generic plan than as a custom plan
-# for the few it holds, and is planned at every run (0.13 ms of the server's CPU for a posting); a VALUES
+# for the few it holds, and is planned at every run; a VALUES
 # list has the row count in its text, and is planned once per connection and count.
 _LISTED = 8
 

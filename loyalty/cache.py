@@ -1,8 +1,7 @@
 """Django's Redis cache, keeping one client per connection pool, and serving on while Redis is down.
 
 Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` for every cache call, and redis-py
-fills a table of ~170 response callbacks in each constructor: about 0.3 ms of CPU per call, and a POS
-request makes one or two (key lookup with its rate-limit count, the email sender's wake-up). The client is
+fills a table of response callbacks in each constructor, on every call, and a POS request makes one or two (key lookup with its rate-limit count, the email sender's wake-up). The client is
 safe to share between threads (connections come from the pool, which also notices a fork), so one per pool
 is enough.
 

@@ -1,7 +1,7 @@
 """Content negotiation with a shortcut for what POS clients send.
 
 DRF parses the ``Accept`` header into media-type objects and matches them against every renderer on each
-request: about 5 % of a member lookup's CPU. Tills send no ``Accept``, ``*/*`` or ``application/json``;
+request, a noticeable share of a member lookup's CPU. Tills send no ``Accept``, ``*/*`` or ``application/json``;
 for those the answer is known without parsing (the first renderer that takes them, at its own media type,
 which is what ``DefaultContentNegotiation`` returns too). Anything else, and any ``?format=`` override,
 goes through DRF unchanged.

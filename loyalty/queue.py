@@ -16,7 +16,7 @@ Every error of the side effect is a failed attempt (``attempt_run``), recorded b
 row is due again after its backoff, or ``failed`` once it has had as many attempts as the backoff allows.
 
 New rows are handed to the workers by waking a sweep (``Wake``), not by a task per row: a Celery publish
-costs ~0.5 ms of CPU, more than the rest of queueing the row.
+costs more than the rest of queueing the row.
 """
 
 from __future__ import annotations

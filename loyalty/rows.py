@@ -1,8 +1,8 @@
 """Single-row reads and writes for the POS request path, without the ORM's query compiler.
 
-Building and compiling a queryset costs 1–3 ms of CPU per statement (a member row: 2.7 ms through
-``QuerySet.first()`` against 0.2 ms for the same ``SELECT`` sent through the cursor and turned into a
-``Member`` with ``Model.from_db``), and a purchase sends over a dozen. These helpers write the SQL from
+Building and compiling a queryset costs more CPU than sending its statement and building the instance
+(``Model.from_db``) from the row, many times over, and a purchase sends over a dozen (the figures are in
+bench/history.md, third round). These helpers write the SQL from
 the model's metadata once per process, bind values the way the ORM would (``get_db_prep_save``) and
 convert what comes back with the same converters the ORM applies, so rows and instances are identical to
 the ORM's. Model signals are not sent, so the writers refuse a model that has ``pre_save`` or ``post_save``
@@ -50,8 +50,7 @@ def statement_cursor(db=None):
     """A cursor for one statement, as ``db.cursor()`` gives, over a driver cursor kept on the connection.
 
     ``db.cursor()`` opens a new driver cursor each time (psycopg copies its adapters into it), wraps it and
-    closes it after the statement: ~50 µs of CPU a statement, against ~85 µs for the statement itself, and a
-    purchase sends nine. The kept cursor (and its wrapper) serves every statement of the thread's
+    closes it after the statement, which costs about as much CPU as a short statement itself. The kept cursor (and its wrapper) serves every statement of the thread's
     connection until the connection is replaced, or its time zone, which the cursor's loaders were set up
     for, changes. Statements are counted, logged and have their errors translated as through
     ``db.cursor()`` (a debug wrapper while queries are logged). Use it as ``with statement_cursor(db) as c:``

@@ -364,9 +364,8 @@ def _outbox_insert_json(rows: list[dict], db):
     """The (statement, parameters) writing ``rows`` on PostgreSQL: a value all rows share (the moment, kind,
     sender, program, …) is one parameter, the columns that differ travel as one JSON document.
 
-    As ``VALUES (…), (…)`` the insert took 0.36 ms a row (tier changes of the bench, 2,000 rows a
-    statement), most of it psycopg's client-side binding finding the placeholders and quoting each value;
-    this way 0.08 ms.
+    As ``VALUES (…), (…)`` most of a large insert's time went to psycopg's client-side binding finding the
+    placeholders and quoting each value (bench/tiers_recalc.py measures it).
     """
     first = rows[0]
     shared = tuple(field for field in _OUTBOX_FIELDS if all(row[field.name] == first[field.name] for row in rows))
