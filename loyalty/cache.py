@@ -1,9 +1,9 @@
 """Django's Redis cache, keeping one client per connection pool, and serving on while Redis is down.
 
-Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` for every cache call, and redis-py
-fills a table of response callbacks in each constructor, on every call, and a POS request makes one or two (key lookup with its rate-limit count, the email sender's wake-up). The client is
-safe to share between threads (connections come from the pool, which also notices a fork), so one per pool
-is enough.
+Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` for every cache call, and redis-py fills a
+table of response callbacks in each constructor, on every call, and a POS request makes one or two (key lookup
+with its rate-limit count, the email sender's wake-up). The client is safe to share between threads (connections
+come from the pool, which also notices a fork), so one per pool is enough.
 
 The cache is not a dependency of the POS path: while Redis cannot be reached every read misses and every
 write is dropped (``RedisOutage``), so API keys are read from the database and the rate limit lets calls
