@@ -51,16 +51,24 @@ def statement_cursor(db=None):
 
     ``db.cursor()`` opens a new driver cursor each time (psycopg copies its adapters into it), wraps it and
     closes it after the statement, which costs about as much CPU as a short statement itself. The kept cursor
-    (and its wrapper) serves every statement of the thread's connection until the connection is replaced, or its
-    time zone, which the cursor's loaders were set up for, changes. Statements are counted, logged and have
-    their errors translated as through ``db.cursor()`` (a debug wrapper while queries are logged). Use it as
-    ``with statement_cursor(db) as c:`` (leaving the block does not close it) and fetch before the next
-    statement.""" db = db or database() db.close_if_health_check_failed() if db.connection is None:
-    db.ensure_connection() kept = db.__dict__.get(_KEPT) if kept is None or kept[0] is not db.connection or
-    kept[1] is not db.timezone: with db.wrap_database_errors: driver_cursor = db.create_cursor() kept =
-    db.__dict__[_KEPT] = (db.connection, db.timezone, driver_cursor, _Kept(db.make_cursor(driver_cursor)))
-    db.validate_thread_sharing() if db.queries_logged: return _Kept(db.make_debug_cursor(kept[2])) return
-    kept[3]
+    (and its wrapper) serves every statement of the thread's
+    connection until the connection is replaced, or its time zone, which the cursor's loaders were set up
+    for, changes. Statements are counted, logged and have their errors translated as through
+    ``db.cursor()`` (a debug wrapper while queries are logged). Use it as ``with statement_cursor(db) as c:``
+    (leaving the block does not close it) and fetch before the next statement."""
+    db = db or database()
+    db.close_if_health_check_failed()
+    if db.connection is None:
+        db.ensure_connection()
+    kept = db.__dict__.get(_KEPT)
+    if kept is None or kept[0] is not db.connection or kept[1] is not db.timezone:
+        with db.wrap_database_errors:
+            driver_cursor = db.create_cursor()
+        kept = db.__dict__[_KEPT] = (db.connection, db.timezone, driver_cursor, _Kept(db.make_cursor(driver_cursor)))
+    db.validate_thread_sharing()
+    if db.queries_logged:
+        return _Kept(db.make_debug_cursor(kept[2]))
+    return kept[3]
 
 
 def placeholders_named(sql: str, prefix: str) -> str:
