@@ -41,9 +41,6 @@ def member_has_purchased(*, member) -> bool:
     return rows_exist(Purchase, '"member_id" = %s', [prep(Purchase, "member", member.pk)])
 
 
-# ``member_has_purchased`` as SQL over a row aliased ``a`` with the member's id in ``a.member_id``.
-MEMBER_HAS_PURCHASED_SQL = "EXISTS (SELECT 1 FROM earning_purchase p WHERE p.member_id = a.member_id)"
-
 
 def referral_bonus_granted(*, referee) -> bool:
     return RuleAward.objects.filter(member=referee, source_type="referral", source_id=str(referee.pk)).exists()

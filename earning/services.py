@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ledger.models import Kind, LedgerTransaction
 from ledger.selectors import transaction_lot_ids
-from ledger.services import account_lock_reading, points_earn, points_reverse_return
+from ledger.services import account_lock, points_earn, points_reverse_return
 from loyalty.config_cache import ProgramMemo
 from loyalty.errors import DomainError
 from loyalty.events import announce
@@ -20,7 +20,6 @@ from loyalty.transactions import service_atomic
 from members.models import Member
 from members.selectors import member_by_reference
 from programs.models import Program, Store
-from tiers.selectors import TIER_STATUS_SQL, member_tier_note
 from tiers.services import tier_activity_record
 
 from .models import EarningRule, Event, Purchase, Return, RuleAward
@@ -36,7 +35,6 @@ from .rules import (
     rules_evaluate,
 )
 from .selectors import (
-    MEMBER_HAS_PURCHASED_SQL,
     member_has_purchased,
     referral_bonus_granted,
     rule_points_awarded,
@@ -194,11 +192,9 @@ def purchase_record(
     member = _member_lock(program=program, reference=member_reference)
     context, earnings, account = None, [], None
     if member is not None:
-        # What the rules need to know of the member (purchases before, tier) read with the account's lock:
-        # one statement, after the member's lock, so it sees every earlier purchase of theirs.
-        account, (has_purchased, *tier_status) = account_lock_reading(
-            member=member, also=(MEMBER_HAS_PURCHASED_SQL, *TIER_STATUS_SQL))
-        member_tier_note(member=member, status=tuple(tier_status))
+        # After the member's lock, so "purchases before" sees every earlier purchase of theirs.
+        account = account_lock(member=member)
+        has_purchased = member_has_purchased(member=member)
         context = _purchase_context(program=program, member=member, store=store, total=total, lines=lines,
                                     occurred_at=occurred_at, has_purchased=bool(has_purchased))
         earnings = _purchase_earnings(context)

@@ -378,7 +378,7 @@ def points_earn(
     """Credit ``points`` into a new lot: pending until ``available_at``, expiring at ``expires_at``.
 
     Leaves the account with its new balance on ``member.account`` (replayed or not). ``locked`` is the
-    member's account as ``account_lock`` (or ``account_lock_reading``) answered it earlier in the caller's
+    member's account as ``account_lock`` answered it earlier in the caller's
     transaction (not locked again)."""
     _require_positive(points)
     (account,) = (_locked_of(member, locked),) if locked is not None else _lock_accounts(member)
@@ -610,19 +610,12 @@ def account_release(*, member, now: datetime | None = None, actor: str = RELEASE
 def account_lock(*, member) -> PointsAccount:
     """Lock a member's account for the caller's transaction, so checks made before moving points
     (per-member limits, say) cannot race another request of the same member."""
-    return account_lock_reading(member=member, also=())[0]
-
-
-def account_lock_reading(*, member, also: tuple[str, ...]) -> tuple[PointsAccount, tuple]:
-    """``account_lock``, answering as well the values of ``also`` read in the same statement: SQL
-    expressions over the account row, aliased ``a`` (e.g. ``EXISTS (SELECT 1 FROM … WHERE member_id =
-    a.member_id)``). They see what committed before the lock was taken, as a query sent after it would."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("account_lock must be called inside a transaction")
-    found = sql.account_lock_reading(member.pk, also)
+    found = sql.account_lock(member.pk)
     if found is None:  # only a member enrolled before accounts existed
         account_open(member=member)
-        found = sql.account_lock_reading(member.pk, also)
+        found = sql.account_lock(member.pk)
     return found
 
 

@@ -117,8 +117,7 @@ def _needed_params(account_id: int, points: int, exclude=()) -> list:
     return [account_id, *exclude, points, points]
 
 
-def _for_update() -> str:
-    return " FOR UPDATE" if database().features.has_select_for_update else ""
+_FOR_UPDATE = " FOR UPDATE"
 
 
 def _dt(value: datetime | None):
@@ -131,17 +130,12 @@ def _select(sql: str, params) -> list:
         return cursor.fetchall()
 
 
-def account_lock_reading(member_id, also: tuple[str, ...]) -> tuple[PointsAccount, tuple] | None:
-    """The member's account, locked, and in the same statement the values of ``also``: SQL expressions
-    (subqueries, written by the caller, no parameters) over the account row ``a``. None without an account."""
+def account_lock(member_id) -> PointsAccount | None:
+    """The member's account, locked; None without an account."""
     db = database()
-    rows = _select(f"SELECT {', '.join([ACCOUNTS.qualified('a'), *also])} "  # noqa: S608 - the caller's SQL, no values
-                   f"FROM ledger_pointsaccount a WHERE a.member_id = %s{_for_update()}",
+    rows = _select(f"SELECT {ACCOUNTS.columns} FROM ledger_pointsaccount WHERE member_id = %s{_FOR_UPDATE}",  # noqa: S608
                    [_MEMBER.get_db_prep_value(member_id, db)])
-    if not rows:
-        return None
-    width = len(rows[0]) - len(also)
-    return ACCOUNTS.instances([rows[0][:width]])[0], tuple(rows[0][width:])
+    return ACCOUNTS.instances(rows)[0] if rows else None
 
 
 def accounts_lock(member_ids) -> list[PointsAccount]:
@@ -151,7 +145,7 @@ def accounts_lock(member_ids) -> list[PointsAccount]:
     placeholders = ", ".join(["%s"] * len(ids))
     return ACCOUNTS.instances(_select(
         f"SELECT {ACCOUNTS.columns} FROM ledger_pointsaccount "  # noqa: S608
-        f"WHERE member_id IN ({placeholders}) ORDER BY id{_for_update()}", ids))
+        f"WHERE member_id IN ({placeholders}) ORDER BY id{_FOR_UPDATE}", ids))
 
 
 def transaction_by_key(program_id, idempotency_key: str) -> LedgerTransaction | None:
@@ -170,7 +164,7 @@ def lots_among(account_id: int, lot_ids) -> list[PointsLot]:
         return []
     return LOTS.instances(_select(
         f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE account_id = %s AND id IN "  # noqa: S608
-        f"({', '.join(['%s'] * len(lot_ids))}) AND remaining > 0 AND NOT expired ORDER BY id{_for_update()}",
+        f"({', '.join(['%s'] * len(lot_ids))}) AND remaining > 0 AND NOT expired ORDER BY id{_FOR_UPDATE}",
         [account_id, *lot_ids]))
 
 
@@ -178,7 +172,7 @@ def lots_due(account_id: int, now: datetime) -> list[PointsLot]:
     """The account's lots with a release or an expiry due at ``now``, locked, by id."""
     at = _dt(now)
     return LOTS.instances(_select(
-        f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE {_DUE_WHERE} ORDER BY id{_for_update()}",  # noqa: S608
+        f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE {_DUE_WHERE} ORDER BY id{_FOR_UPDATE}",  # noqa: S608
         _due_params(account_id, at)))
 
 
@@ -191,7 +185,7 @@ def lots_spendable(account_id: int, points: int, *, exclude=()) -> list[PointsLo
     """The account's available lots that a spend of ``points`` takes from, locked, soonest-expiring first."""
     return LOTS.instances(_select(
         f"SELECT {LOTS.columns} FROM ledger_pointslot WHERE {_needed(len(exclude))} "  # noqa: S608
-        f"ORDER BY {_SPENDING_ORDER}{_for_update()}", _needed_params(account_id, points, exclude)))
+        f"ORDER BY {_SPENDING_ORDER}{_FOR_UPDATE}", _needed_params(account_id, points, exclude)))
 
 
 # The claim, the due lots and (for a spend) the spendable lots, in one statement (module docstring). The

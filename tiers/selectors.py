@@ -63,19 +63,6 @@ def _tier_of_status(member, found: bool, tier_id) -> tuple[bool, Tier | None]:
     return True, tier
 
 
-# What ``member_tier_get`` reads of the status row, as SQL over a row aliased ``a`` with the member's id in
-# ``a.member_id``: for a caller that reads it in a statement of its own (``member_tier_note``).
-TIER_STATUS_SQL = ("EXISTS (SELECT 1 FROM tiers_membertier t WHERE t.member_id = a.member_id)",
-                   "(SELECT t.tier_id FROM tiers_membertier t WHERE t.member_id = a.member_id)")
-
-
-def member_tier_note(*, member, status: tuple) -> None:
-    """Keep on ``member`` the tier of its status row as read by ``TIER_STATUS_SQL``, so that
-    ``member_tier_get`` answers it without a query."""
-    found, tier_id = status
-    _tier_of_status(member, bool(found), tier_id)
-
-
 def tier_list(*, program) -> QuerySet[Tier]:
     return Tier.objects.filter(program=program).order_by("rank")
 

@@ -22,8 +22,8 @@ KEY = "query-count-key-0001"
 # another (ledger/sql.py); an earn with no lot falling due is written by the claim's statement itself, and a
 # purchase counts towards tiers in one (tiers/counting.py). Every other row (the purchase, its email in the
 # outbox, a redemption's status log) is its owner's own insert.
-# A purchase reads what its rules need of the member (purchases before, tier) with the account's lock.
-PURCHASE_QUERIES = 10
+# A purchase reads what its rules need of the member (purchases before, tier), each from the app that owns it.
+PURCHASE_QUERIES = 12
 LOOKUP_QUERIES = 1
 REDEMPTION_QUERIES = 12
 ENROL_QUERIES = 10
