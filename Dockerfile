@@ -17,9 +17,10 @@ RUN groupadd --system --gid 10001 loyalty \
  && useradd --system --uid 10001 --gid loyalty --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin loyalty
 
-# Dependencies first, so a code change does not reinstall them.
-COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# Dependencies first, so a code change does not reinstall them: the runtime lock, every file checked
+# against its hash (`make lock` writes it from requirements.txt).
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
 COPY . .
 

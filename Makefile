@@ -7,22 +7,37 @@ PORT ?= 8000
 DEMO_API_KEY ?= demo-pos-key-0001
 PYTEST_ARGS ?=
 
-.PHONY: run test lint screenshots install install-dev migrate seed worker beat clean bench bench-pos
+.PHONY: run test lint screenshots install install-dev lock migrate seed worker beat clean bench bench-pos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+# Installs come from the lock files: every package pinned, each download checked against its hash.
+$(VENV)/.installed: requirements.lock | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# requirements*.txt are what people edit; `make lock` pins what they bring into requirements*.lock, with
+# hashes. The dev lock keeps the runtime lock's versions. Only pip's default index is read (no
+# configuration file, find-links or extra index of this machine), so the hashes are those of the files
+# every machine downloads. Pins already in a lock stay unless the requirements move them.
+PIP_COMPILE = env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
+	PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+$(BIN)/pip-compile: | $(BIN)/python
+	$(BIN)/pip install --quiet "$$(grep '^pip-tools==' requirements-dev.txt)"
+
+lock: $(BIN)/pip-compile
+	$(PIP_COMPILE) --output-file requirements.lock requirements.txt
+	$(PIP_COMPILE) --constraint requirements.lock --output-file requirements-dev.lock requirements-dev.txt
 
 # Local development runs with DEBUG on unless the environment says otherwise.
 run: export DJANGO_DEBUG ?= true

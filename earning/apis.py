@@ -3,8 +3,8 @@ import math
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from ledger.apis import BalanceSerializer
 from ledger.selectors import account_balance_get
 from loyalty.api_fields import (
     AwareDateTimeField,
@@ -18,8 +18,10 @@ from loyalty.errors import DomainError
 from loyalty.idempotency import Answer, idempotent_call
 from loyalty.problems import flatten_validation_errors
 from loyalty.schema import problems, replayed
-from loyalty.serializers import StrictSerializer, serializer_data, serializer_validated
-from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer, TierRefSerializer
+from loyalty.serializers import StrictSerializer
+from members.apis import MemberKeySerializer, MemberReferenceSerializer
+from programs.apis import PosApi
+from tiers.apis import TierRefSerializer
 
 from .services import event_record, purchase_preview, purchase_record, purchase_return
 
@@ -95,7 +97,7 @@ def purchase_answer(*, client, data: dict) -> Answer:
             occurred_at=data["occurred_at"], lines=[dict(line) for line in data["lines"]],
         )
         member = purchase.member
-        body = serializer_data(PurchaseOutputSerializer, {
+        body = PosApi.serializer_data(PurchaseOutputSerializer, {
             "id": purchase.id, "external_id": purchase.external_id,
             "member": {"id": member.id, "card_number": member.card_number} if member else None,
             "total": purchase.total, "currency": purchase.currency, "occurred_at": purchase.occurred_at,
@@ -110,7 +112,7 @@ def purchase_answer(*, client, data: dict) -> Answer:
     return once_per_external_id(client=client, scope="purchase", noun="Purchase", data=data, run=run)
 
 
-class PurchaseCreateApi(APIView):
+class PurchaseCreateApi(PosApi):
     """Post a purchase; points are credited exactly once per (store, external_id)."""
 
     @extend_schema(operation_id="purchase_create", request=PurchaseInputSerializer,
@@ -119,11 +121,11 @@ class PurchaseCreateApi(APIView):
                                          "request_in_progress")},
                    tags=["purchases"])
     def post(self, request):
-        validated = serializer_validated(PurchaseInputSerializer, request.data)
+        validated = self.serializer_validated(PurchaseInputSerializer, request.data)
         return _answer_response(purchase_answer(client=request.user, data=validated))
 
 
-class PurchasePreviewApi(APIView):
+class PurchasePreviewApi(PosApi):
     """What a purchase would earn now, without recording anything."""
 
     class InputSerializer(PurchaseInputSerializer):
@@ -140,20 +142,20 @@ class PurchasePreviewApi(APIView):
                    responses={200: OutputSerializer, **problems("member_not_found", "member_suspended")},
                    tags=["purchases"])
     def post(self, request):
-        data = serializer_validated(self.InputSerializer, request.data)
+        data = self.serializer_validated(self.InputSerializer, request.data)
         member, earnings = purchase_preview(
             program=request.user.program, member_reference=data["member"], currency=data["currency"],
             total=data["total"], occurred_at=data["occurred_at"], lines=[dict(line) for line in data["lines"]],
             store=request.user.store,
         )
-        return Response(serializer_data(self.OutputSerializer, {
+        return Response(self.serializer_data(self.OutputSerializer, {
             "member": {"id": member.id, "card_number": member.card_number} if member else None,
             "total": data["total"], "points_awarded": sum(e.points for e in earnings),
             "breakdown": [e.as_dict() for e in earnings], "tier": _tier_ref(member),
         }))
 
 
-class PurchaseBatchApi(APIView):
+class PurchaseBatchApi(PosApi):
     """Purchases a till recorded while offline, posted late in one call (up to 500).
 
     Each item is handled exactly as a single post would be, independently: its own
@@ -178,12 +180,13 @@ class PurchaseBatchApi(APIView):
     @extend_schema(operation_id="purchase_batch", request=InputSerializer, responses={200: OutputSerializer},
                    tags=["purchases"])
     def post(self, request):
-        validated = serializer_validated(self.InputSerializer, request.data)
+        validated = self.serializer_validated(self.InputSerializer, request.data)
         results = []
         for index, raw in enumerate(validated["purchases"]):
             external_id = raw.get("external_id") if isinstance(raw.get("external_id"), str) else None
             try:
-                answer = purchase_answer(client=request.user, data=serializer_validated(PurchaseInputSerializer, raw))
+                data = self.serializer_validated(PurchaseInputSerializer, raw)
+                answer = purchase_answer(client=request.user, data=data)
                 results.append({"index": index, "external_id": external_id,
                                 "status": 200 if answer.replayed else answer.status,
                                 "replayed": answer.replayed, "body": answer.body})
@@ -199,7 +202,7 @@ class PurchaseBatchApi(APIView):
         return Response({"results": results})
 
 
-class ReturnCreateApi(APIView):
+class ReturnCreateApi(PosApi):
     """Return (part of) a purchase: points come back in proportion to the amount."""
 
     class InputSerializer(StrictSerializer):
@@ -224,7 +227,7 @@ class ReturnCreateApi(APIView):
                                          "return_exceeds_purchase")},
                    tags=["purchases"])
     def post(self, request):
-        data = serializer_validated(self.InputSerializer, request.data)
+        data = self.serializer_validated(self.InputSerializer, request.data)
         client = request.user
 
         def run():
@@ -234,7 +237,7 @@ class ReturnCreateApi(APIView):
                 purchase_store_code=data["purchase_store"],
             )
             member = refund.purchase.member
-            return status.HTTP_201_CREATED, serializer_data(self.OutputSerializer, {
+            return status.HTTP_201_CREATED, self.serializer_data(self.OutputSerializer, {
                 "id": refund.id, "external_id": refund.external_id,
                 "purchase_external_id": refund.purchase.external_id, "amount": refund.amount,
                 "points_reversed": refund.points_reversed,
@@ -281,7 +284,7 @@ class EventTypeField(StrictRegexField):
         return super().to_internal_value(data).lower()
 
 
-class EventCreateApi(APIView):
+class EventCreateApi(PosApi):
     """Post non-purchase activity (a night stayed, a review written); the event rules say what it earns.
 
     Idempotent by (store, external_id) exactly like purchases: the same body again replays the first
@@ -317,7 +320,7 @@ class EventCreateApi(APIView):
                                          "request_in_progress")},
                    tags=["events"])
     def post(self, request):
-        data = serializer_validated(self.InputSerializer, request.data)
+        data = self.serializer_validated(self.InputSerializer, request.data)
         client = request.user
 
         def run():
@@ -327,7 +330,7 @@ class EventCreateApi(APIView):
                 attributes=data["attributes"], occurred_at=data["occurred_at"],
             )
             member = event.member
-            return status.HTTP_201_CREATED, serializer_data(self.OutputSerializer, {
+            return status.HTTP_201_CREATED, self.serializer_data(self.OutputSerializer, {
                 "id": event.id, "external_id": event.external_id,
                 "member": {"id": member.id, "card_number": member.card_number}, "type": event.type,
                 "quantity": event.quantity, "attributes": event.attributes, "occurred_at": event.occurred_at,

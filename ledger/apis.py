@@ -1,16 +1,21 @@
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.views import APIView
 
 from loyalty.pagination import PageNumberPagination
 from loyalty.schema import problems
 from members.selectors import member_get
+from programs.apis import PosApi
 
 from .models import Kind
 from .selectors import entry_list
 
 
-class LedgerActivityApi(APIView):
+class BalanceSerializer(serializers.Serializer):
+    available = serializers.IntegerField()
+    pending = serializers.IntegerField()
+
+
+class LedgerActivityApi(PosApi):
     """A member's points statement, newest first, one page at a time."""
 
     pagination_class = PageNumberPagination

@@ -18,7 +18,7 @@ def per_process_cache_warning(*, workers: int) -> str | None:
     """Why ``workers`` web processes would each count the POS rate limit alone, or None."""
     if settings.DEBUG or workers <= 1 or settings.CACHES["default"]["BACKEND"] not in PER_PROCESS_CACHES:
         return None
-    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["pos"]
+    rate = settings.POS_RATE_LIMIT
     return (f"CACHE_URL is the local-memory cache, which each process keeps for itself, and {workers} web workers "
             f"serve: each counts the POS rate limit ({rate} per key) alone, so a key gets up to {workers} times "
             f"that. Set CACHE_URL to a cache every process shares (redis://...).")

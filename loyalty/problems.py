@@ -74,7 +74,8 @@ def _as_domain_error(exc: Exception) -> DomainError | None:
         return DomainError("invalid", f"Malformed request body: {exc.detail}", title="Invalid request",
                            errors=[{"field": "", "message": str(exc.detail)}])
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        return DomainError("not_authenticated", str(exc.detail), title="Not authenticated")
+        # 401 when the view's authentication names a scheme to answer with (the POS key), else DRF's 403.
+        return DomainError("not_authenticated", str(exc.detail), title="Not authenticated", status=exc.status_code)
     if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
         return DomainError("permission_denied", "You do not have permission to perform this action.",
                            title="Permission denied")
@@ -105,8 +106,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if error is None:
         return None  # let Django log it and answer through handler500
     headers = {}
-    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        headers["WWW-Authenticate"] = 'Api-Key realm="pos"'
+    if auth_header := getattr(exc, "auth_header", None):  # set by the view from its first authentication
+        headers["WWW-Authenticate"] = auth_header
     if getattr(exc, "replayed", False):
         headers["Idempotent-Replayed"] = "true"
     if isinstance(exc, drf.Throttled) and exc.wait is not None:

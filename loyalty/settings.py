@@ -268,19 +268,21 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 60.0},
 }
 
+# Requests per POS key (programs.auth.PosKeyRateThrottle), e.g. "6000/min".
+POS_RATE_LIMIT = env.str("POS_RATE_LIMIT", default="6000/min")
+
+# Neutral defaults for any DRF view: a signed-in user, no rate limit. POS views take the key
+# authentication, the per-key rate limit and the negotiation shortcut from programs.apis.PosApi.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["programs.auth.PosApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["programs.auth.IsPosClient"],
-    "DEFAULT_THROTTLE_CLASSES": ["programs.auth.PosKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"pos": env.str("POS_RATE_LIMIT", default="6000/min")},
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["loyalty.parsers.JSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "loyalty.negotiation.ContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "loyalty.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "loyalty.problems.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "loyalty.schema.AutoSchema",
-    "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
 

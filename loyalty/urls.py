@@ -11,7 +11,6 @@ pos_api = [
     path("", include("earning.urls")),
     path("", include("ledger.urls")),
     path("", include("tiers.urls")),
-    path("", include("members.urls")),
     path("", include("rewards.urls")),
 ]
 

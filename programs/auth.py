@@ -96,7 +96,7 @@ class PosKeyRateThrottle(throttling.SimpleRateThrottle):
     _wait: float | None = None
 
     def get_rate(self):
-        return getattr(settings, "POS_RATE_LIMIT", None) or settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["pos"]
+        return settings.POS_RATE_LIMIT
 
     @property
     def counter_timeout(self) -> int:

@@ -1,17 +1,18 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from ledger.apis import BalanceSerializer
 from ledger.selectors import account_balance_get
 from loyalty.api_fields import StrictIntegerField, StrictRegexField
 from loyalty.errors import DomainError
 from loyalty.idempotency import idempotent_call
 from loyalty.pagination import PageNumberPagination
 from loyalty.schema import problems, replayed
-from loyalty.serializers import StrictSerializer, serializer_data, serializer_validated
-from members.apis import BalanceSerializer, MemberKeySerializer, MemberReferenceSerializer
+from loyalty.serializers import StrictSerializer
+from members.apis import MemberKeySerializer, MemberReferenceSerializer
 from members.selectors import member_by_reference, member_find
+from programs.apis import PosApi
 
 from .selectors import redemption_get, reward_eligibility, reward_get_by_code, reward_list, voucher_get
 from .services import redemption_cancel, reward_redeem, voucher_use
@@ -45,7 +46,7 @@ class EmptyBodySerializer(StrictSerializer):
     """The body of a call whose path names all it acts on: none, or ``{}``."""
 
 
-class RewardListApi(APIView):
+class RewardListApi(PosApi):
     """Active rewards; with ``member`` (a card number) each says whether that member can redeem it now."""
 
     pagination_class = PageNumberPagination
@@ -86,7 +87,7 @@ class RewardListApi(APIView):
         return paginator.get_paginated_response(rows)
 
 
-class RedemptionCreateApi(APIView):
+class RedemptionCreateApi(PosApi):
     """Redeem a reward for a member. Send an ``Idempotency-Key`` header; a retry with it replays the answer."""
 
     class InputSerializer(StrictSerializer):
@@ -119,7 +120,7 @@ class RedemptionCreateApi(APIView):
             raise DomainError("invalid", f"Send an {IDEMPOTENCY_HEADER} header of 1–255 characters.",
                               title="Invalid request",
                               errors=[{"field": IDEMPOTENCY_HEADER, "message": "required, 1–255 characters"}])
-        data = serializer_validated(self.InputSerializer, request.data)
+        data = self.serializer_validated(self.InputSerializer, request.data)
         client = request.user
 
         def run():
@@ -127,7 +128,7 @@ class RedemptionCreateApi(APIView):
             member = member_by_reference(program=client.program, reference=data["member"])
             redemption = reward_redeem(member=member, reward=reward, store=client.store, actor=client.actor,
                                        points=data["points"])
-            return status.HTTP_201_CREATED, serializer_data(self.OutputSerializer, {
+            return status.HTTP_201_CREATED, self.serializer_data(self.OutputSerializer, {
                 "id": redemption.id, "reward": reward, "points_spent": redemption.points_spent,
                 "discount_amount": redemption.discount_amount, "voucher_code": redemption.voucher_code,
                 "status": redemption.status, "expires_at": redemption.expires_at,
@@ -146,7 +147,7 @@ class RedemptionCreateApi(APIView):
         return Response(answer.body, status=answer.status)
 
 
-class RedemptionCancelApi(APIView):
+class RedemptionCancelApi(PosApi):
     """Cancel an unused redemption: the points come back (entry kind ``refund``) and the stock too."""
 
     class OutputSerializer(VoucherSerializer):
@@ -156,28 +157,28 @@ class RedemptionCancelApi(APIView):
                    responses={200: OutputSerializer,
                               **problems("redemption_not_found", "voucher_already_used", "voucher_not_usable")})
     def post(self, request, redemption_id):
-        serializer_validated(EmptyBodySerializer, request.data)
+        self.serializer_validated(EmptyBodySerializer, request.data)
         redemption = redemption_get(program=request.user.program, redemption_id=redemption_id)
         redemption = redemption_cancel(redemption=redemption, actor=request.user.actor)
         redemption.member_balance = account_balance_get(member=redemption.member, fresh=True)
-        return Response(serializer_data(self.OutputSerializer, redemption))
+        return Response(self.serializer_data(self.OutputSerializer, redemption))
 
 
-class VoucherDetailApi(APIView):
+class VoucherDetailApi(PosApi):
     @extend_schema(operation_id="voucher_get", tags=["rewards"],
                    responses={200: VoucherSerializer, **problems("voucher_not_found")})
     def get(self, request, code):
         return Response(VoucherSerializer(voucher_get(program=request.user.program, code=code)).data)
 
 
-class VoucherUseApi(APIView):
+class VoucherUseApi(PosApi):
     """Mark a voucher used at this store (once)."""
 
     @extend_schema(operation_id="voucher_use", tags=["rewards"], request=None,
                    responses={200: VoucherSerializer,
                               **problems("voucher_not_found", "voucher_already_used", "voucher_not_usable")})
     def post(self, request, code):
-        serializer_validated(EmptyBodySerializer, request.data)
+        self.serializer_validated(EmptyBodySerializer, request.data)
         redemption = voucher_get(program=request.user.program, code=code)
         redemption = voucher_use(redemption=redemption, store=request.user.store, actor=request.user.actor)
-        return Response(serializer_data(VoucherSerializer, redemption))
+        return Response(self.serializer_data(VoucherSerializer, redemption))

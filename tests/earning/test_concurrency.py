@@ -47,7 +47,7 @@ def test_concurrent_partial_returns_never_exceed_the_purchase(pos, api_key, memb
 def test_purchases_served_at_once_by_one_process_each_get_their_own_answer(api_key, program,
                                                                            store):
     """As a threaded web worker serves them: validation and answers share serializer instances per process
-    (``loyalty.serializers``), and no request's data may reach another's answer."""
+    (``programs.apis.PosApi``), and no request's data may reach another's answer."""
     from tests.factories import MemberFactory
 
     members = [MemberFactory(program=program, store=store) for _ in range(12)]

@@ -8,9 +8,9 @@ import time_machine
 from django.test import override_settings
 from django.urls import include, path
 from rest_framework.test import APIClient
-from rest_framework.views import APIView
 
 from members.models import Member
+from programs.apis import PosApi
 from programs.models import StoreApiKey
 from tests.conftest import pos_client
 
@@ -18,7 +18,7 @@ ENROL = "/api/v1/pos/members/"
 LOOKUP = "/api/v1/pos/members/lookup/"
 
 
-class ExplodingApi(APIView):
+class ExplodingApi(PosApi):
     def get(self, request):
         raise RuntimeError("boom")
 

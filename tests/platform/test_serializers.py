@@ -4,7 +4,7 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from earning.apis import PurchaseInputSerializer, PurchaseOutputSerializer
-from loyalty.serializers import serializer_data, serializer_validated
+from programs.apis import PosApi
 
 GOOD = {"external_id": "R-1", "member": {"card_number": "4000000000000002"}, "currency": "EUR", "total": "42.50",
         "lines": [{"sku": "LATTE", "category": "coffee", "quantity": 2, "unit_price": "4.50"}]}
@@ -26,7 +26,7 @@ def fresh_validation(data):
 
 
 def test_valid_input_gives_the_same_validated_data():
-    assert serializer_validated(PurchaseInputSerializer, GOOD) == fresh_validation(GOOD)
+    assert PosApi.serializer_validated(PurchaseInputSerializer, GOOD) == fresh_validation(GOOD)
 
 
 @pytest.mark.parametrize("data", BAD)
@@ -34,16 +34,16 @@ def test_invalid_input_raises_the_same_errors(data):
     with pytest.raises(ValidationError) as fresh:
         fresh_validation(data)
     with pytest.raises(ValidationError) as shared:
-        serializer_validated(PurchaseInputSerializer, data)
+        PosApi.serializer_validated(PurchaseInputSerializer, data)
 
     assert shared.value.detail == fresh.value.detail
 
 
 def test_a_refusal_leaves_nothing_behind_for_the_next_request():
     with pytest.raises(ValidationError):
-        serializer_validated(PurchaseInputSerializer, BAD[-1])
+        PosApi.serializer_validated(PurchaseInputSerializer, BAD[-1])
 
-    assert serializer_validated(PurchaseInputSerializer, {**GOOD, "external_id": "R-2"})["external_id"] == "R-2"
+    assert PosApi.serializer_validated(PurchaseInputSerializer, {**GOOD, "external_id": "R-2"})["external_id"] == "R-2"
 
 
 def test_rendering_matches_a_fresh_serializer():
@@ -52,4 +52,4 @@ def test_rendering_matches_a_fresh_serializer():
               "total": validated["total"], "currency": "EUR", "occurred_at": None, "points_awarded": 42,
               "breakdown": [{"rule": "base", "points": 42}], "balance": None, "tier": None, "claimable_until": None}
 
-    assert serializer_data(PurchaseOutputSerializer, answer) == PurchaseOutputSerializer(answer).data
+    assert PosApi.serializer_data(PurchaseOutputSerializer, answer) == PurchaseOutputSerializer(answer).data
