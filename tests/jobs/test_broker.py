@@ -68,7 +68,7 @@ def worker_process(queue: str, log: Path, *, module: str = "celery", **env):
 
 def test_a_worker_process_releases_pending_points_sent_through_the_broker(program, tmp_path):
     skip_unless(bool(settings.CELERY_BROKER_URL),
-                "needs Redis broker + PostgreSQL")
+                "needs the Redis broker (CELERY_BROKER_URL)")
     member = MemberFactory(program=program)
     earn(member, 100, pending_days=14)
     assert balances(member) == (0, 100, 0)
@@ -91,7 +91,7 @@ def test_a_worker_process_woken_through_the_broker_sends_the_email_of_a_commit(p
     from notifications.models import Outbox
 
     skip_unless(bool(settings.CELERY_BROKER_URL),
-                "needs Redis broker + PostgreSQL")
+                "needs the Redis broker (CELERY_BROKER_URL)")
     member = MemberFactory(program=program, email="ada@example.com", first_name="Ada")
     wake_client().delete(services.WAKE_KEY)  # no wake-up left over from another test
     queue = f"test-jobs-{uuid.uuid4().hex[:12]}"
@@ -117,7 +117,7 @@ def test_a_worker_process_woken_through_the_broker_delivers_the_webhook_of_a_com
     from webhooks.models import WebhookDelivery, WebhookEndpoint
 
     skip_unless(bool(settings.CELERY_BROKER_URL),
-                "needs Redis broker + PostgreSQL")
+                "needs the Redis broker (CELERY_BROKER_URL)")
     member = MemberFactory(program=program)
     WebhookEndpoint.objects.create(program=program, url=receiver.url, events=["points.earned"])
     wake_client().delete(services.WAKE_KEY)  # no wake-up left over from another test
