@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rewards",
     "notifications",
     "webhooks",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -316,7 +317,7 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"ApiKeyAuth": []}],
 }
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "staff:login"
 
 LOGGING = {
     "version": 1,

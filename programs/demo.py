@@ -13,6 +13,7 @@ from django.db import transaction
 from loyalty.errors import DomainError
 from members.models import Member
 from members.services import member_enrol
+from staff.demo import staff_demo_seed
 from tiers.models import Tier, TierPolicy
 from tiers.services import tier_define, tier_policy_set
 
@@ -94,6 +95,7 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
     if not users.filter(username=DEMO_STAFF_USERNAME).exists():
         users.create_superuser(username=DEMO_STAFF_USERNAME, email="staff@example.com", password=DEMO_STAFF_PASSWORD)
         result.created_staff = True
+    staff_demo_seed(program=program)
     return result
 
 

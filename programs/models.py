@@ -1,6 +1,7 @@
 import hashlib
 import uuid
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -45,6 +46,16 @@ class Program(models.Model):
         max_length=2, blank=True, default="",
         help_text="ISO country code used to read phone numbers given without +country prefix.",
     )
+    value_per_point = models.DecimalField(
+        max_digits=12, decimal_places=6, default=Decimal("0.01"), validators=[MinValueValidator(0)],
+        help_text="What one point is worth in the program's currency: the liability report's rate.",
+    )
+    accent_color = models.CharField(
+        max_length=7, default="#4a3fe0",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour such as #4a3fe0.")],
+        help_text="The brand colour of the member portal's buttons and card.",
+    )
+    logo = models.ImageField(upload_to="programs/logos/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -88,3 +88,42 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
 
 def no_horizontal_overflow(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+TABLET = {"width": 820, "height": 1180}
+AXE = ROOT / "static" / "vendor" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
+    """axe-core (vendored) run in the page: the violations of the given impacts, as short dicts.
+
+    The script is injected by Playwright, not by the page, so the Content-Security-Policy is not loosened.
+    """
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "targets": [n["target"] for n in v["nodes"]][:5]}
+        for v in results["violations"] if v["impact"] in impacts
+    ]
+
+
+def assert_accessible(page) -> None:
+    violations = axe_violations(page)
+    assert violations == [], f"{page.url}: {violations}"
+
+
+@pytest.fixture
+def tablet_page(browser, live_server):
+    context, page = _new_page(browser, live_server, TABLET)
+    yield page
+    context.close()
+
+
+def staff_sign_in(page, username: str, password: str, *, next_path: str = "") -> None:
+    """Sign in through the staff login form as a person does."""
+    page.goto(f"/staff/login/{'?next=' + next_path if next_path else ''}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()

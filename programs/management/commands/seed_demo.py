@@ -31,4 +31,6 @@ class Command(BaseCommand):
         out.write(f"Demo members (portal login: email + password '{DEMO_MEMBER_PASSWORD}'):")
         for member in result.members:
             out.write(f"  {member.first_name:<8} {member.email:<28} card {member.card_number}")
-        out.write(f"Staff login (/admin/): {DEMO_STAFF_USERNAME} / {DEMO_STAFF_PASSWORD}")
+        out.write(f"Staff dashboard (/staff/): {DEMO_STAFF_USERNAME} / {DEMO_STAFF_PASSWORD} (every program); "
+                  f"{result.program.slug}-manager / demo-manager-2026, {result.program.slug}-agent / "
+                  f"demo-agent-2026, {result.program.slug}-analyst / demo-analyst-2026")
