@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 
@@ -31,6 +31,7 @@ class StaffContext:
     programs: list[Program]
     program: Program | None = None
     extra: dict = field(default_factory=dict)
+    record_action: str | None = None  # a record view's action, checked once its record's program is known
 
     @property
     def role(self) -> str | None:
@@ -88,11 +89,14 @@ def login_redirect(request):
     return HttpResponseRedirect(f"{reverse('staff:login')}?{query}")
 
 
-def staff_view(action: str = "dashboard.view"):
+def staff_view(action: str = "dashboard.view", *, record: bool = False):
     """Sign-in, a role in some program, and ``action`` allowed in the page's program, else 403.
 
-    The view receives ``request.staff`` (a ``StaffContext``). Views about one record of a
-    program (a member, a reward) check that record's program with ``staff_object``.
+    The view receives ``request.staff`` (a ``StaffContext``). A view about one record of a
+    program (a member, a reward) says ``record=True``: the person needs ``action`` in *some*
+    program here, and ``staff_object`` then checks it in the record's own program — so an agent
+    of one program who is an analyst of the program chosen in the session still helps their
+    members. Such a view must fetch its record with ``staff_object``, or it fails loudly.
     """
 
     def decorate(view):
@@ -104,8 +108,16 @@ def staff_view(action: str = "dashboard.view"):
             if context is None:
                 raise PermissionDenied("You have no role in any program.")
             request.staff = context
-            context.require(action)
-            return view(request, *args, **kwargs)
+            if not record:
+                context.require(action)
+                return view(request, *args, **kwargs)
+            if not any(role_may(role, action) for role in context.roles.values()):
+                raise PermissionDenied(f"Your role may not do this ({action}).")
+            context.record_action = action
+            response = view(request, *args, **kwargs)
+            if context.record_action is not None:
+                raise ImproperlyConfigured(f"{view.__qualname__} is a record view but never called staff_object.")
+            return response
 
         wrapped.staff_action = action
         return wrapped
@@ -117,7 +129,7 @@ def staff_object(request, queryset, action: str, **lookup):
     """One record of a program the person works in, or 404; then ``action`` in *its* program, or 403.
 
     Another program's record answers exactly like a record that does not exist, whatever the role.
-    The page's program becomes the record's program.
+    The page's program becomes the record's program, and a record view's own action is checked there too.
     """
     context: StaffContext = request.staff
     try:
@@ -126,5 +138,8 @@ def staff_object(request, queryset, action: str, **lookup):
         # an id of the wrong shape (not a UUID, say) is a plain miss too
         raise Http404("Not found.") from error
     context.program = next((p for p in context.programs if p.pk == obj.program_id), context.program)
+    if context.record_action is not None:
+        context.require(context.record_action)
+        context.record_action = None
     context.require(action)
     return obj

@@ -75,3 +75,44 @@ def test_switching_to_a_program_without_a_role_is_a_404(manager, other_program):
 
 def test_another_programs_slug_in_the_query_is_a_404(manager_client, other_program):
     assert manager_client.get(f"/staff/?program={other_program.slug}").status_code == 404
+
+
+def test_a_record_view_checks_the_role_in_the_records_program(rf, program, other_program):
+    """Agent of one program, analyst of the one chosen in the session: still helps their own members."""
+    from django.http import HttpResponse
+
+    from members.models import Member
+    from staff.access import SESSION_PROGRAM, staff_object, staff_view
+    from tests.factories import MemberFactory
+
+    user = make_staff("two-hats", program, Role.AGENT)
+    user.staff_roles.create(program=other_program, role=Role.ANALYST)
+    member = MemberFactory(program=program)
+
+    @staff_view("member.view", record=True)
+    def page(request, pk):
+        staff_object(request, Member.objects.all(), "member.view", pk=pk)
+        return HttpResponse("ok")
+
+    request = rf.get("/staff/members/x/")
+    request.user, request.session = user, {SESSION_PROGRAM: str(other_program.pk)}
+    assert page(request, pk=member.pk).status_code == 200
+    assert request.staff.program == program
+
+
+def test_a_record_view_that_forgets_its_record_fails_loudly(rf, program):
+    from django.core.exceptions import ImproperlyConfigured
+    from django.http import HttpResponse
+
+    from staff.access import staff_view
+
+    user = make_staff("forgetful", program, Role.AGENT)
+
+    @staff_view("member.view", record=True)
+    def page(request):
+        return HttpResponse("ok")
+
+    request = rf.get("/staff/members/")
+    request.user, request.session = user, {}
+    with pytest.raises(ImproperlyConfigured):
+        page(request)
