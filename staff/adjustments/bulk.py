@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 
 from ledger.selectors import account_balance_get
@@ -26,6 +27,7 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_LINES = 5_000
 REFERENCE_COLUMNS = {"card_number": "card_number", "email": "email", "member_id": "id", "id": "id"}
 DEFAULT_CATEGORY = ReasonCode.CORRECTION
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,12}")  # ASCII digits: str.isdigit() also takes "²", which int() refuses
 NOT_FOUND = {"card_number": "No member of this program has this card number.",
              "email": "No member of this program has this email address.",
              "member_id": "No member of this program has this id.", "id": "No member of this program has this id."}
@@ -136,7 +138,7 @@ def _rows(content: bytes) -> tuple[str, list[dict]]:
 
 def _points(value: str) -> int:
     text = (value or "").replace(",", "").replace("_", "").replace(" ", "")
-    if not text.lstrip("+-").isdigit():
+    if not WHOLE_NUMBER.fullmatch(text):
         raise ValueError("Points must be a whole number, e.g. 250 or -100.")
     points = int(text)
     if points == 0:

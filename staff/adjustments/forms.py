@@ -18,6 +18,8 @@ from ..models import ReasonCode, Role
 from .bulk import MAX_BYTES
 from .services import MAX_POINTS, TOKEN
 
+LONGEST_LOCK_DAYS = 3653
+
 
 def one_time_token() -> str:
     return uuid.uuid4().hex
@@ -60,10 +62,10 @@ class AdjustmentForm(TokenForm):
         kwargs.setdefault("auto_id", "adjust_%s")  # ids of their own on a page with other forms
         super().__init__(*args, **kwargs)
         if policy is not None:
-            hint = (f"Add with a number, take away with a minus (e.g. 250 or -100). Up to "
-                    f"{policy.approval_threshold:,} either way posts at once; more waits for another manager.")
+            hint = (f"250 adds, -100 takes away. Up to {policy.approval_threshold:,} either way posts at once; "
+                    "more waits for another manager.")
             if role == Role.AGENT:
-                hint += f" Support agents adjust at most {policy.agent_adjustment_limit:,} at a time."
+                hint += f" You may adjust up to {policy.agent_adjustment_limit:,} at a time."
             self.fields["points"].help_text = hint
 
     def clean_points(self):
@@ -102,8 +104,11 @@ class TierForm(ExplanationForm):
         if day is None:
             return None
         zone = ZoneInfo(self.program.time_zone or "UTC")
-        if day < timezone.now().astimezone(zone).date():
+        today = timezone.now().astimezone(zone).date()
+        if day < today:
             raise forms.ValidationError("Choose today or a later day.")
+        if day > today + timedelta(days=LONGEST_LOCK_DAYS):
+            raise forms.ValidationError("A tier is kept for at most ten years; choose an earlier day.")
         return day
 
     def locked_until(self) -> datetime | None:

@@ -52,7 +52,13 @@ def adjustment_key_for_file_line(*, file_sha256: str, line: int) -> str:
 
 
 def member_label(member: Member) -> str:
+    """A member as lists and the audit log name them: name and card, or nothing that names them."""
     return "Anonymised member" if member_is_anonymised(member) else str(member)
+
+
+def member_name(member: Member) -> str:
+    """A member as a sentence about them names them."""
+    return "the anonymised member" if member_is_anonymised(member) else (member.full_name or member.email)
 
 
 def _available(member: Member) -> int:

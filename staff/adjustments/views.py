@@ -21,6 +21,7 @@ from loyalty.errors import DomainError
 from members.models import Member
 from members.services import member_is_anonymised
 from rewards.models import Redemption
+from tiers.models import TierPolicy
 from tiers.selectors import member_tier_progress, tier_list
 
 from ..access import staff_object, staff_view
@@ -48,6 +49,7 @@ from .services import (
     bulk_outcome_get,
     member_anonymise_on_request,
     member_label,
+    member_name,
     member_redemption_cancel,
     member_status_change,
     member_tier_set,
@@ -107,7 +109,7 @@ def adjustment_create(request, member_id):
                 return HttpResponseRedirect(member_url(member))
             _show_refusal(form, error, ADJUST_FIELDS)
         else:
-            name = member_label(member)
+            name = member_name(member)
             if adjustment.replayed:
                 messages.info(request, "This adjustment was recorded already; it was not made a second time.")
             elif adjustment.status == Adjustment.Status.PENDING:
@@ -150,7 +152,7 @@ def _decide(request, pk: int, decide, done: str):
     except DomainError as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, f"{adjustment.points:+,} points for {member_label(adjustment.member)}: {done}.")
+        messages.success(request, f"{adjustment.points:+,} points for {member_name(adjustment.member)}: {done}.")
     return HttpResponseRedirect(reverse("staff:approvals"))
 
 
@@ -183,13 +185,14 @@ def bulk_upload(request):
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         content = upload.read()
-        preview = bulk_preview(program=program, file_name=upload.name, content=content)
+        file_name = upload.name.replace("\x00", "")[:200]
+        preview = bulk_preview(program=program, file_name=file_name, content=content)
         if preview.error:
             form.add_error("file", preview.error)
         elif not preview.lines:
             form.add_error("file", "The file has a header but no lines.")
         else:
-            payload = {"program": str(program.pk), "user": request.user.pk, "name": upload.name[:200],
+            payload = {"program": str(program.pk), "user": request.user.pk, "name": file_name,
                        "content": base64.b64encode(content).decode()}
             context.update(preview=preview, post_form=BulkPostForm(
                 initial={"upload": signing.dumps(payload, salt=BULK_SALT, compress=True)}))
@@ -251,10 +254,12 @@ def member_tier(request, member_id):
             _show_refusal(form, error, {"reason": "explanation", "locked_until": "keep_until"})
         else:
             kept = f", kept until {data['keep_until']:%-d %B %Y}" if data["keep_until"] else ""
-            messages.success(request, f"{member_label(member)} is now in {data['tier'].name}{kept}.")
+            messages.success(request, f"{member_name(member)} is now in {data['tier'].name}{kept}.")
             return HttpResponseRedirect(member_url(member))
+    progress = member_tier_progress(member=member)
     return _action_page(request, "staff/adjustments/member_tier.html", member, form=form, tiers=tiers,
-                        progress=member_tier_progress(member=member), anonymised=member_is_anonymised(member))
+                        progress=progress, metric=TierPolicy.Metric(progress.metric).label,
+                        anonymised=member_is_anonymised(member))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -272,7 +277,7 @@ def member_status(request, member_id):
             _show_refusal(form, error, {"status": "explanation"})
         else:
             done = "suspended" if member.is_suspended else "active again"
-            messages.success(request, f"{member_label(member)} is {done}.")
+            messages.success(request, f"{member_name(member)} is {done}.")
             return HttpResponseRedirect(member_url(member))
     return _action_page(request, "staff/adjustments/member_status.html", member, form=form, to=to,
                         anonymised=anonymised)
@@ -318,7 +323,7 @@ def voucher_cancel(request, member_id, redemption_id):
             _show_refusal(form, error, {})
         else:
             messages.success(request, f"Voucher {redemption.voucher_code} is cancelled; "
-                                      f"{redemption.points_spent:,} points went back to {member_label(member)}.")
+                                      f"{redemption.points_spent:,} points went back to {member_name(member)}.")
             return HttpResponseRedirect(member_url(member))
     return _action_page(request, "staff/adjustments/voucher_cancel.html", member, form=form,
                         redemption=redemption, open=open_)

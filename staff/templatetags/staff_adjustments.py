@@ -6,6 +6,8 @@ used as it is; otherwise a fresh one with a new one-time token.
 """
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from ledger.selectors import account_balance_get
 from members.services import member_is_anonymised
@@ -68,3 +70,13 @@ def signed(value) -> str:
 def member_label(member) -> str:
     """How staff pages name a member: name and card, or that they were anonymised."""
     return _member_label(member)
+
+
+@register.filter
+def ago(moment) -> str:
+    """How long ago, in words: "just now" for the last minute (``timesince`` would say "0 minutes")."""
+    if not moment:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"

@@ -99,7 +99,9 @@ def test_lines_with_errors_are_reported_by_line_and_skipped(manager_client, memb
                                       f"{bob.card_number},10,Odd category,bribe\n"
                                       f"{bob.card_number},-10,More than Bob has,correction\n"
                                       "\n"
-                                      "12345,10,Short card,goodwill\n")
+                                      "12345,10,Short card,goodwill\n"
+                                      f"{bob.card_number},²,Superscript,goodwill\n"
+                                      f"{bob.card_number},9999999999999999999999,Huge,goodwill\n")
 
     html = response.content.decode()
     errors = dict(re.findall(r'<tr class="bulk-line-bad">\s*<td class="num">(\d+)</td>.*?'
@@ -113,13 +115,15 @@ def test_lines_with_errors_are_reported_by_line_and_skipped(manager_client, memb
              "promotion, fraud, migration, other.",
         "8": "The member has 0 points available; 10 cannot be taken.",
         "10": "A card number has exactly 16 digits.",
+        "11": "Points must be a whole number, e.g. 250 or -100.",
+        "12": "Points must be a whole number, e.g. 250 or -100.",
     }
     assert ">Post 1 adjustment</button>" in html
 
     confirm(manager_client, response)
     assert available(member) == 250 and Adjustment.objects.count() == 1
     failed = AuditEvent.objects.get(action="adjustment.bulk").after["failed"]
-    assert [item["line"] for item in failed] == [3, 4, 5, 6, 7, 8, 10]
+    assert [item["line"] for item in failed] == [3, 4, 5, 6, 7, 8, 10, 11, 12]
 
 
 def test_a_debit_counts_what_earlier_lines_of_the_file_added(manager_client, member):

@@ -110,8 +110,8 @@ def test_what_waits_for_approval_is_shown_beside_the_form(manager_client, manage
 
 
 def test_the_adjustment_hint_names_the_threshold_and_an_agents_limit(agent, manager, member):
-    assert "Support agents adjust at most 500 at a time." in side_column(agent, member)
-    assert "Support agents adjust" not in side_column(manager, member)
+    assert "You may adjust up to 500 at a time." in side_column(agent, member)
+    assert "You may adjust up to" not in side_column(manager, member)
     assert "Up to 1,000 either way posts at once" in side_column(manager, member)
 
 
@@ -145,6 +145,7 @@ def test_a_tier_without_a_lock(manager_client, member, tiers):
     ({"explanation": ""}, "explanation", "This field is required."),
     ({"keep_until": "2020-01-01"}, "keep_until", "Choose today or a later day."),
     ({"keep_until": "tomorrow"}, "keep_until", "Enter a valid date."),
+    ({"keep_until": "9999-12-31"}, "keep_until", "A tier is kept for at most ten years"),
     ({"tier": "999999"}, "tier", "Select a valid choice."),
 ])
 def test_a_bad_tier_form_is_shown_again_and_changes_nothing(manager_client, member, tiers, data, field, message):
