@@ -9,7 +9,7 @@ from programs.models import Program, Store
 
 from .identifiers import card_number_generate, phone_to_e164, referral_code_generate
 from .models import Member
-from .signals import member_enrolled
+from .signals import member_anonymised, member_enrolled
 
 GENERATION_ATTEMPTS = 8
 
@@ -94,10 +94,51 @@ def member_consent_set(*, member: Member, marketing_opt_in: bool) -> Member:
     return member
 
 
+# An anonymised member keeps their row (the ledger's entries point at it) but nothing that names them.
+# Addresses under the reserved .invalid domain (RFC 2606) can belong to nobody, so a wiped member keeps
+# the unique email the table requires and is told apart from every real member by it.
+ANONYMISED_EMAIL_DOMAIN = "anonymised.invalid"
+
+
+def member_is_anonymised(member: Member) -> bool:
+    return member.email.endswith("@" + ANONYMISED_EMAIL_DOMAIN)
+
+
+@transaction.atomic
+def member_anonymise(*, member: Member) -> Member:
+    """Wipe what identifies a member, at their request; the account and its ledger entries stay.
+
+    The card number and referral code become values no lookup accepts (a card number is 16 digits,
+    a referral code upper case), so the card stops working at the till; the member is suspended, so
+    nothing earns or redeems through the id either; their portal login is deleted. Running it again
+    changes nothing.
+    """
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member_is_anonymised(member):
+        return member
+    wiped = member.pk.hex
+    member.email = f"member-{wiped}@{ANONYMISED_EMAIL_DOMAIN}"
+    member.card_number = "x" + wiped[:15]
+    member.referral_code = "x" + wiped[:15]
+    member.first_name = member.last_name = ""
+    member.phone = None
+    member.birth_date = None
+    member.marketing_opt_in, member.marketing_opt_in_at = False, timezone.now()
+    member.status = Member.Status.SUSPENDED
+    login, member.user = member.user, None
+    member.save()
+    if login is not None and not (login.is_staff or login.is_superuser):
+        login.delete()
+    member_anonymised.send(sender=Member, member=member)  # notifications drop what they hold of the person
+    return member
+
+
 @transaction.atomic
 def member_status_set(*, member: Member, status: str) -> Member:
     if status not in Member.Status.values:
         raise DomainError.invalid("status", f"Status must be one of {', '.join(Member.Status.values)}.")
+    if status == Member.Status.ACTIVE and member_is_anonymised(member):
+        raise DomainError.invalid("status", "An anonymised member cannot be reactivated.")
     if member.status != status:
         member.status = status
         member.save(update_fields=["status"])

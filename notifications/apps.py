@@ -7,9 +7,11 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         from loyalty.events import domain_event
+        from members.signals import member_anonymised
         from tiers.signals import tier_changes_recorded
 
         from . import events
 
         domain_event.connect(events.domain_event_received, dispatch_uid="notifications.domain_event")
         tier_changes_recorded.connect(events.tier_changes_received, dispatch_uid="notifications.tier_changes")
+        member_anonymised.connect(events.member_anonymised_received, dispatch_uid="notifications.member_anonymised")

@@ -15,6 +15,7 @@ from tiers.events import tier_change_events
 
 from .models import Kind
 from .services import (
+    member_outbox_forget,
     notification_enqueue,
     notification_settings_for,
     outbox_insert,
@@ -69,3 +70,7 @@ def tier_changes_received(sender, *, program: Program, changes, **kwargs) -> int
     if written:
         outbox_sweep_schedule()
     return written
+
+
+def member_anonymised_received(sender, *, member, **kwargs) -> None:
+    member_outbox_forget(member=member)

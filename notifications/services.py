@@ -37,11 +37,13 @@ from django.utils import timezone, translation
 from ledger.models import PointsLot
 from loyalty.celery import app
 from loyalty.config_cache import ProgramMemo
+from loyalty.errors import DomainError
 from loyalty.queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 from loyalty.rows import database, insert_sent, statement_cursor
 from members.models import Member
-from members.services import member_consent_set
+from members.services import member_consent_set, member_is_anonymised
 from programs.models import Program
+from rewards.models import Redemption
 
 from .models import KIND_CATEGORY, Category, Kind, NotificationSettings, Outbox
 
@@ -109,6 +111,16 @@ def member_unsubscribe(*, member: Member) -> Member:
     Outbox.objects.filter(member=member, category=Category.MARKETING, status=Outbox.Status.PENDING).update(
         status=Outbox.Status.CANCELLED, last_error="marketing consent withdrawn")
     return member
+
+
+@transaction.atomic
+def member_outbox_forget(*, member: Member) -> int:
+    """Keep nothing of an anonymised member in the outbox: unsent messages are cancelled, and no message
+    keeps the address, the name or the text it carried. Answers how many messages were wiped."""
+    Outbox.objects.filter(member=member, status=Outbox.Status.PENDING).update(
+        status=Outbox.Status.CANCELLED, last_error="member anonymised", claimed_until=None, claim_token=None)
+    return Outbox.objects.filter(member=member).update(
+        to="", context={}, headers={}, rendered_subject="", rendered_text="", rendered_html="")
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -250,7 +262,7 @@ def outbox_sweep_schedule() -> None:
 def outbox_refusal(member: Member, kind: str, program_settings: NotificationSettings) -> str | None:
     if not program_settings.emails_enabled:
         return "program sends no emails"
-    if not member.email:
+    if not member.email or member_is_anonymised(member):
         return "no email address"
     if KIND_CATEGORY[kind] == Category.MARKETING and not member.marketing_opt_in:
         return "no marketing consent"
@@ -408,6 +420,33 @@ def survey_invitation_send(*, member: Member, survey_name: str, survey_url: str,
     return notification_enqueue(member=member, kind=Kind.SURVEY_INVITATION,
                                 data={"survey_name": survey_name, "survey_url": survey_url},
                                 dedupe_key=f"{Kind.SURVEY_INVITATION}:{member.pk}:{invitation_key}")
+
+
+@transaction.atomic
+def voucher_email_resend(*, redemption: Redemption, request_key: str) -> bool:
+    """Send a voucher's email again (the member lost it): the ``reward_issued`` email, as it is now.
+
+    ``request_key`` names the request (a form's one-time token): answers True when this call queued the
+    email, False when the same request had queued it already (a double click sends one email).
+    Refused (``DomainError``) for a voucher that can no longer be used and when no email can go out.
+    """
+    member = redemption.member
+    if redemption.status != Redemption.Status.ISSUED:
+        raise DomainError("voucher_not_usable", f"This voucher is {redemption.get_status_display().lower()}: "
+                          "there is nothing to send.", title="Voucher not usable")
+    program_settings = notification_settings_for(program=member.program)
+    if reason := outbox_refusal(member, Kind.REWARD_ISSUED, program_settings):
+        raise DomainError("email_not_sent", f"No email can be sent: {reason}.", title="Email not sent")
+    reward = redemption.reward
+    data = {"redemption_id": redemption.pk, "reward": {"code": reward.code, "name": reward.name},
+            "points": redemption.points_spent, "voucher_code": redemption.voucher_code, "donation": False,
+            "expires_at": redemption.expires_at, "store": None}
+    dedupe_key = f"{Kind.REWARD_ISSUED}:resend:{redemption.pk}:{request_key}"
+    written = outbox_insert([outbox_values(member=member, kind=Kind.REWARD_ISSUED, data=data, dedupe_key=dedupe_key,
+                                           program_settings=program_settings, now=timezone.now())])
+    if written:
+        _schedule(dedupe_key)
+    return bool(written)
 
 
 # --- sending -----------------------------------------------------------------------------------
