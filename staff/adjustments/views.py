@@ -92,7 +92,7 @@ ADJUST_FIELDS = {"points": "points", "reason_code": "category", "note": "reason"
 
 
 @require_POST
-@staff_view("member.adjust")
+@staff_view("member.adjust", record=True)
 def adjustment_create(request, member_id):
     member = _member(request, member_id, "member.adjust")
     policy = staff_policy_for(program=member.program)
@@ -157,13 +157,13 @@ def _decide(request, pk: int, decide, done: str):
 
 
 @require_POST
-@staff_view("adjustment.approve")
+@staff_view("adjustment.approve", record=True)
 def approval_approve(request, pk: int):
     return _decide(request, pk, adjustment_approve, "approved and posted")
 
 
 @require_POST
-@staff_view("adjustment.approve")
+@staff_view("adjustment.approve", record=True)
 def approval_reject(request, pk: int):
     return _decide(request, pk, adjustment_reject, "rejected, no points moved")
 
@@ -240,7 +240,7 @@ def bulk_result(request, file_sha256: str):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_view("member.tier_assign")
+@staff_view("member.tier_assign", record=True)
 def member_tier(request, member_id):
     member = _member(request, member_id, "member.tier_assign")
     tiers = tier_list(program=member.program)
@@ -263,7 +263,7 @@ def member_tier(request, member_id):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_view("member.suspend")
+@staff_view("member.suspend", record=True)
 def member_status(request, member_id):
     member = _member(request, member_id, "member.suspend")
     anonymised = member_is_anonymised(member)
@@ -284,7 +284,7 @@ def member_status(request, member_id):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_view("member.anonymise")
+@staff_view("member.anonymise", record=True)
 def member_anonymise(request, member_id):
     member = _member(request, member_id, "member.anonymise")
     anonymised = member_is_anonymised(member)
@@ -309,7 +309,7 @@ def _voucher(request, member_id, redemption_id, action: str) -> Redemption:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_view("redemption.cancel")
+@staff_view("redemption.cancel", record=True)
 def voucher_cancel(request, member_id, redemption_id):
     redemption = _voucher(request, member_id, redemption_id, "redemption.cancel")
     member = redemption.member
@@ -330,7 +330,7 @@ def voucher_cancel(request, member_id, redemption_id):
 
 
 @require_POST
-@staff_view("voucher.resend")
+@staff_view("voucher.resend", record=True)
 def voucher_resend(request, member_id, redemption_id):
     redemption = _voucher(request, member_id, redemption_id, "voucher.resend")
     form = ResendForm(request.POST)
