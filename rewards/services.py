@@ -6,18 +6,21 @@ import secrets
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import slugify
 
 from ledger.services import account_lock, points_refund, points_spend
+from loyalty.edits import changes_apply, record_check
 from loyalty.errors import DomainError
 from loyalty.events import announce
 from loyalty.rows import locked_row_suffix, prep, row_insert, row_update, rows_select_one
 from loyalty.transactions import service_atomic
 from tiers.selectors import member_tier_get
 
-from .models import Redemption, RedemptionStatusChange, Reward
+from .models import Redemption, RedemptionStatusChange, Reward, RewardCategory
 
 VOUCHER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols, none easily confused
 VOUCHER_LENGTH = 10  # 50 bits
@@ -237,3 +240,94 @@ def vouchers_expire_due(*, now: datetime | None = None, batch_size: int = 500) -
             expired += voucher_expire(redemption=Redemption(pk=pk), now=now)
         if len(due) < batch_size:
             return expired
+
+
+# ---------------------------------------------------------------------------------------- the catalogue
+
+REWARD_FIELDS = frozenset({
+    "name", "description", "image", "type", "points_cost", "discount_value", "points_min", "points_max",
+    "points_step", "money_per_point", "is_active", "available_from", "available_until", "stock_remaining",
+    "limit_per_member", "limit_period", "min_tier", "voucher_valid_days", "refund_on_expiry"})
+_DISCOUNTS = (Reward.Type.PERCENT_DISCOUNT, Reward.Type.FIXED_DISCOUNT)
+
+
+def _reward_errors(reward: Reward, categories) -> dict[str, list[str]]:
+    """What makes this reward one a member could not sensibly redeem, field by field."""
+    errors: dict[str, list[str]] = {}
+    if reward.is_pay_with_points:
+        for field in ("points_min", "points_max", "points_step", "money_per_point"):
+            if getattr(reward, field) is None:
+                errors[field] = ["Pay-with-points rewards need this."]
+        if reward.points_min is not None and reward.points_max is not None and reward.points_max < reward.points_min:
+            errors["points_max"] = ["The most points must be at least the fewest."]
+        if reward.money_per_point is not None and reward.money_per_point <= 0:
+            errors["money_per_point"] = ["A point must be worth something."]
+    elif not reward.points_cost:
+        errors["points_cost"] = ["A reward costs at least 1 point."]
+    if reward.type in _DISCOUNTS:
+        if reward.discount_value is None or reward.discount_value <= 0:
+            errors["discount_value"] = ["Say how much the discount is."]
+        elif reward.type == Reward.Type.PERCENT_DISCOUNT and reward.discount_value > 100:
+            errors["discount_value"] = ["A percentage discount is at most 100."]
+    if reward.available_from and reward.available_until and reward.available_until <= reward.available_from:
+        errors["available_until"] = ["The end of the window must come after its start."]
+    if reward.limit_per_member == 0:
+        errors["limit_per_member"] = ["Leave it empty for no limit; 0 would let nobody redeem it."]
+    if reward.voucher_valid_days == 0:
+        errors["voucher_valid_days"] = ["Leave it empty for vouchers that never expire."]
+    if reward.min_tier is not None and reward.min_tier.program_id != reward.program_id:
+        errors["min_tier"] = ["This tier belongs to another program."]
+    if categories is not None and any(c.program_id != reward.program_id for c in categories):
+        errors["categories"] = ["A category belongs to another program."]
+    return errors
+
+
+def _reward_save(reward: Reward, categories, old_image: str = "") -> Reward:
+    record_check(reward, _reward_errors(reward, categories), exclude=["categories"])
+    reward.save()
+    if categories is not None:
+        reward.categories.set(categories)
+    if old_image and old_image != reward.image.name:
+        storage = reward.image.storage
+        transaction.on_commit(lambda: storage.delete(old_image))
+    return reward
+
+
+@transaction.atomic
+def reward_create(*, program, code: str, name: str, categories=None, **fields) -> Reward:
+    """Add a reward to the program's catalogue; invalid configuration raises ``ValidationError`` per field."""
+    code = (code or "").strip().upper()
+    if Reward.objects.filter(program=program, code=code).exists():
+        raise ValidationError({"code": [f"This program already has a reward {code}."]})
+    reward = Reward(program=program, code=code, name=name)
+    changes_apply(reward, fields, allowed=REWARD_FIELDS, what="reward")
+    return _reward_save(reward, list(categories) if categories is not None else None)
+
+
+@transaction.atomic
+def reward_update(*, reward: Reward, categories=None, **changes) -> Reward:
+    """Change some of a reward's fields (``REWARD_FIELDS``; the code stays, tills send it).
+
+    Only the fields named are written, on the row read again under its lock, so a redemption taking
+    stock meanwhile is not undone unless the stock itself is being set. A replaced or removed image
+    file is deleted once the change has committed.
+    """
+    # NO KEY UPDATE: redemptions referencing the reward go on being written meanwhile.
+    reward = Reward.objects.select_for_update(no_key=True).get(pk=reward.pk)
+    old_image = reward.image.name
+    changes_apply(reward, changes, allowed=REWARD_FIELDS, what="reward")
+    return _reward_save(reward, list(categories) if categories is not None else None,
+                        old_image=old_image if "image" in changes else "")
+
+
+@transaction.atomic
+def reward_category_create(*, program, name: str) -> RewardCategory:
+    """The program's category of that name, created if there is none (same slug, same category)."""
+    name = (name or "").strip()
+    slug = slugify(name)[:50]
+    if not slug:
+        raise ValidationError({"name": ["A category needs a name with letters or digits."]})
+    category, _ = RewardCategory.objects.get_or_create(
+        program=program, slug=slug,
+        defaults={"name": name[:80], "position": RewardCategory.objects.filter(program=program).count()})
+    return category

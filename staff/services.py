@@ -8,7 +8,9 @@ import uuid
 
 from django.db import models, transaction
 
-from .models import AuditEvent
+from loyalty.edits import changes_apply, record_check
+
+from .models import AuditEvent, StaffPolicy
 
 
 def _plain(value):
@@ -61,3 +63,16 @@ def audit_record(*, actor, action: str, program=None, target: models.Model | Non
 def staff_actor(user) -> str:
     """How the ledger names a staff member as the cause of an entry."""
     return f"user:{user.pk}"
+
+
+STAFF_POLICY_FIELDS = frozenset({"approval_threshold", "agent_adjustment_limit", "manager_mfa_required"})
+
+
+@transaction.atomic
+def staff_policy_update(*, program, **changes) -> StaffPolicy:
+    """Change the program's staff policy (created with its defaults if the program has none yet)."""
+    policy, _ = StaffPolicy.objects.select_for_update().get_or_create(program=program)
+    changes_apply(policy, changes, allowed=STAFF_POLICY_FIELDS, what="staff policy")
+    record_check(policy)
+    policy.save()
+    return policy

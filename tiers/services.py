@@ -7,12 +7,15 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from loyalty.edits import changes_apply, record_check
 from loyalty.errors import DomainError
 from loyalty.events import announce
 from loyalty.transactions import service_atomic
+from programs.models import Program
 
 from .counting import CONFIG, activity_count, policy_and_ladder, tier_in, window_units
 from .events import tier_changed_payload
@@ -58,6 +61,72 @@ def tier_define(*, program, code: str, name: str, rank: int, threshold: Decimal 
         "benefits": benefits, "perks": list(perks or [])})
     tier.full_clean(validate_unique=False)
     return tier
+
+
+TIER_FIELDS = frozenset({"name", "rank", "threshold", "multiplier", "benefits", "perks"})
+
+
+def _ladder_errors(tier: Tier) -> dict[str, list[str]]:
+    """Where ``tier`` would break its program's ladder: ranks are unique, and a higher rank needs more to reach."""
+    others = Tier.objects.filter(program_id=tier.program_id).exclude(pk=tier.pk)
+    errors: dict[str, list[str]] = {}
+    if tier.rank is not None and (same := others.filter(rank=tier.rank).first()) is not None:
+        errors["rank"] = [f"{same.name} already has rank {tier.rank}; each tier needs its own."]
+        return errors
+    if tier.rank is None or tier.threshold is None:
+        return errors
+    threshold = Decimal(tier.threshold)
+    below = others.filter(rank__lt=tier.rank).order_by("-rank").first()
+    above = others.filter(rank__gt=tier.rank).order_by("rank").first()
+    if below is not None and threshold <= below.threshold:
+        errors["threshold"] = [f"A higher tier must need more than the one below: above {below.name}'s "
+                               f"{below.threshold.normalize():f}."]
+    elif above is not None and threshold >= above.threshold:
+        errors["threshold"] = [f"A lower tier must need less than the one above: below {above.name}'s "
+                               f"{above.threshold.normalize():f}."]
+    return errors
+
+
+def _ladder_lock(*, program_id) -> None:
+    """One ladder edit at a time per program, so two edits cannot each pass the order check alone.
+
+    NO KEY UPDATE: the rows that reference the program (members, purchases) go on being written meanwhile.
+    """
+    list(Program.objects.select_for_update(no_key=True).filter(pk=program_id).values_list("pk", flat=True))
+
+
+def _tier_save(tier: Tier) -> Tier:
+    record_check(tier, _ladder_errors(tier))
+    tier.save()
+    return tier
+
+
+@transaction.atomic
+def tier_create(*, program, code: str, name: str, rank: int, threshold: Decimal | int,
+                multiplier: Decimal | str = Decimal(1), benefits: str = "", perks: list | None = None) -> Tier:
+    """Add a tier to the program's ladder; a code in use, a rank taken or a threshold out of order is refused.
+
+    Unlike ``tier_define`` (which creates or updates, for seeding) a code already in use is an error.
+    """
+    _ladder_lock(program_id=program.pk)
+    if Tier.objects.filter(program=program, code=code).exists():
+        raise ValidationError({"code": [f"This program already has a tier {code}."]})
+    tier = Tier(program=program, code=code, name=name, rank=rank, threshold=threshold,
+                multiplier=Decimal(multiplier), benefits=benefits, perks=list(perks or []))
+    return _tier_save(tier)
+
+
+@transaction.atomic
+def tier_update(*, tier: Tier, **changes) -> Tier:
+    """Change a tier (``TIER_FIELDS``; the code stays, as the POS and webhooks name tiers by it).
+
+    A change that would put the ladder out of order raises ``ValidationError`` and changes nothing.
+    Members move at their next activity or the nightly recalculation, under the program's policy.
+    """
+    _ladder_lock(program_id=tier.program_id)
+    tier = Tier.objects.select_for_update(no_key=True).get(pk=tier.pk)
+    changes_apply(tier, changes, allowed=TIER_FIELDS, what="tier")
+    return _tier_save(tier)
 
 
 def _locked_status(*, member, ladder: Ladder, now: datetime) -> MemberTier:
