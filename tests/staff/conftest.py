@@ -9,6 +9,12 @@ from staff.models import Role, StaffPolicy, StaffRole
 PASSWORD = "a-long-test-password-1"
 
 
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(settings):
+    """Argon2 is deliberately slow; these tests are about the dashboard, not about hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_staff(username: str, program, role: str):
     user = get_user_model().objects.create_user(username=username, password=PASSWORD)
     StaffRole.objects.create(user=user, program=program, role=role)
