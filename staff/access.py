@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from programs.models import Program
 
+from .mfa import two_factor_refusal
 from .models import Role, StaffRole
 from .permissions import role_may
 
@@ -88,11 +89,13 @@ def login_redirect(request):
     return HttpResponseRedirect(f"{reverse('staff:login')}?{query}")
 
 
-def staff_view(action: str = "dashboard.view"):
+def staff_view(action: str = "dashboard.view", *, before_two_factor: bool = False):
     """Sign-in, a role in some program, and ``action`` allowed in the page's program, else 403.
 
     The view receives ``request.staff`` (a ``StaffContext``). Views about one record of a
     program (a member, a reward) check that record's program with ``staff_object``.
+    Two-factor sign-in comes first where it is due (``staff.mfa``); only the pages that set it
+    up open ``before_two_factor``.
     """
 
     def decorate(view):
@@ -104,6 +107,10 @@ def staff_view(action: str = "dashboard.view"):
             if context is None:
                 raise PermissionDenied("You have no role in any program.")
             request.staff = context
+            if not before_two_factor:
+                refused = two_factor_refusal(request, context.roles, login_url=reverse("staff:login"))
+                if refused is not None:
+                    return refused
             context.require(action)
             return view(request, *args, **kwargs)
 
