@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
 
-from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline
+from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline, flag_filter, titled
 
 from .conditions import CONDITIONS
 from .effects import EFFECTS
@@ -19,11 +19,16 @@ class ReturnInline(ReadOnlyInline):
 class PurchaseAdmin(ReadOnlyAdmin):
     """Receipts are facts; corrections go through returns and adjustments."""
 
-    list_display = ("external_id", "store", "member", "total", "currency", "points_awarded", "occurred_at")
+    list_display = ("external_id", "member", "store", "amount", "points_awarded", "occurred_at")
     list_filter = ("program", "store")
+    list_select_related = ("member", "store")
     search_fields = ("external_id", "member__card_number", "member__email")
     raw_id_fields = ("member",)
     inlines = [ReturnInline]
+
+    @admin.display(description="total", ordering="total")
+    def amount(self, purchase: Purchase) -> str:
+        return f"{purchase.total} {purchase.currency}"
 
 
 def _kinds_help(registry) -> str:
@@ -50,9 +55,10 @@ class EarningRuleAdmin(admin.ModelAdmin):
     """Staff configure rules here without code; ``EarningRule.clean`` refuses a definition that cannot run."""
 
     form = EarningRuleForm
-    list_display = ("code", "name", "program", "applies_to", "active", "priority", "group", "stacking",
-                    "valid_from", "valid_until")
-    list_filter = ("program", "applies_to", "active")
+    list_display = ("code", "name", "program", "applies_to", "active", "priority")
+    list_filter = ("program", ("applies_to", titled("rule type")),
+                   flag_filter("active", "status", "Active", "Inactive"))
+    list_select_related = ("program",)
     search_fields = ("code", "name")
     ordering = ("program", "applies_to", "priority", "code")
     fieldsets = (
@@ -69,7 +75,8 @@ class EarningRuleAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ("external_id", "store", "member", "type", "quantity", "points_awarded", "occurred_at")
+    list_display = ("external_id", "type", "member", "store", "points_awarded", "occurred_at")
     list_filter = ("program", "store", "type")
+    list_select_related = ("member", "store")
     search_fields = ("external_id", "member__card_number", "member__email")
     raw_id_fields = ("member",)

@@ -46,7 +46,7 @@ class Purchase(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.store_id}/{self.external_id} {self.total} {self.currency}"
+        return f"receipt {self.external_id} ({self.total} {self.currency})"
 
 
 class Return(models.Model):
@@ -69,7 +69,7 @@ class Return(models.Model):
         ]
 
     def __str__(self):
-        return f"return {self.external_id} of {self.purchase_id}"
+        return f"return {self.external_id} ({self.amount})"
 
 
 class EarningRule(models.Model):
@@ -244,4 +244,4 @@ class Event(models.Model):
         indexes = [models.Index(fields=["member", "-occurred_at"], name="event_member_recent_idx")]
 
     def __str__(self):
-        return f"{self.store_id}/{self.external_id} {self.type}×{self.quantity}"
+        return f"{self.type} ×{self.quantity} ({self.external_id})"

@@ -49,7 +49,7 @@ class PointsAccount(models.Model):
         ]
 
     def __str__(self):
-        return f"account {self.pk} ({self.spendable} available, {self.pending} pending)"
+        return f"points account of {self.member}"
 
     @property
     def spendable(self) -> int:
@@ -143,6 +143,7 @@ class LedgerEntry(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["account", "-created_at", "-id"], name="entry_activity_idx")]
 
     def __str__(self):

@@ -33,7 +33,7 @@ if not DEBUG and SECRET_KEY == INSECURE_DEV_SECRET_KEY:
     )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "staff.apps.AdminConfig",  # django.contrib.admin, signing in with the staff two-step sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,12 +1,20 @@
 from django.contrib import admin
 
+from loyalty.admin import flag_filter
+
 from .models import Member
 
 
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
-    list_display = ("card_number", "email", "first_name", "last_name", "program", "status", "enrolled_at")
-    list_filter = ("program", "status", "marketing_opt_in")
+    list_display = ("card_number", "name", "email", "program", "status", "enrolled_at")
+    list_filter = ("program", "status",
+                   flag_filter("marketing_opt_in", "marketing consent", "Opted in", "Not opted in"))
+    list_select_related = ("program",)
     search_fields = ("card_number", "email", "phone", "last_name")
     readonly_fields = ("id", "card_number", "referral_code", "enrolled_at", "marketing_opt_in_at")
     raw_id_fields = ("referred_by", "user", "enrolled_store")
+
+    @admin.display(description="name", ordering="last_name")
+    def name(self, member: Member) -> str:
+        return member.full_name

@@ -11,11 +11,12 @@ from .services import outbox_message
 @admin.register(NotificationSettings)
 class NotificationSettingsAdmin(admin.ModelAdmin):
     list_display = ("program", "emails_enabled", "expiry_warning_days", "from_email")
+    list_select_related = ("program",)
 
 
 @admin.register(Outbox)
 class OutboxAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "kind", "category", "to", "status", "attempts", "sent_at")
+    list_display = ("created_at", "kind", "to", "status", "attempts", "sent_at")
     list_filter = ("status", "kind", "category", "program")
     search_fields = ("to", "dedupe_key", "rendered_subject")
     # subject, text and html: as sent, or as a message not yet sent would be sent now

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from loyalty.admin import flag_column, flag_filter
+
 from .models import Program, Store, StoreApiKey
 
 
@@ -17,8 +19,9 @@ class ProgramAdmin(admin.ModelAdmin):
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "program", "is_active")
-    list_filter = ("program", "is_active")
+    list_display = ("code", "name", "program", flag_column("is_active", "active"))
+    list_filter = ("program", flag_filter("is_active", "status", "Active", "Inactive"))
+    list_select_related = ("program",)
     search_fields = ("code", "name")
 
 
@@ -26,6 +29,7 @@ class StoreAdmin(admin.ModelAdmin):
 class StoreApiKeyAdmin(admin.ModelAdmin):
     list_display = ("prefix", "name", "store", "created_at", "last_used_at", "revoked_at")
     list_filter = ("store__program",)
+    list_select_related = ("store",)
     readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
     fields = ("store", "name", "prefix", "created_at", "last_used_at", "revoked_at")
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline
+from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline, flag_column, flag_filter
 
 from .models import Redemption, RedemptionStatusChange, Reward, RewardCategory
 
@@ -9,14 +9,20 @@ from .models import Redemption, RedemptionStatusChange, Reward, RewardCategory
 class RewardCategoryAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "program", "position")
     list_filter = ("program",)
+    list_select_related = ("program",)
 
 
 @admin.register(Reward)
 class RewardAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "program", "type", "points_cost", "stock_remaining", "min_tier", "is_active")
-    list_filter = ("program", "type", "is_active")
+    list_display = ("code", "name", "program", "points_cost", "stock", flag_column("is_active", "active"))
+    list_filter = ("program", "type", flag_filter("is_active", "status", "Active", "Inactive"))
+    list_select_related = ("program",)
     search_fields = ("code", "name")
     filter_horizontal = ("categories",)
+
+    @admin.display(description="stock", ordering="stock_remaining")
+    def stock(self, reward: Reward):
+        return "Unlimited" if reward.stock_remaining is None else reward.stock_remaining
 
 
 class StatusChangeInline(ReadOnlyInline):
@@ -28,7 +34,8 @@ class StatusChangeInline(ReadOnlyInline):
 class RedemptionAdmin(ReadOnlyAdmin):
     """Status changes go through the services (refunds, stock), never through a form."""
 
-    list_display = ("voucher_code", "reward", "member", "points_spent", "status", "issued_at", "expires_at")
+    list_display = ("voucher_code", "reward", "member", "points_spent", "status", "issued_at")
     list_filter = ("status", "reward__program", "reward")
+    list_select_related = ("reward", "member")
     search_fields = ("voucher_code", "member__card_number", "member__email")
     inlines = [StatusChangeInline]

@@ -137,7 +137,7 @@ class Redemption(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.voucher_code} {self.reward_id} {self.status}"
+        return f"voucher {self.voucher_code} ({self.get_status_display().lower()})"
 
 
 class RedemptionStatusChange(models.Model):

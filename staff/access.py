@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from programs.models import Program
 
+from .mfa import two_factor_refusal
 from .models import Role, StaffRole
 from .permissions import role_may
 
@@ -89,7 +90,7 @@ def login_redirect(request):
     return HttpResponseRedirect(f"{reverse('staff:login')}?{query}")
 
 
-def staff_view(action: str = "dashboard.view", *, record: bool = False):
+def staff_view(action: str = "dashboard.view", *, record: bool = False, before_two_factor: bool = False):
     """Sign-in, a role in some program, and ``action`` allowed in the page's program, else 403.
 
     The view receives ``request.staff`` (a ``StaffContext``). A view about one record of a
@@ -97,6 +98,8 @@ def staff_view(action: str = "dashboard.view", *, record: bool = False):
     program here, and ``staff_object`` then checks it in the record's own program — so an agent
     of one program who is an analyst of the program chosen in the session still helps their
     members. Such a view must fetch its record with ``staff_object``, or it fails loudly.
+    Two-factor sign-in comes first where it is due (``staff.mfa``); only the pages that set it
+    up open ``before_two_factor``.
     """
 
     def decorate(view):
@@ -108,6 +111,10 @@ def staff_view(action: str = "dashboard.view", *, record: bool = False):
             if context is None:
                 raise PermissionDenied("You have no role in any program.")
             request.staff = context
+            if not before_two_factor:
+                refused = two_factor_refusal(request, context.roles, login_url=reverse("staff:login"))
+                if refused is not None:
+                    return refused
             if not record:
                 context.require(action)
                 return view(request, *args, **kwargs)

@@ -128,7 +128,7 @@ class Adjustment(models.Model):
         indexes = [models.Index(fields=["program", "status", "-requested_at"], name="adjustment_queue_idx")]
 
     def __str__(self):
-        return f"{self.points:+d} for {self.member_id} ({self.status})"
+        return f"{self.points:+,d} points for {self.member} ({self.get_status_display().lower()})"
 
 
 class ImportJob(models.Model):

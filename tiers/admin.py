@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from loyalty.admin import ReadOnlyAdmin
+from loyalty.admin import ReadOnlyAdmin, titled
 from loyalty.errors import DomainError
 
 from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
@@ -16,12 +16,14 @@ from .services import tier_assign
 @admin.register(TierPolicy)
 class TierPolicyAdmin(admin.ModelAdmin):
     list_display = ("program", "metric", "window", "window_months", "downgrade", "grace_days")
+    list_select_related = ("program",)
 
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
     list_display = ("program", "rank", "code", "name", "threshold", "multiplier")
     list_filter = ("program",)
+    list_select_related = ("program",)
     ordering = ("program", "rank")
 
 
@@ -37,7 +39,7 @@ class TierAssignForm(forms.Form):
 
 @admin.register(MemberTier)
 class MemberTierAdmin(ReadOnlyAdmin):
-    list_display = ("member", "tier", "qualifying_value", "achieved_at", "valid_until", "below_since", "locked_until")
+    list_display = ("member", "tier", "qualifying_value", "achieved_at", "valid_until", "locked_until")
     list_filter = ("program", "tier")
     search_fields = ("member__card_number", "member__email")
     list_select_related = ("member", "tier")
@@ -70,7 +72,7 @@ class MemberTierAdmin(ReadOnlyAdmin):
 
 @admin.register(TierChange)
 class TierChangeAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "member", "from_tier", "to_tier", "cause", "actor", "reason")
+    list_display = ("created_at", "member", "from_tier", "to_tier", "cause", "actor")
     list_filter = ("program", "cause")
     search_fields = ("member__card_number", "member__email")
     list_select_related = ("member", "from_tier", "to_tier")
@@ -78,7 +80,7 @@ class TierChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(QualifyingActivity)
 class QualifyingActivityAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "member", "points", "spend", "credits", "source_type", "source_id")
-    list_filter = ("program", "source_type")
+    list_display = ("occurred_at", "member", "source_type", "points", "spend", "credits")
+    list_filter = ("program", ("source_type", titled("source")))
     search_fields = ("member__card_number", "member__email", "source_id")
     list_select_related = ("member",)

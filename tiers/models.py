@@ -136,7 +136,7 @@ class MemberTier(models.Model):
         indexes = [models.Index(fields=["program", "member"], name="member_tier_program_idx")]
 
     def __str__(self):
-        return f"{self.member_id}: {self.tier_id}"
+        return f"{self.member}: {self.tier or 'no tier'}"
 
 
 class TierChange(models.Model):
@@ -166,7 +166,7 @@ class TierChange(models.Model):
         indexes = [models.Index(fields=["member", "-created_at"], name="tier_change_member_idx")]
 
     def __str__(self):
-        return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id} ({self.cause})"
+        return f"{self.from_tier or 'no tier'} → {self.to_tier or 'no tier'} ({self.get_cause_display().lower()})"
 
 
 class RecalculationRow(models.Model):

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline
+from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline, flag_filter
 
 from .models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .services import webhook_delivery_replay
@@ -22,7 +22,8 @@ class WebhookEndpointForm(forms.ModelForm):
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ("url", "program", "active", "event_list", "created_at")
-    list_filter = ("program", "active")
+    list_filter = ("program", flag_filter("active", "status", "Active", "Paused"))
+    list_select_related = ("program",)
     search_fields = ("url", "description")
 
     @admin.display(description="events")
@@ -37,8 +38,7 @@ class WebhookAttemptInline(ReadOnlyInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "event_type", "endpoint", "status", "attempts", "response_code",
-                    "next_attempt_at", "replay_of")
+    list_display = ("created_at", "event_type", "endpoint", "status", "attempts", "response_code")
     list_filter = ("status", "event_type", "endpoint__program")
     search_fields = ("event_id", "endpoint__url")
     list_select_related = ("endpoint",)

@@ -120,7 +120,7 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.event_type} → {self.endpoint_id} ({self.status})"
+        return f"{self.event_type} to {self.endpoint} ({self.status})"
 
 
 class WebhookAttempt(models.Model):
