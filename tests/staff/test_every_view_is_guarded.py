@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from staff.permissions import PERMISSIONS
 
-OPEN = {"login", "logout"}  # reached before there is anyone to check
+OPEN = {"login", "login-code", "logout"}  # reached before there is anyone to check
 
 
 def _staff_patterns():
