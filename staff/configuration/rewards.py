@@ -184,7 +184,7 @@ def reward_new(request):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_view("settings.view")
+@staff_view("settings.view", record=True)
 def reward_edit(request, reward_id):
     reward = staff_object(request, Reward.objects.select_related("min_tier"), "settings.view", pk=reward_id)
     return _in_program_time(_reward_edit)(request, reward)
@@ -211,7 +211,7 @@ def _reward_edit(request, reward):
 
 
 @require_safe
-@staff_view("settings.view")
+@staff_view("settings.view", record=True)
 def reward_image(request, reward_id):
     reward = staff_object(request, Reward.objects.all(), "settings.view", pk=reward_id)
     return image_response(reward.image)

@@ -83,7 +83,7 @@ def _store_page(request, store: Store, *, rename_form=None, key_form=None, new_k
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_view("settings.view")
+@staff_view("settings.view", record=True)
 def store_detail(request, store_id):
     store = _store_of(request, store_id)
     if request.method != "POST":
@@ -98,7 +98,7 @@ def store_detail(request, store_id):
 
 
 @require_POST
-@staff_view("settings.view")
+@staff_view("settings.view", record=True)
 def store_activation(request, store_id, active: bool):
     store = _store_of(request, store_id, "settings.change")
     audited_change(request, action="store.reactivate" if active else "store.deactivate", before=store,
@@ -109,7 +109,7 @@ def store_activation(request, store_id, active: bool):
 
 
 @require_POST
-@staff_view("settings.view")
+@staff_view("settings.view", record=True)
 def api_key_new(request, store_id):
     store = _store_of(request, store_id, "settings.change")
     form = ApiKeyCreateForm(request.POST)
@@ -131,7 +131,7 @@ def api_key_new(request, store_id):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_view("settings.view")
+@staff_view("settings.view", record=True)
 def api_key_revoke_confirm(request, store_id, key_id):
     store = _store_of(request, store_id, "settings.change")
     api_key = get_object_or_404(store.api_keys.all(), pk=key_id)

@@ -123,7 +123,7 @@ def tier_new(request):
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@staff_view("settings.view")
+@staff_view("settings.view", record=True)
 def tier_edit(request, tier_id):
     tier = staff_object(request, Tier.objects.all(), "settings.view", pk=tier_id)
     staff = request.staff

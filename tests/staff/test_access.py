@@ -116,3 +116,18 @@ def test_a_record_view_that_forgets_its_record_fails_loudly(rf, program):
     request.user, request.session = user, {}
     with pytest.raises(ImproperlyConfigured):
         page(request)
+
+
+def test_a_settings_record_is_checked_in_its_own_program(program, other_program):
+    """Agent of the program chosen in the session, analyst of the tier's program: may read that tier's page."""
+    from staff.access import SESSION_PROGRAM
+    from tiers.services import tier_define
+
+    user = make_staff("two-hats-settings", program, Role.AGENT)
+    user.staff_roles.create(program=other_program, role=Role.ANALYST)
+    tier = tier_define(program=other_program, code="gold", name="Gold", rank=1, threshold=0)
+    client = client_for(user)
+    session = client.session
+    session[SESSION_PROGRAM] = str(program.pk)
+    session.save()
+    assert client.get(f"/staff/settings/tiers/{tier.pk}/").status_code == 200
