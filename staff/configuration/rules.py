@@ -107,8 +107,8 @@ def _multiple(label: str, choices=(), **kwargs) -> forms.MultipleChoiceField:
 
 class RuleForm(SettingsForm):
     code = forms.SlugField(label="Code", max_length=50,
-                           help_text="Short and lower-case, e.g. coffee-mornings; breakdowns name the rule by it. "
-                                     "It cannot be changed later.")
+                           help_text="Lower-case, e.g. coffee-mornings: it names the rule in breakdowns, and "
+                                     "cannot be changed later.")
     name = forms.CharField(label="Name", max_length=120,
                            help_text="What staff see in the rule list and in the breakdown of a purchase's points.")
     description = forms.CharField(label="Description", required=False, widget=forms.Textarea(attrs={"rows": 2}),
