@@ -411,3 +411,19 @@ def test_another_programs_rule_is_a_404(manager_client, other_program):
     assert manager_client.get(f"{LIST}not-a-uuid/").status_code == 404
     theirs.refresh_from_db()
     assert theirs.active and theirs.name == "Theirs"
+
+
+def test_staff_of_several_programs_configure_the_program_they_chose(program, other_program, superuser):
+    from tests.staff.conftest import client_for
+
+    client = client_for(superuser)
+    StoreFactory(program=other_program, code="OTHER-1")
+    page = client.get(f"{NEW}?program=other").content.decode()
+    assert "OTHER-1" in page and 'formaction="/staff/settings/rules/preview/?program=other"' in page
+
+    response = client.post(f"{NEW}?program=other", rule_data(stores=["OTHER-1"]))
+
+    assert response.status_code == 302 and response["Location"] == f"{LIST}?program=other"
+    rule = EarningRule.objects.get(code="coffee-x2")
+    assert rule.program == other_program
+    assert AuditEvent.objects.get(action="earning_rule.create").program == other_program
