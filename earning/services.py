@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from ledger.models import Kind, LedgerTransaction
 from ledger.selectors import transaction_lot_ids
 from ledger.services import account_lock, points_earn, points_reverse_return
 from loyalty.config_cache import ProgramMemo
+from loyalty.edits import changes_apply
 from loyalty.errors import DomainError
 from loyalty.events import announce
 from loyalty.rows import locked_row_suffix, prep, row_insert, row_update, rows_insert, rows_select_one
@@ -81,9 +83,11 @@ _RULES = ProgramMemo("earning-rules", _program_rules, models=(EarningRule,))
 
 def _rules_active(*, program, applies_to: str, at: datetime) -> list[EarningRule]:
     """The program's active rules for ``applies_to`` valid at ``at``, from the memo, in (priority, code) order."""
-    return [rule for rule in _RULES.get(program.pk)
-            if rule.applies_to == applies_to and (rule.valid_from is None or rule.valid_from <= at)
-            and (rule.valid_until is None or rule.valid_until > at)]
+    return [rule for rule in _RULES.get(program.pk) if rule.applies_to == applies_to and _rule_valid_at(rule, at)]
+
+
+def _rule_valid_at(rule: EarningRule, at: datetime) -> bool:
+    return (rule.valid_from is None or rule.valid_from <= at) and (rule.valid_until is None or rule.valid_until > at)
 
 
 def _rule_earnings(*, context: EarningContext, applies_to: str, member=None) -> list[Earning]:
@@ -377,10 +381,14 @@ def birthday_bonuses_grant(*, on: date | None = None, actor: str = BIRTHDAY_ACTO
 def earning_rule_validate(*, rule: EarningRule) -> None:
     """Refuse a rule that could not run (bad conditions or effect, caps without a period, ...) as ``invalid``,
     with one error per problem naming its place (``conditions.0.skus``)."""
+    problems = []
+    others = EarningRule.objects.filter(program_id=rule.program_id, code=rule.code).exclude(pk=rule.pk)
+    code_taken = rule.program_id is not None and bool(rule.code) and others.exists()
+    if code_taken:  # said beside the code, rather than as the unique constraint's sentence about the whole rule
+        problems.append({"field": "code", "message": f"The program already has a rule {rule.code}."})
     try:
-        rule.full_clean()
+        rule.full_clean(exclude=["code"] if code_taken else None)
     except ValidationError as error:
-        problems = []
         for field, messages in error.message_dict.items():
             for message in messages:
                 path, sep, text = message.partition(": ")
@@ -388,8 +396,9 @@ def earning_rule_validate(*, rule: EarningRule) -> None:
                     problems.append({"field": path, "message": text})
                 else:
                     problems.append({"field": field, "message": message})
+    if problems:
         raise DomainError("invalid", f"{problems[0]['field']}: {problems[0]['message']}", title="Invalid rule",
-                          errors=problems) from None
+                          errors=problems)
 
 
 @transaction.atomic
@@ -402,13 +411,83 @@ def earning_rule_create(*, program: Program, code: str, name: str, effect: dict,
     return rule
 
 
+# What staff may change on a saved rule: its code stays (breakdowns of past purchases name the rule by it).
+EARNING_RULE_CHANGES = frozenset({
+    "name", "description", "active", "applies_to", "conditions", "effect", "priority", "group", "stacking",
+    "cap_per_purchase", "cap_per_member", "cap_period", "valid_from", "valid_until",
+})
+
+
 @transaction.atomic
 def earning_rule_update(*, rule: EarningRule, **changes) -> EarningRule:
-    for name, value in changes.items():
-        setattr(rule, name, value)
-    earning_rule_validate(rule=rule)
-    rule.save()
-    return rule
+    """Change a rule (``EARNING_RULE_CHANGES``); a rule that could not run is refused (``invalid``) and nothing
+    changes. The rule row is locked, so two staff saving at once apply one change after the other."""
+    locked = EarningRule.objects.select_for_update().get(pk=rule.pk)
+    changes_apply(locked, changes, allowed=EARNING_RULE_CHANGES, what="earning rule")
+    earning_rule_validate(rule=locked)
+    locked.save()
+    for name in changes:
+        setattr(rule, name, getattr(locked, name))
+    rule.updated_at = locked.updated_at
+    return locked
+
+
+@transaction.atomic
+def earning_rule_activate(*, rule: EarningRule, active: bool) -> EarningRule:
+    """Switch a rule on or off. Off, it earns nothing from now on; what it gave stays (awards point at it)."""
+    return earning_rule_update(rule=rule, active=active)
+
+
+@dataclass(frozen=True)
+class PurchasePreview:
+    """What a sample purchase earns: the breakdown the POS would answer, and which of the draft rule's
+    conditions the purchase does not meet (None without a draft, or when the draft takes no part: switched off,
+    not a purchase rule, or outside its dates)."""
+
+    earnings: list[Earning]
+    draft_unmet: tuple[str, ...] | None = None
+
+    @property
+    def points(self) -> int:
+        return sum(earning.points for earning in self.earnings)
+
+
+@dataclass(frozen=True)
+class _SampleMember:
+    """The member of a sample purchase, as far as conditions look at one."""
+
+    birth_date: date | None = None
+    enrolled_at: datetime | None = None
+
+
+def purchase_earnings_preview(
+    *, program: Program, total: Decimal, occurred_at: datetime, store: Store | None = None,
+    lines: list[dict] | None = None, tier=None, is_first_purchase: bool = False, is_birthday: bool = False,
+    draft: EarningRule | None = None,
+) -> PurchasePreview:
+    """What a sample purchase would earn under the program's active purchase rules, with ``draft`` (a rule as it
+    is being written, saved or not) in the place of its saved self. Writes nothing.
+
+    The same engine and the same rules as ``purchase_record``; the member is a sample one: in ``tier`` (a Tier,
+    None for none), with its birthday on the purchase's local date if ``is_birthday``, and nothing earned yet
+    from rules capped per member.
+    """
+    rules = [rule for rule in _rules_active(program=program, applies_to=EarningRule.AppliesTo.PURCHASE, at=occurred_at)
+             if draft is None or rule.pk != draft.pk]
+    takes_part = (draft is not None and draft.active and draft.applies_to == EarningRule.AppliesTo.PURCHASE
+                  and _rule_valid_at(draft, occurred_at))
+    if takes_part:
+        rules = sorted([*rules, draft], key=lambda rule: (rule.priority, rule.code))
+    context = purchase_context(program=program, member=None, store=store, total=total, lines=lines or [],
+                               occurred_at=occurred_at, is_first_purchase=is_first_purchase)
+    birth_date = context.local_time.date() if is_birthday else None
+    context = replace(context, member=_SampleMember(birth_date=birth_date),
+                      tier_code=getattr(tier, "code", None),
+                      tier_multiplier=Decimal(tier.multiplier) if tier is not None else Decimal(1))
+    earnings = [base_earning(context), *rules_evaluate(rules=rules, context=context, awarded=lambda rule: 0)]
+    unmet = (tuple(condition.kind for condition in draft.definition.conditions if not condition.matches(context))
+             if takes_part else None)
+    return PurchasePreview(earnings=earnings, draft_unmet=unmet)
 
 
 def _purchase_for_return(*, store: Store, purchase_external_id: str, purchase_store_code: str | None) -> Purchase:

@@ -10,7 +10,9 @@ class NotificationsConfig(AppConfig):
         from members.signals import member_anonymised
         from tiers.signals import tier_changes_recorded
 
-        from . import events
+        # tasks too: without a broker, work a web request queues runs in this process at once, by task name,
+        # and a name Celery has not registered here would be sent to a broker instead.
+        from . import events, tasks  # noqa: F401
 
         domain_event.connect(events.domain_event_received, dispatch_uid="notifications.domain_event")
         tier_changes_recorded.connect(events.tier_changes_received, dispatch_uid="notifications.tier_changes")

@@ -120,3 +120,33 @@ class Outbox(models.Model):
     def __str__(self):
         return f"{self.kind} to {self.to} ({self.status})"
 
+
+
+class EmailTemplateOverride(models.Model):
+    """A program's own wording of one email in one language, sent in place of the platform's default.
+
+    ``subject`` and ``body`` are Django template text over the email's context (``member``, ``program``,
+    ``data``); the body is plain text, framed by the program's email layout and, in the HTML version, set in
+    paragraphs. ``notifications.services.email_template_check`` refuses what could not be sent.
+    """
+
+    class Language(models.TextChoices):
+        ENGLISH = "en", "English"
+        GERMAN = "de", "German"
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE,
+                                related_name="email_template_overrides")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    language = models.CharField(max_length=2, choices=Language.choices)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "kind", "language"], name="email_override_one_per_email"),
+            models.CheckConstraint(condition=Q(language__in=["en", "de"]), name="email_override_language_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.get_language_display()})"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import smtplib
 import uuid
 from dataclasses import dataclass
@@ -26,10 +27,12 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
 from django.db.models import CharField, Exists, Min, OuterRef, Sum
-from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError
+from django.template.base import Lexer, TokenType
 from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -37,6 +40,7 @@ from django.utils import timezone, translation
 from ledger.models import PointsLot
 from loyalty.celery import app
 from loyalty.config_cache import ProgramMemo
+from loyalty.edits import record_check
 from loyalty.errors import DomainError
 from loyalty.queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 from loyalty.rows import database, insert_sent, statement_cursor
@@ -45,7 +49,8 @@ from members.services import member_consent_set, member_is_anonymised
 from programs.models import Program
 from rewards.models import Redemption
 
-from .models import KIND_CATEGORY, Category, Kind, NotificationSettings, Outbox
+from .models import KIND_CATEGORY, Category, EmailTemplateOverride, Kind, NotificationSettings, Outbox
+from .samples import sample_data, sample_member
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +212,10 @@ def _template_names(program_slug: str, kind: str, language: str, suffix: str) ->
     return names
 
 
-def email_context_render(*, kind: str, context: dict) -> RenderedEmail:
+def email_context_render(*, kind: str, context: dict, wording: tuple[str, str] | None = None) -> RenderedEmail:
+    """The email ``kind`` for ``context``: in the program's own wording for the language if it has one
+    (``EmailTemplateOverride``), else from the templates. ``wording`` (subject, body) renders that wording instead,
+    as a preview of a change not saved yet; its errors are raised, not passed over."""
     language, program = context["language"], context["program"]
     values = {
         "member": context["member"], "program": program, "data": _untagged(context["data"]), "language": language,
@@ -215,6 +223,16 @@ def email_context_render(*, kind: str, context: dict) -> RenderedEmail:
         "unsubscribe_url": _unsubscribe_url(context["member"]["id"]),
     }
     with translation.override(language):
+        if wording is not None:
+            return _wording_render(*wording, values)
+        override = (EmailTemplateOverride.objects.filter(program__slug=program["slug"], kind=kind, language=language)
+                    .only("subject", "body").first())
+        if override is not None:
+            try:
+                return _wording_render(override.subject, override.body, values)
+            except WORDING_ERRORS as error:  # saved after a sample render; this member's values broke it
+                logger.error("email %s (%s) of %s: the program's wording failed, the default is sent: %s",
+                             kind, language, program["slug"], error)
         subject = select_template(_template_names(program["slug"], kind, language, "subject.txt")).render(values)
         text = select_template(_template_names(program["slug"], kind, language, "txt")).render(values)
         html = select_template(_template_names(program["slug"], kind, language, "html")).render(values)
@@ -231,6 +249,124 @@ def outbox_message(row: Outbox) -> RenderedEmail:
     if row.rendered_subject or not row.context:
         return RenderedEmail(subject=row.rendered_subject, text=row.rendered_text, html=row.rendered_html)
     return email_context_render(kind=row.kind, context=row.context)
+
+
+# --- a program's own wording ---------------------------------------------------------------------
+#
+# An ``EmailTemplateOverride`` words one email in one language: its subject, and its body framed by the email
+# layout. The body is plain text: in ``base.txt`` as written, in ``base.html`` escaped as a whole (what was typed
+# and the values alike, once) and set in paragraphs. The wording reads values with a few tags; it cannot load
+# other templates or tag libraries.
+
+WORDING_TAGS = ("if", "elif", "else", "endif", "for", "empty", "endfor", "with", "endwith", "firstof", "now",
+                "comment", "endcomment")
+WORDING_ERRORS = (TemplateSyntaxError, TypeError, ValueError)
+_FRAMES = {
+    "subject": ("{% autoescape off %}", "{% endautoescape %}"),
+    "text": ('{% extends "notifications/email/base.txt" %}{% block content %}', "{% endblock %}"),
+    "html": ('{% extends "notifications/email/base.html" %}{% block content %}{% filter force_escape|linebreaks %}'
+             "{% autoescape off %}", "{% endautoescape %}{% endfilter %}{% endblock %}"),
+}
+
+
+def _framed(part: str, text: str):
+    head, tail = _FRAMES[part]  # on the wording's first line: the line numbers of errors are the wording's
+    return Engine.get_default().from_string(head + text + tail)
+
+
+def _wording_render(subject: str, body: str, values: dict) -> RenderedEmail:
+    rendered_subject = _framed("subject", subject).render(Context(values))
+    text = _framed("text", body).render(Context(values))
+    html = _framed("html", body).render(Context(values))
+    return RenderedEmail(subject=" ".join(rendered_subject.split()), text=text.strip() + "\n", html=html)
+
+
+def _wording_problems(text: str) -> list[str]:
+    """The tags the wording may not use, each with its line."""
+    problems = []
+    for token in Lexer(text).tokenize():
+        if token.token_type == TokenType.BLOCK:
+            name = (token.split_contents() or [""])[0]
+            if name not in WORDING_TAGS:
+                problems.append(f"Line {token.lineno}: {{% {name} %}} cannot be used here; use if, for, with, "
+                                "firstof or comment.")
+    return problems
+
+
+def email_sample_context(*, program: Program, kind: str, language: str) -> dict:
+    """What the templates of ``kind`` would be given for a sample member of ``program`` (previews, checks)."""
+    return {"language": language, "member": sample_member(), "program": {"name": program.name, "slug": program.slug},
+            "data": _tagged(sample_data(kind))}
+
+
+def email_template_check(*, program: Program, kind: str, language: str, subject: str, body: str) -> None:
+    """Refuse wording that could not be sent (``ValidationError`` by field, ``subject`` and ``body``): a tag it may
+    not use, a template syntax error (with its line), or a failure with a sample email."""
+    errors: dict[str, list[str]] = {}
+    for field, text in (("subject", subject), ("body", body)):
+        if problems := _wording_problems(text):
+            errors[field] = problems
+            continue
+        try:  # alone, not framed: the error is about what was written
+            Engine.get_default().from_string(text)
+        except TemplateSyntaxError as error:
+            said = str(error).replace(" Did you forget to register or load this tag?", "")
+            errors[field] = [f"The template does not read: {said}"]
+    if not errors:
+        try:
+            email = email_context_render(kind=kind, context=email_sample_context(program=program, kind=kind,
+                                                                                 language=language),
+                                         wording=(subject, body))
+        except WORDING_ERRORS as error:
+            errors["body"] = [f"A sample email fails with it: {error}"]
+        else:
+            if not email.subject:
+                errors["subject"] = ["The subject comes out empty for a sample email."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def email_template_default(*, program: Program, kind: str, language: str) -> tuple[str, str]:
+    """The subject and body a program's email has without its own wording, as wording to start from."""
+    subject = select_template(_template_names(program.slug, kind, language, "subject.txt")).template.source.strip()
+    subject = subject.removeprefix("{% autoescape off %}").removesuffix("{% endautoescape %}")
+    text = select_template(_template_names(program.slug, kind, language, "txt")).template.source
+    body = re.search(r"{% block content %}(.*){% endblock %}", text, re.S)
+    return subject.strip(), (body.group(1) if body else text).strip()
+
+
+def email_template_wording(*, program: Program, kind: str,
+                           language: str) -> tuple[str, str, EmailTemplateOverride | None]:
+    """The wording the email has now (subject, body) and the program's override it comes from, if any."""
+    override = EmailTemplateOverride.objects.filter(program=program, kind=kind, language=language).first()
+    if override is not None:
+        return override.subject, override.body, override
+    return (*email_template_default(program=program, kind=kind, language=language), None)
+
+
+@transaction.atomic
+def email_template_override_set(*, program: Program, kind: str, language: str, subject: str,
+                                body: str) -> EmailTemplateOverride:
+    """Word ``kind`` in ``language`` the program's way from the next email on; refused (``ValidationError``) when
+    the wording could not be sent."""
+    email_template_check(program=program, kind=kind, language=language, subject=subject, body=body)
+    override, created = EmailTemplateOverride.objects.select_for_update().get_or_create(
+        program=program, kind=kind, language=language, defaults={"subject": subject, "body": body})
+    if not created:
+        override.subject, override.body = subject, body
+        record_check(override)
+        override.save()
+    return override
+
+
+@transaction.atomic
+def email_template_override_reset(*, program: Program, kind: str, language: str) -> EmailTemplateOverride | None:
+    """Send ``kind`` in ``language`` with the default wording again; answers the wording removed (None if none)."""
+    override = (EmailTemplateOverride.objects.select_for_update()
+                .filter(program=program, kind=kind, language=language).first())
+    if override is not None:
+        override.delete()
+    return override
 
 
 # --- queueing ----------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ class WebhooksConfig(AppConfig):
         from loyalty.events import domain_event
         from tiers.signals import tier_changes_recorded
 
-        from . import events
+        # tasks too: without a broker, work a web request queues runs in this process at once, by task name,
+        # and a name Celery has not registered here would be sent to a broker instead.
+        from . import events, tasks  # noqa: F401
 
         domain_event.connect(events.domain_event_received, dispatch_uid="webhooks.domain_event")
         points_expired.connect(events.points_expired_received, dispatch_uid="webhooks.points_expired")

@@ -25,6 +25,9 @@ EVENT_TYPES = [
     ("voucher.used", "Voucher used"),
 ]
 EVENT_TYPE_NAMES = frozenset(name for name, _ in EVENT_TYPES)
+# Sent to one endpoint when staff ask (a "Send test" button), whatever it subscribes to; never published.
+TEST_EVENT = "webhook.test"
+DELIVERY_TYPES = [*EVENT_TYPES, (TEST_EVENT, "Test event")]
 
 
 def secret_generate() -> str:
@@ -87,7 +90,7 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
     event_id = models.UUIDField(help_text="The event's id; the same in every delivery and replay of it.")
-    event_type = models.CharField(max_length=40, choices=EVENT_TYPES)
+    event_type = models.CharField(max_length=40, choices=DELIVERY_TYPES)
     payload = models.JSONField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -21,11 +21,12 @@ from django.utils import timezone
 
 from loyalty.celery import app
 from loyalty.config_cache import ProgramMemo
+from loyalty.edits import changes_apply, record_check
 from loyalty.queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 from loyalty.rows import database, rows_insert, rows_select
 
 from .addresses import AddressRefused, connection_open, target_resolve
-from .models import EVENT_TYPE_NAMES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .models import EVENT_TYPE_NAMES, TEST_EVENT, WebhookAttempt, WebhookDelivery, WebhookEndpoint, secret_generate
 from .signing import SIGNATURE_HEADER, signature_header
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,61 @@ def webhook_events_queue(*, events: list[WebhookEvent], endpoints: dict | None =
     return len(ids)
 
 
+ENDPOINT_CHANGES = frozenset({"url", "description", "events", "active"})
+
+
+@transaction.atomic
+def webhook_endpoint_create(*, program, url: str, events: list[str], description: str = "",
+                            active: bool = True) -> WebhookEndpoint:
+    """A new endpoint of ``program``, with a new signing secret. Refused (``ValidationError`` by field) for a URL
+    that is not a public internet address, and for events that do not exist."""
+    endpoint = WebhookEndpoint(program=program, url=url, events=list(events), description=description, active=active)
+    record_check(endpoint)
+    endpoint.save()
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
+    """Change an endpoint (``ENDPOINT_CHANGES``); a disabled endpoint receives nothing, and what was queued for it
+    fails at its next attempt. The URL is checked again only when it changes: switching an endpoint off must not
+    depend on its host resolving."""
+    locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    changes_apply(locked, changes, allowed=ENDPOINT_CHANGES, what="webhook endpoint")
+    record_check(locked, exclude=() if "url" in changes else ("url",))
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def webhook_endpoint_secret_rotate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new signing secret for ``endpoint``, in use from the next attempt on (the old one stops at once)."""
+    locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    locked.secret = secret_generate()
+    locked.save(update_fields=["secret"])
+    return locked
+
+
+@transaction.atomic
+def webhook_test_send(*, endpoint: WebhookEndpoint, actor: str, now: datetime | None = None) -> WebhookDelivery:
+    """Queue a test event for ``endpoint`` (whatever it subscribes to), delivered as every event is: signed, the
+    host checked again, the attempt logged. Tried once: a failed test is shown, not retried for hours.
+
+    Without a broker it is sent as the caller's transaction commits; with one, by the next sweep.
+    """
+    now = now or timezone.now()
+    event_id = uuid.uuid4()
+    payload = {"id": str(event_id), "type": TEST_EVENT, "created_at": now.isoformat(),
+               "program": endpoint.program.slug,
+               "data": {"message": "A test event: the endpoint is reachable and can check the signature.",
+                        "requested_by": actor}}
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, program_id=endpoint.program_id, event_id=event_id,
+                                              event_type=TEST_EVENT, payload=payload, created_at=now,
+                                              next_attempt_at=now)
+    _schedule([delivery.pk])
+    return delivery
+
+
 @transaction.atomic
 def webhook_delivery_replay(*, delivery: WebhookDelivery, actor: str) -> WebhookDelivery:
     """Send ``delivery``'s event again, as a new delivery (the original and its log stay as they were)."""
@@ -202,7 +258,8 @@ def _attempt(delivery: WebhookDelivery, *, token: uuid.UUID, now: datetime) -> s
     WebhookAttempt.objects.create(delivery=delivery, attempted_at=now, response_code=code, response_body=excerpt,
                                   error=error, duration_ms=int((time.monotonic() - started) * 1000))
     if code is None or not 200 <= code < 300:
-        return attempt_failed(WebhookDelivery, row=delivery, token=token, error=error, backoff=BACKOFF, what=what,
+        backoff = () if delivery.event_type == TEST_EVENT else BACKOFF
+        return attempt_failed(WebhookDelivery, row=delivery, token=token, error=error, backoff=backoff, what=what,
                               response_code=code, response_body=excerpt)
     claim_finish(WebhookDelivery, pk=delivery.pk, token=token, status=WebhookDelivery.Status.SUCCEEDED,
                  delivered_at=timezone.now(), response_code=code, response_body=excerpt, last_error="")

@@ -1,11 +1,14 @@
 """What every configuration page does the same way: links that keep the program, changes written with their audit."""
 
+import zoneinfo
 from collections.abc import Callable
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.db import models, transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 
 from ..services import audit_record, changed, snapshot
 
@@ -21,6 +24,15 @@ def settings_url(request, name: str, *args) -> str:
 
 def redirect_to(request, name: str, *args) -> HttpResponseRedirect:
     return HttpResponseRedirect(settings_url(request, name, *args))
+
+
+def in_program_time(view):
+    """Dates and times typed and shown on the page are the program's local time, not the server's."""
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        with timezone.override(zoneinfo.ZoneInfo(request.staff.program.time_zone)):
+            return view(request, *args, **kwargs)
+    return wrapped
 
 
 def audited_change(request, *, action: str, fields: list[str] | Callable[[models.Model], dict],

@@ -1,7 +1,5 @@
 """The rewards catalogue: what members can take for points, with its image, stock, window, limits and tier."""
 
-import zoneinfo
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -16,15 +14,14 @@ from tiers.models import Tier
 
 from ..access import staff_object, staff_view
 from ..services import snapshot
-from .forms import SettingsForm, plain_number
+from .forms import DATETIME_INPUT, SettingsForm, plain_number
 from .images import UploadedImageField, image_response
-from .pages import audited_change, redirect_to
+from .pages import audited_change, in_program_time, redirect_to
 
 REWARD_FIELDS = ["name", "description", "type", "points_cost", "discount_value", "points_min", "points_max",
                  "points_step", "money_per_point", "is_active", "available_from", "available_until",
                  "stock_remaining", "limit_per_member", "limit_period", "min_tier", "voucher_valid_days",
                  "refund_on_expiry"]
-DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 def _number(label: str, help_text: str = "", **kwargs) -> forms.IntegerField:
@@ -54,8 +51,8 @@ class RewardForm(SettingsForm):
     money_per_point = forms.DecimalField(label="Money per point", required=False, min_value=0, max_digits=8,
                                          decimal_places=4, help_text="What one point takes off the bill, e.g. 0.01.")
     is_active = forms.BooleanField(label="Offered to members", required=False)
-    available_from = forms.DateTimeField(label="Available from", required=False, widget=DATETIME)
-    available_until = forms.DateTimeField(label="Available until", required=False, widget=DATETIME)
+    available_from = forms.DateTimeField(label="Available from", required=False, widget=DATETIME_INPUT)
+    available_until = forms.DateTimeField(label="Available until", required=False, widget=DATETIME_INPUT)
     # The stock a page showed travels with the form: a redemption meanwhile is not undone by a save
     # that left the stock alone.
     stock_remaining = _number("Stock", "Units left. Leave empty for unlimited.", show_hidden_initial=True)
@@ -134,18 +131,9 @@ def _status(reward: Reward, now) -> tuple[str, str]:
     return "Live", "badge-success"
 
 
-def _in_program_time(view):
-    """Dates typed and shown on reward pages are the program's local time, not the server's."""
-    def wrapped(request, *args, **kwargs):
-        with timezone.override(zoneinfo.ZoneInfo(request.staff.program.time_zone)):
-            return view(request, *args, **kwargs)
-    wrapped.__name__, wrapped.__doc__ = view.__name__, view.__doc__
-    return wrapped
-
-
 @require_safe
 @staff_view("settings.view")
-@_in_program_time
+@in_program_time
 def reward_list(request):
     program = request.staff.program
     now = timezone.now()
@@ -164,7 +152,7 @@ def _form_page(request, form, reward=None):
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @staff_view("settings.change")
-@_in_program_time
+@in_program_time
 def reward_new(request):
     program = request.staff.program
     if request.method != "POST":
@@ -187,7 +175,7 @@ def reward_new(request):
 @staff_view("settings.view", record=True)
 def reward_edit(request, reward_id):
     reward = staff_object(request, Reward.objects.select_related("min_tier"), "settings.view", pk=reward_id)
-    return _in_program_time(_reward_edit)(request, reward)
+    return in_program_time(_reward_edit)(request, reward)
 
 
 def _reward_edit(request, reward):

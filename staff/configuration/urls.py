@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import program, rewards, stores, tiers
+from . import emails, program, rewards, rules, stores, tiers, webhooks
 
 urlpatterns = [
     path("", program.program_settings, name="settings"),
@@ -24,4 +24,27 @@ urlpatterns = [
     path("rewards/new/", rewards.reward_new, name="settings-reward-create"),
     path("rewards/<uuid:reward_id>/", rewards.reward_edit, name="settings-reward"),
     path("rewards/<uuid:reward_id>/image/", rewards.reward_image, name="settings-reward-image"),
+    path("rules/", rules.rule_list, name="settings-rules"),
+    path("rules/new/", rules.rule_new, name="settings-rule-create"),
+    path("rules/preview/", rules.rule_preview_new, name="settings-rule-preview-new"),
+    path("rules/<uuid:rule_id>/", rules.rule_edit, name="settings-rule"),
+    path("rules/<uuid:rule_id>/preview/", rules.rule_preview, name="settings-rule-preview"),
+    path("rules/<uuid:rule_id>/deactivate/", rules.rule_activation, {"active": False},
+         name="settings-rule-deactivate"),
+    path("rules/<uuid:rule_id>/reactivate/", rules.rule_activation, {"active": True},
+         name="settings-rule-reactivate"),
+    path("emails/", emails.email_list, name="settings-emails"),
+    path("emails/<slug:kind>/<slug:language>/", emails.email_edit, name="settings-email"),
+    path("emails/<slug:kind>/<slug:language>/preview/", emails.email_preview, name="settings-email-preview"),
+    path("emails/<slug:kind>/<slug:language>/reset/", emails.email_reset, name="settings-email-reset"),
+    path("webhooks/", webhooks.webhook_list, name="settings-webhooks"),
+    path("webhooks/<int:endpoint_id>/", webhooks.webhook_detail, name="settings-webhook"),
+    path("webhooks/<int:endpoint_id>/disable/", webhooks.webhook_activation, {"active": False},
+         name="settings-webhook-disable"),
+    path("webhooks/<int:endpoint_id>/enable/", webhooks.webhook_activation, {"active": True},
+         name="settings-webhook-enable"),
+    path("webhooks/<int:endpoint_id>/secret/", webhooks.webhook_secret_rotate, name="settings-webhook-secret"),
+    path("webhooks/<int:endpoint_id>/test/", webhooks.webhook_test, name="settings-webhook-test"),
+    path("webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/replay/", webhooks.webhook_replay,
+         name="settings-webhook-replay"),
 ]

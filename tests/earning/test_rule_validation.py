@@ -80,7 +80,7 @@ def test_a_code_is_unique_in_its_program_only(program, other_program):
     with pytest.raises(DomainError) as refused:
         earning_rule_create(program=program, code="bonus", name="Again", effect=GOOD_EFFECT)
 
-    assert refused.value.errors[0]["field"] == "__all__"
+    assert refused.value.errors == [{"field": "code", "message": "The program already has a rule bonus."}]
     assert EarningRule.objects.count() == 2
 
 
