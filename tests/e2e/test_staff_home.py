@@ -53,7 +53,7 @@ def trade_for_a_month(demo, *, seed: int = 19) -> None:
         weekend = day.weekday() >= 5
         last_hour = 15 if back == 0 else 20
         moments = sorted(datetime.combine(day, time(rng.randint(7, last_hour - 1), rng.randint(0, 59)), tzinfo=UTC)
-                         for _ in range(rng.randint(14, 22) + (8 if weekend else 0)))
+                         for _ in range(rng.randint(10, 16) + (6 if weekend else 0)))
         for moment in moments:
             with time_machine.travel(moment, tick=False):
                 if rng.random() < 0.25 or len(members) < 8:
