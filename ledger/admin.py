@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline, flag_filter
 
-from .models import LedgerEntry, LedgerTransaction, PointsAccount, PointsLot
+from .models import LedgerEntry, LedgerTransaction, PointsAccount, PointsLot, VerificationRun
 
 
 @admin.register(PointsAccount)
@@ -63,3 +63,15 @@ class PointsLotAdmin(ReadOnlyAdmin):
         if not lot.released:
             return "Pending"
         return "Available" if lot.remaining else "Spent"
+
+
+@admin.register(VerificationRun)
+class VerificationRunAdmin(ReadOnlyAdmin):
+    list_display = ("finished_at", "trigger", "accounts_checked", "lots_checked", "result")
+    list_filter = ("trigger",)
+
+    @admin.display(description="result")
+    def result(self, run: VerificationRun) -> str:
+        if run.ok:
+            return "consistent"
+        return f"drift: {run.accounts_drifted} accounts, {run.lots_drifted} lots"

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 
 from loyalty.rows import prep, rows_select_one, statement_cursor
 
-from .models import LedgerEntry, PointsAccount, PointsLot
+from .models import Kind, LedgerEntry, PointsAccount, PointsLot, VerificationRun
 
 
 def account_balance_get(*, member, fresh: bool = False) -> dict:
@@ -42,6 +44,61 @@ def entry_list(*, member):
     return LedgerEntry.objects.filter(account__member=member).order_by("-created_at", "-id").only(
         "id", "public_id", "kind", "points", "created_at", "description", "expires_at"
     )
+
+
+# --- a program's figures --------------------------------------------------------------------
+
+ISSUED_KINDS = (Kind.EARN, Kind.BONUS)  # what the liability report counts as earned: purchases, events, bonuses
+# What a member does themselves (a purchase, a return, a redemption, sending points), as opposed to what the
+# platform or staff do to their account (releases, expiry, bonuses, adjustments).
+ACTIVITY_KINDS = (Kind.EARN, Kind.REDEEM, Kind.RETURN, Kind.TRANSFER_OUT)
+
+
+@dataclass(frozen=True)
+class LedgerDay:
+    """One local day of a program's ledger."""
+
+    issued: int = 0  # points earned and bonuses credited
+    redeemed: int = 0  # points spent on rewards (refunds of cancelled redemptions not netted)
+    expired: int = 0
+    net: int = 0  # the change in what members hold: available + pending - debt, every kind of entry
+    active: int = 0  # members with an activity of their own that day
+
+
+def ledger_days(*, program, start: datetime, end: datetime) -> dict[date, LedgerDay]:
+    """The program's ledger per local day (its time zone) for entries booked in ``[start, end)``; days
+    without entries are absent.
+
+    One grouped scan of the entries booked in the range (``entry_booked_brin_idx`` skips the rest of the
+    ledger). A day is the date an entry was booked, as in the liability report, whatever the date of the
+    purchase behind it.
+    """
+    rows = (
+        LedgerEntry.objects.filter(program=program, created_at__gte=start, created_at__lt=end)
+        .annotate(day=TruncDate("created_at", tzinfo=ZoneInfo(program.time_zone)))
+        .order_by().values("day")
+        .annotate(issued=Sum("points", filter=Q(kind__in=ISSUED_KINDS)),
+                  redeemed=Sum("points", filter=Q(kind=Kind.REDEEM)),
+                  expired=Sum("points", filter=Q(kind=Kind.EXPIRE)),
+                  net=Sum("points"),
+                  active=Count("account", distinct=True, filter=Q(kind__in=ACTIVITY_KINDS)))
+    )
+    return {row["day"]: LedgerDay(issued=row["issued"] or 0, redeemed=-(row["redeemed"] or 0),
+                                  expired=-(row["expired"] or 0), net=row["net"] or 0, active=row["active"])
+            for row in rows}
+
+
+def points_outstanding(*, program) -> int:
+    """What the program's members hold now: available + pending - debt over its accounts (the liability
+    report's closing points for today). One aggregate over the program's accounts."""
+    totals = PointsAccount.objects.filter(program=program).aggregate(
+        held=Coalesce(Sum(F("available") + F("pending") - F("debt")), Value(0)))
+    return totals["held"]
+
+
+def verification_latest() -> VerificationRun | None:
+    """The latest recorded ``ledger_verify`` run, or None before the first."""
+    return VerificationRun.objects.order_by("-finished_at", "-id").first()
 
 
 # --- verification ----------------------------------------------------------------------------

@@ -33,7 +33,8 @@ from loyalty.rows import row_insert
 from loyalty.transactions import service_atomic
 
 from . import sql
-from .models import Kind, LedgerEntry, LedgerTransaction, PointsAccount, PointsLot
+from .models import Kind, LedgerEntry, LedgerTransaction, PointsAccount, PointsLot, VerificationRun
+from .selectors import LedgerReport, ledger_verify_report
 from .signals import points_expired
 
 logger = logging.getLogger(__name__)
@@ -832,3 +833,47 @@ def lots_expire_due(*, now: datetime | None = None, batch_size: int = 5000, acto
     """
     now = now or timezone.now()
     return _lots_run(_expire_job(now), now=now, batch_size=batch_size, actor=actor)
+
+
+# --- verification ------------------------------------------------------------------------------
+
+DRIFT_KEPT = 100  # drifted accounts and lots a run keeps by name; the counts cover them all
+
+
+def _drift_programs(report: LedgerReport) -> dict[int, tuple[str, str]]:
+    """``{account id: (program id, member id)}`` for the accounts the report names, in chunks."""
+    ids = sorted({a["account"] for a in report.accounts} | {lot["account"] for lot in report.lots})
+    found = {}
+    for start in range(0, len(ids), 5000):
+        rows = PointsAccount.objects.filter(pk__in=ids[start:start + 5000]).values_list("pk", "program_id", "member_id")
+        found.update({pk: (str(program_id), str(member_id)) for pk, program_id, member_id in rows})
+    return found
+
+
+def ledger_verification_run(*, trigger: str, batch_size: int = 5000) -> VerificationRun:
+    """Recompute every account from its entries and lots (``ledger_verify_report``) and record the result.
+
+    The run counts the drift per program, so each program's staff are told about their own accounts only,
+    and keeps the first ``DRIFT_KEPT`` drifted accounts and lots. The full report is on the answer's
+    ``report`` for the command and the task to list. Read-only but for the run's own row.
+    """
+    started = timezone.now()
+    report = ledger_verify_report(batch_size=batch_size)
+    owners = _drift_programs(report)
+    programs: dict[str, dict[str, int]] = {}
+    drift = []
+    for name, items in (("accounts", report.accounts), ("lots", report.lots)):
+        for item in items:
+            program_id, member_id = owners.get(item["account"], ("", ""))
+            counts = programs.setdefault(program_id, {"accounts": 0, "lots": 0})
+            counts[name] += 1
+            if len(drift) < DRIFT_KEPT:
+                drift.append({"program": program_id, "account": item["account"], "member": member_id,
+                              "lot": item.get("lot"), "problems": item["problems"]})
+    run = VerificationRun.objects.create(
+        trigger=trigger, started_at=started, finished_at=timezone.now(),
+        accounts_checked=report.accounts_checked, lots_checked=report.lots_checked,
+        accounts_drifted=len(report.accounts), lots_drifted=len(report.lots), programs=programs, drift=drift,
+    )
+    run.report = report
+    return run

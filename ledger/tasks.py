@@ -9,8 +9,8 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
-from .selectors import ledger_verify_report
-from .services import lots_expire_due, lots_release_due
+from .models import VerificationRun
+from .services import ledger_verification_run, lots_expire_due, lots_release_due
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ def _alert_staff(summary: dict, report) -> None:
 
 @shared_task(name="ledger.tasks.ledger_verify", acks_late=True)
 def ledger_verify() -> dict:
-    """Nightly: recompute every balance from the entries and the lots; log any drift and mail staff about it
-    (read-only, safe to repeat)."""
-    report = ledger_verify_report()
+    """Nightly: recompute every balance from the entries and the lots; record the run (the staff home shows
+    it), log any drift and mail staff about it (read-only but for the run's row, safe to repeat)."""
+    report = ledger_verification_run(trigger=VerificationRun.Trigger.TASK).report
     for account in report.accounts:
         logger.error("ledger drift: account %s (member %s): %s", account["account"], account["member"],
                      account["problems"])

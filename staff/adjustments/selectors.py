@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from rewards.models import Redemption
 
@@ -13,6 +13,12 @@ def adjustments_waiting(*, program_ids) -> QuerySet[Adjustment]:
     """Adjustments waiting for a second person in these programs, oldest first (first asked, first decided)."""
     return (Adjustment.objects.filter(program_id__in=list(program_ids), status=Adjustment.Status.PENDING)
             .select_related("member", "program", "requested_by").order_by("requested_at", "id"))
+
+
+def adjustments_waiting_summary(*, program) -> dict:
+    """``{"count", "oldest"}`` of the program's adjustments waiting for approval (``adjustment_queue_idx``)."""
+    return Adjustment.objects.filter(program=program, status=Adjustment.Status.PENDING).aggregate(
+        count=Count("pk"), oldest=Min("requested_at"))
 
 
 def adjustments_decided_recently(*, program_ids, limit: int = 10) -> list[Adjustment]:

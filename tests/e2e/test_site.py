@@ -8,12 +8,32 @@ from playwright.sync_api import expect
 from members.models import Member
 from programs.demo import DEMO_STAFF_PASSWORD, DEMO_STAFF_USERNAME
 
-from .conftest import DEMO_API_KEY, no_horizontal_overflow, screenshot
+from .conftest import DEMO_API_KEY, assert_accessible, no_horizontal_overflow, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_home_shows_the_demo_program_with_its_real_counts(demo, page):
+@pytest.fixture
+def developer_overview(settings):
+    """The overview of every program at / is the developer's, shown with DEBUG on only."""
+    settings.DEBUG = True
+
+
+def test_the_public_home_names_no_program(demo, page):
+    page.goto("/")
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Points, tiers and rewards")
+    main = page.locator("main")
+    expect(main).not_to_contain_text(demo.program.name)
+    expect(page.locator("[data-program]")).to_have_count(0)
+    expect(page.locator("#curl-snippet")).to_have_count(0)
+    expect(page.get_by_role("link", name="Sign in to the dashboard")).to_have_attribute("href", "/staff/login/")
+    assert no_horizontal_overflow(page)
+    assert_accessible(page)
+    screenshot(page, "home-public.png")
+
+
+def test_home_shows_the_demo_program_with_its_real_counts(demo, page, developer_overview):
     members = Member.objects.filter(program=demo.program).count()
     stores = demo.program.stores.count()
     assert members > 0
@@ -38,7 +58,7 @@ def test_home_shows_the_demo_program_with_its_real_counts(demo, page):
     screenshot(page, "home-desktop.png")
 
 
-def test_home_on_a_phone(demo, phone_page):
+def test_home_on_a_phone(demo, phone_page, developer_overview):
     phone_page.goto("/")
 
     expect(phone_page.locator('tr[data-program="demo"]')).to_be_visible()
@@ -50,7 +70,7 @@ def test_home_on_a_phone(demo, phone_page):
     assert no_horizontal_overflow(phone_page)
 
 
-def test_home_without_programs_shows_an_empty_state(transactional_db, page):
+def test_home_without_programs_shows_an_empty_state(transactional_db, page, developer_overview):
     page.goto("/")
 
     expect(page.get_by_role("heading", name="No programs yet")).to_be_visible()
