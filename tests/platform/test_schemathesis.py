@@ -74,6 +74,18 @@ def _member_value(field: str) -> str:
     return str(getattr(world["member"], field))
 
 
+def _without_nul(value):
+    """PostgreSQL text cannot hold NUL, so the API refuses it (400, tested with each endpoint); OpenAPI 3.0
+    cannot say so short of a pattern on every string, and a schema-valid case may carry one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 def _in_the_demo_program(case) -> None:
     """Values a schema cannot judge, taken from the demo program in schema-valid requests."""
     if case.path_parameters:
@@ -92,6 +104,7 @@ def _in_the_demo_program(case) -> None:
     body = case.body
     if not isinstance(body, dict):
         return
+    case.body = body = _without_nul(body)
     if isinstance(body.get("member"), dict) and len(body["member"]) == 1:
         (field,) = body["member"]
         body["member"] = {field: _member_value(field)}
