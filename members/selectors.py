@@ -133,3 +133,25 @@ def member_by_reference(*, program: Program, reference: dict, for_update: bool |
             error.errors = [{**item, "field": f"member.{item['field']}"} for item in error.errors]
             error.detail = f"member.{error.detail}"
         raise
+
+
+def member_emails_taken(*, program: Program, emails) -> set[str]:
+    """Which of ``emails`` (lower case) belong to a member of the program already: one query."""
+    wanted = sorted({email.lower() for email in emails})
+    if not wanted:
+        return set()
+    # ``email__lower`` goes through the functional unique index on (program, LOWER(email)).
+    return {email.lower() for email in Member.objects.filter(program=program, email__lower__in=wanted)
+            .values_list("email", flat=True)}
+
+
+MEMBER_EXPORT_FIELDS = (
+    "id", "card_number", "email", "phone", "first_name", "last_name", "birth_date", "language", "status",
+    "marketing_opt_in", "enrolled_at", "referral_code",
+)
+
+
+def member_export_rows(*, program: Program):
+    """The program's members, earliest enrolment first, as tuples of ``MEMBER_EXPORT_FIELDS`` (a lazy queryset:
+    iterate it with ``.iterator()`` to read through a server-side cursor)."""
+    return Member.objects.filter(program=program).order_by("enrolled_at", "id").values_list(*MEMBER_EXPORT_FIELDS)
