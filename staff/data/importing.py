@@ -432,7 +432,7 @@ def import_job_start(*, job: ImportJob, actor) -> bool:
             status=ImportJob.Status.QUEUED, started_by=actor)
         if queued:
             audit_record(actor=actor, program=job.program, action="import.start", target=job,
-                         target_label=_label(job),
+                         target_label=_label(job), reason=f"Rows from {job.file_name} after their dry run",
                          after={"kind": job.kind, "file": job.file_name, "sha256": job.file_sha256,
                                 "rows": job.total_rows, "dry_run": {k: job.dry_run.get(k)
                                                                     for k in ("new", "already", "failed")}})
@@ -488,8 +488,9 @@ def _import_finish(job_id: int) -> ImportJob:
         job.status, job.finished_at, job.content = ImportJob.Status.DONE, timezone.now(), b""
         job.save(update_fields=["status", "finished_at", "content"])
         audit_record(actor=job.started_by, program=job.program, action="import.done", target=job,
-                     target_label=_label(job), after={"rows": job.processed_rows, "added": job.created_rows,
-                                                      "already": job.skipped_rows, "failed": job.error_rows})
+                     target_label=_label(job), reason=f"The import of {job.file_name} ran to its end",
+                     after={"rows": job.processed_rows, "added": job.created_rows, "already": job.skipped_rows,
+                            "failed": job.error_rows})
     return job
 
 

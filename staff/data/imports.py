@@ -89,7 +89,8 @@ def import_list(request):
                 return HttpResponseRedirect(_job_url(job))
     jobs = ImportJob.objects.filter(program=program).select_related("created_by").defer("content")[:20]
     return render(request, "staff/data/imports.html", {
-        "form": form, "jobs": jobs, "members": MembersFile, "purchases": PurchasesFile, "max_rows": MAX_ROWS,
+        "form": form, "jobs": jobs, "member_columns": MembersFile.optional,
+        "purchase_columns": PurchasesFile.required, "max_rows": MAX_ROWS,
     }, status=400 if form.errors else 200)
 
 

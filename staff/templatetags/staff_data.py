@@ -23,3 +23,20 @@ def audit_value(value) -> str:
     else:
         text = str(value)
     return text if len(text) <= LONGEST else text[:LONGEST - 1] + "…"
+
+
+@register.filter
+def delta(value, sign: str = "") -> str:
+    """A movement of points with its sign: "+250", "−30" (``sign`` forces one for counts that only go one way);
+    nothing moved reads "0", not "+0"."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return value
+    if number == 0:
+        return "0"
+    if sign == "-":
+        return f"−{abs(number):,}"
+    if sign == "+":
+        return f"+{abs(number):,}"
+    return f"+{number:,}" if number > 0 else f"−{-number:,}"

@@ -320,7 +320,7 @@ def test_the_page_shows_this_month_with_each_movement(analyst_client, program, m
     page = analyst_client.get("/staff/reports/").content.decode()
 
     assert f'value="{timezone.localdate().replace(day=1)}"' in page and f'value="{timezone.localdate()}"' in page
-    assert "Points liability" in page and "+250" in page and "-50" in page
+    assert "Points liability" in page and "+250" in page and "−50" in page
     assert f"liability.csv?program={program.slug}&amp;start=" in page
     assert 'id="liability-chart-data"' in page and "Points about to expire" in page
 
