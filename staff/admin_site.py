@@ -49,6 +49,25 @@ class AuditedAdmin:
                      target=obj, before=before, after=_audited_values(obj, names),
                      reason="Changed in the Django admin" if change else "Added in the Django admin")
 
+    def save_formset(self, request, form, formset, change):
+        """Rows edited inline (a program's stores on the program's page) are audited one by one."""
+        initial = {f.instance.pk: f.initial for f in formset.initial_forms}
+        for deleted in formset.deleted_forms:  # audited while they still have their ids
+            if deleted.instance.pk is not None:
+                self._audit_deletion(request, deleted.instance)
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            names = [f.name for f in obj._meta.concrete_fields if f.name != obj._meta.pk.name]
+            audit_record(actor=request.user, program=_program_of(obj), action="admin.add", target=obj,
+                         after=_audited_values(obj, names), reason="Added in the Django admin")
+        for obj, changed_names in formset.changed_objects:
+            concrete = {f.name for f in obj._meta.concrete_fields}
+            names = [name for name in changed_names if name in concrete]
+            before = {name: initial.get(obj.pk, {}).get(name) for name in names}
+            audit_record(actor=request.user, program=_program_of(obj), action="admin.change", target=obj,
+                         before={k: "(changed)" if k in SECRET_FIELDS else v for k, v in before.items()},
+                         after=_audited_values(obj, names), reason="Changed in the Django admin")
+
     def delete_model(self, request, obj):
         self._audit_deletion(request, obj)
         super().delete_model(request, obj)

@@ -255,3 +255,27 @@ def test_a_password_changed_in_the_admin_is_audited_without_the_hash(superuser, 
 
     audited = AuditEvent.objects.filter(action__startswith="admin.", target_type="user").values_list("after", flat=True)
     assert all("pbkdf2" not in str(after) and "md5" not in str(after) for after in audited)
+
+
+def test_rows_edited_inline_in_the_admin_are_audited_one_by_one(superuser, program, store):
+    client = client_for(superuser)
+    form = {
+        "slug": program.slug, "name": program.name, "currency": "EUR", "points_per_unit": "1", "pending_days": 0,
+        "expiry_days": 365, "claim_window_days": 30, "time_zone": "UTC", "default_phone_region": "DE",
+        "value_per_point": "0.01", "accent_color": "#4a3fe0",
+        "stores-TOTAL_FORMS": 2, "stores-INITIAL_FORMS": 1, "stores-MIN_NUM_FORMS": 0, "stores-MAX_NUM_FORMS": 1000,
+        "stores-0-id": store.pk, "stores-0-program": program.pk, "stores-0-code": store.code,
+        "stores-0-name": "Renamed inline", "stores-0-is_active": "on",
+        "stores-1-program": program.pk, "stores-1-code": "NEW-2", "stores-1-name": "Second store",
+        "stores-1-is_active": "on",
+    }
+
+    response = client.post(f"/admin/programs/program/{program.pk}/change/", form)
+
+    assert response.status_code == 302, re.findall(r'class="errorlist[^"]*"[^>]*>(.*?)</ul>',
+                                                   response.content.decode(), re.S)
+    events = {(e.action, e.target_label): e for e in AuditEvent.objects.filter(target_type="store")}
+    renamed = events[("admin.change", "DEMO-001 (Renamed inline)")]
+    assert renamed.before == {"name": store.name} and renamed.after == {"name": "Renamed inline"}
+    added = events[("admin.add", "NEW-2 (Second store)")]
+    assert added.after["code"] == "NEW-2" and added.program == program

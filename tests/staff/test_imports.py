@@ -18,7 +18,7 @@ from members.models import Member
 from staff.data import importing
 from staff.data.importing import import_job_run, import_job_start
 from staff.models import AuditEvent, ImportJob
-from tests.factories import MemberFactory, StoreFactory
+from tests.factories import MemberFactory, ProgramFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -355,3 +355,23 @@ def test_jobs_use_the_programs_own_stores(manager_client, program, other_program
     job = start(manager_client, job_of(upload(manager_client, text, kind="purchases")))
 
     assert job.errors == [{"line": 2, "column": "store", "message": "No store of this program has this code."}]
+
+
+def test_a_members_export_imports_as_it_is_into_another_program(manager_client, program, member, store):
+    from staff.models import Role, StaffRole
+
+    MemberFactory(program=program, store=store, email="=evil@example.com", first_name="@risky", phone="+4915112349999")
+    exported = b"".join(manager_client.get("/staff/exports/members.csv").streaming_content)
+    target = ProgramFactory(slug="sister")
+    manager = StaffRole.objects.filter(program=program, role=Role.MANAGER).get().user
+    StaffRole.objects.create(user=manager, program=target, role=Role.MANAGER)
+
+    response = manager_client.post(f"{URL}?program=sister", {"kind": "members", "file": SimpleUploadedFile(
+        "export.csv", exported, content_type="text/csv")})
+    job = start(manager_client, job_of(response))
+
+    assert job.program == target and job.created_rows == 2 and job.error_rows == 0
+    assert "member_id" in job.dry_run["ignored"] and "card_number" in job.dry_run["ignored"]
+    copies = {m.email: m for m in Member.objects.filter(program=target)}
+    assert copies["ada@example.com"].phone == "+4915112345678"
+    assert copies["=evil@example.com"].first_name == "@risky"  # the export's quotes are read back off
