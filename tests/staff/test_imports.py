@@ -375,3 +375,9 @@ def test_a_members_export_imports_as_it_is_into_another_program(manager_client, 
     copies = {m.email: m for m in Member.objects.filter(program=target)}
     assert copies["ada@example.com"].phone == "+4915112345678"
     assert copies["=evil@example.com"].first_name == "@risky"  # the export's quotes are read back off
+
+
+@pytest.mark.parametrize("path", ["99999999999999999999999/", "0/", "99999999999999999999999/progress/",
+                                  "99999999999999999999999/errors.csv"])
+def test_odd_job_ids_answer_404(manager_client, path):
+    assert manager_client.get(f"{URL}{path}").status_code == 404
