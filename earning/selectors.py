@@ -44,3 +44,14 @@ def member_has_purchased(*, member) -> bool:
 
 def referral_bonus_granted(*, referee) -> bool:
     return RuleAward.objects.filter(member=referee, source_type="referral", source_id=str(referee.pk)).exists()
+
+
+def purchases_recorded(*, program, keys) -> set[tuple]:
+    """Which of ``keys`` — ``(store id, external id)`` pairs — name a purchase the program recorded already."""
+    keys = set(keys)
+    if not keys:
+        return set()
+    stores = {store_id for store_id, _ in keys}
+    external_ids = {external_id for _, external_id in keys}
+    found = Purchase.objects.filter(program=program, store_id__in=stores, external_id__in=external_ids)
+    return set(found.values_list("store_id", "external_id")) & keys

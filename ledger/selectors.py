@@ -5,7 +5,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
 from loyalty.rows import prep, rows_select_one, statement_cursor
 
@@ -215,3 +215,79 @@ def account_drift(*, account: PointsAccount) -> dict | None:
     if report.lots:
         problems["lots"] = report.lots
     return problems or None
+
+
+# --- reports and exports ---------------------------------------------------------------------
+
+
+def account_balances(*, member_ids) -> dict:
+    """``{member_id: (available, pending)}`` as the POS API gives them (available net of debt), one query."""
+    rows = PointsAccount.objects.filter(member_id__in=list(member_ids)).values_list(
+        "member_id", "available", "pending", "debt")
+    return {member_id: (available - debt, pending) for member_id, available, pending, debt in rows}
+
+
+def _points(condition: Q):
+    return Coalesce(Sum("points", filter=condition), Value(0))
+
+
+def liability_totals(*, program_id, start_at, end_at) -> dict[str, int]:
+    """The program's statement totals: before ``start_at`` (opening), by kind from ``start_at`` up to
+    ``end_at`` (signed, as booked), and before ``end_at`` (closing). An entry counts when it was booked.
+
+    Releases move points from pending to available and show 0; a transfer's two entries are booked
+    together and cancel out, so ``closing - opening`` is the sum of the kinds named here.
+    """
+    in_range = Q(created_at__gte=start_at)
+    return LedgerEntry.objects.filter(program_id=program_id, created_at__lt=end_at).aggregate(
+        opening=_points(Q(created_at__lt=start_at)),
+        earned=_points(in_range & Q(kind__in=[Kind.EARN, Kind.BONUS])),
+        returned=_points(in_range & Q(kind=Kind.RETURN)),
+        redeemed=_points(in_range & Q(kind=Kind.REDEEM)),
+        refunded=_points(in_range & Q(kind=Kind.REFUND)),
+        expired=_points(in_range & Q(kind=Kind.EXPIRE)),
+        adjusted=_points(in_range & Q(kind=Kind.ADJUST)),
+        closing=Coalesce(Sum("points"), Value(0)),
+    )
+
+
+def liability_by_day(*, program_id, start_at, end_at, zone) -> dict:
+    """``{local date: {kind: signed points}}`` for the entries booked from ``start_at`` up to ``end_at``."""
+    rows = (LedgerEntry.objects.filter(program_id=program_id, created_at__gte=start_at, created_at__lt=end_at)
+            .annotate(day=TruncDate("created_at", tzinfo=zone)).order_by().values("day", "kind")
+            .annotate(points=Sum("points")).values_list("day", "kind", "points"))
+    days: dict = {}
+    for day, kind, points in rows:
+        days.setdefault(day, {})[kind] = points
+    return days
+
+
+def points_expiring_by_month(*, program_id, after, until, zone) -> list[tuple]:
+    """``[(first day of the local month, points, accounts)]`` of the points that expire after ``after`` up to
+    ``until``: what is left in lots not expired yet, pending ones included."""
+    return list(
+        PointsLot.objects.filter(program_id=program_id, expired=False, remaining__gt=0, expires_at__gt=after,
+                                 expires_at__lte=until)
+        .annotate(month=TruncMonth("expires_at", tzinfo=zone)).order_by("month").values("month")
+        .annotate(points=Sum("remaining"), accounts=Count("account_id", distinct=True))
+        .values_list("month", "points", "accounts")
+    )
+
+
+ENTRY_EXPORT_FIELDS = (
+    "created_at", "public_id", "account__member_id", "account__member__card_number", "kind", "points",
+    "available_delta", "pending_delta", "debt_delta", "expires_at", "description", "transaction__source_type",
+    "transaction__source_id", "transaction__idempotency_key", "transaction__actor", "transaction__reason",
+)
+
+
+def entry_export_rows(*, program_id, start_at=None, end_at=None):
+    """The program's entries in booking order as tuples of ``ENTRY_EXPORT_FIELDS`` (a lazy queryset: iterate
+    it with ``.iterator()`` to read through a server-side cursor)."""
+    entries = LedgerEntry.objects.filter(program_id=program_id)
+    if start_at is not None:
+        entries = entries.filter(created_at__gte=start_at)
+    if end_at is not None:
+        entries = entries.filter(created_at__lt=end_at)
+    # Ids rise with booking time: the primary key's order needs no sort of a large table.
+    return entries.order_by("id").values_list(*ENTRY_EXPORT_FIELDS)

@@ -146,3 +146,24 @@ def enrolments_by_day(*, program: Program, start: datetime, end: datetime) -> di
             .annotate(day=TruncDate("enrolled_at", tzinfo=ZoneInfo(program.time_zone)))
             .order_by().values("day").annotate(enrolled=Count("pk")))
     return {row["day"]: row["enrolled"] for row in rows}
+
+def member_emails_taken(*, program: Program, emails) -> set[str]:
+    """Which of ``emails`` (lower case) belong to a member of the program already: one query."""
+    wanted = sorted({email.lower() for email in emails})
+    if not wanted:
+        return set()
+    # ``email__lower`` goes through the functional unique index on (program, LOWER(email)).
+    return {email.lower() for email in Member.objects.filter(program=program, email__lower__in=wanted)
+            .values_list("email", flat=True)}
+
+
+MEMBER_EXPORT_FIELDS = (
+    "id", "card_number", "email", "phone", "first_name", "last_name", "birth_date", "language", "status",
+    "marketing_opt_in", "enrolled_at", "referral_code",
+)
+
+
+def member_export_rows(*, program: Program):
+    """The program's members, earliest enrolment first, as tuples of ``MEMBER_EXPORT_FIELDS`` (a lazy queryset:
+    iterate it with ``.iterator()`` to read through a server-side cursor)."""
+    return Member.objects.filter(program=program).order_by("enrolled_at", "id").values_list(*MEMBER_EXPORT_FIELDS)

@@ -139,15 +139,16 @@ class ImportJob(models.Model):
         PURCHASES = "purchases", "Purchases"
 
     class Status(models.TextChoices):
+        CHECKING = "checking", "Checking (dry run)"
         CHECKED = "checked", "Checked (dry run)"
         QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
+        RUNNING = "running", "Importing"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
     program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKING)
     file_name = models.CharField(max_length=200)
     file_sha256 = models.CharField(max_length=64)
     content = models.BinaryField(help_text="The uploaded file, kept until the import has run.")
@@ -156,14 +157,21 @@ class ImportJob(models.Model):
     created_rows = models.PositiveIntegerField(default=0)
     skipped_rows = models.PositiveIntegerField(default=0, help_text="Rows already imported before.")
     error_rows = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text="[{line, field, message}], first 1,000.")
+    errors = models.JSONField(default=list, blank=True, help_text="[{line, column, message}], first 1,000.")
+    dry_run = models.JSONField(default=dict, blank=True,
+                               help_text="What the dry run found: {rows, new, already, failed, errors, ignored}.")
+    failure = models.TextField(blank=True, default="", help_text="Why the job stopped, when it failed.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Who started the import after its dry run.")
     created_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["program", "file_sha256"], name="import_job_file_idx")]
 
     def __str__(self):
         return f"{self.get_kind_display()} import {self.file_name} ({self.status})"

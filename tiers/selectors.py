@@ -120,3 +120,12 @@ def member_tier_progress(*, member, now: datetime | None = None) -> TierProgress
     return TierProgress(tier=tier, next_tier=next_tier, metric=policy.metric, qualifying_value=value,
                         window_start=window.start, needed_for_next=needed_for_next, needed_to_keep=needed_to_keep,
                         keep_by=keep_by, locked_until=locked_until)
+
+
+def member_tier_names(*, program_id, member_ids) -> dict:
+    """``{member_id: tier name}`` for a batch of members (one query, and one for the base tier); a member
+    without a status row is at the program's lowest tier with threshold 0, as ``member_tier_get`` says."""
+    names = dict(MemberTier.objects.filter(member_id__in=list(member_ids)).values_list("member_id", "tier__name"))
+    base = Tier.objects.filter(program_id=program_id, threshold=0).order_by("rank").values_list("name", flat=True)
+    base_name = next(iter(base[:1]), None)
+    return {member_id: names.get(member_id, base_name) for member_id in member_ids}

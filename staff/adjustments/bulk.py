@@ -8,9 +8,7 @@ optional and defaults to ``correction``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 
@@ -20,6 +18,7 @@ from members.models import Member
 from members.selectors import member_find
 from members.services import member_is_anonymised
 
+from ..data.csvfiles import csv_rows
 from ..models import Adjustment, ReasonCode
 from .services import MAX_POINTS, adjustment_key_for_file_line, staff_policy_for
 
@@ -102,20 +101,7 @@ def file_sha256(content: bytes) -> str:
 
 def _rows(content: bytes) -> tuple[str, list[dict]]:
     """(reference column, rows as dicts with stripped, lower-case keys); raises ValueError for a bad file."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError("The file is not UTF-8 text. Save it from your spreadsheet as “CSV UTF-8”.") from None
-    if "\x00" in text:
-        raise ValueError("The file is not a CSV text file.")
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ValueError("The file is empty.") from None
-    except csv.Error as error:
-        raise ValueError(f"The file cannot be read as CSV: {error}.") from None
-    columns = [name.strip().lower() for name in header]
+    columns, lines = csv_rows(content)
     references = [name for name in columns if name in REFERENCE_COLUMNS]
     if len(references) != 1:
         raise ValueError("The header must name the member in exactly one column: card_number, email or member_id.")
@@ -123,16 +109,10 @@ def _rows(content: bytes) -> tuple[str, list[dict]]:
     if missing:
         raise ValueError(f"The header has no {' and no '.join(missing)} column.")
     rows = []
-    try:
-        for values in reader:
-            if not any(value.strip() for value in values):
-                rows.append(None)  # a blank line keeps its number and is skipped
-                continue
-            rows.append(dict(zip(columns, (value.strip() for value in values), strict=False)))
-            if len(rows) > MAX_LINES:
-                raise ValueError(f"The file has more than {MAX_LINES:,} lines; split it into several files.")
-    except csv.Error as error:
-        raise ValueError(f"Line {reader.line_num} cannot be read as CSV: {error}.") from None
+    for _, row in lines:  # a blank line keeps its number (as None) and is skipped
+        rows.append(row)
+        if len(rows) > MAX_LINES:
+            raise ValueError(f"The file has more than {MAX_LINES:,} lines; split it into several files.")
     return references[0], rows
 
 
