@@ -112,7 +112,6 @@ def tier_explain_page(request, member_id):
             "counted": [(a, receipts.get((a.source_type, a.source_id))) for a in counted[:ACTIVITY_SHOWN]],
             "counted_more": len(counted) > ACTIVITY_SHOWN, "shown": ACTIVITY_SHOWN,
             "earlier": qualifying_activity_before(member=member, until=window_start, limit=5),
-            "value_field": {"points": "points", "spend": "spend", "credits": "credits"}[tier["policy"].metric],
         })
 
 
