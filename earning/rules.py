@@ -187,30 +187,60 @@ def rule_definition_read(*, conditions, effect, applies_to: str) -> RuleDefiniti
 # --- evaluation ------------------------------------------------------------------------------------
 
 
-def rules_evaluate(*, rules, context: EarningContext, awarded: Callable[[object], int]) -> list[Earning]:
+@dataclass
+class RuleTrace:
+    """What ``rules_evaluate`` did with one rule: for explaining a purchase's points afterwards."""
+
+    rule: object
+    matched: bool
+    computed: int = 0  # the effect's points, before any cap
+    capped_per_purchase: bool = False
+    awarded_before: int | None = None  # the rule's awards in its cap period, when it has a cap per member
+    points: int = 0  # after the caps
+    beaten_by: object = None  # the best-of rule of its group that counted instead
+
+
+def rules_evaluate(*, rules, context: EarningContext, awarded: Callable[[object], int],
+                   trace: list[RuleTrace] | None = None) -> list[Earning]:
     """The configured rules' earnings, in the order given (priority order).
 
     Each matching rule earns its effect's points (rounded down once), capped per purchase and by what
     is left of its cap per member for the period (``awarded(rule)`` answers what it already gave
     there). Among rules marked ``best_of`` in one group only the highest earner counts (the first
     one on a tie); every other rule stacks. Rules that earn nothing are left out.
+
+    ``trace``, a list, receives a ``RuleTrace`` of every rule, in order: how it came to its points.
     """
     candidates: list[tuple[object, int]] = []
+    traces: dict[object, RuleTrace] = {}
     for rule in rules:
         definition = rule.definition
         if not definition.matches(context):
+            if trace is not None:
+                trace.append(RuleTrace(rule=rule, matched=False))
             continue
-        points = definition.effect.points(context.narrowed(definition.line_conditions))
+        computed = points = definition.effect.points(context.narrowed(definition.line_conditions))
         if rule.cap_per_purchase is not None:
             points = min(points, rule.cap_per_purchase)
+        before = None
         if rule.cap_per_member is not None and points > 0:
-            points = min(points, max(0, rule.cap_per_member - awarded(rule)))
+            before = awarded(rule)
+            points = min(points, max(0, rule.cap_per_member - before))
         candidates.append((rule, points))
+        if trace is not None:
+            traces[rule.pk] = RuleTrace(rule=rule, matched=True, computed=computed, awarded_before=before,
+                                        capped_per_purchase=rule.cap_per_purchase is not None
+                                        and computed > rule.cap_per_purchase, points=points)
+            trace.append(traces[rule.pk])
 
     best: dict[str, tuple[object, int]] = {}
     for rule, points in candidates:
         if rule.is_best_of and (rule.group not in best or points > best[rule.group][1]):
             best[rule.group] = (rule, points)
+    if trace is not None:
+        for rule, _ in candidates:
+            if rule.is_best_of and best[rule.group][0] is not rule:
+                traces[rule.pk].beaten_by = best[rule.group][0]
     return [Earning(rule.code, points, rule.pk) for rule, points in candidates
             if points > 0 and (not rule.is_best_of or best[rule.group][0] is rule)]
 

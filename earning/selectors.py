@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+from django.db.models import Sum
+
 from loyalty.rows import prep, rows_exist, statement_cursor
 
 from .models import EarningRule, Purchase, RuleAward
@@ -55,3 +57,24 @@ def purchases_recorded(*, program, keys) -> set[tuple]:
     external_ids = {external_id for _, external_id in keys}
     found = Purchase.objects.filter(program=program, store_id__in=stores, external_id__in=external_ids)
     return set(found.values_list("store_id", "external_id")) & keys
+
+def member_purchased_before(*, member, before: datetime) -> bool:
+    """Whether the member had a purchase recorded before ``before``: "first purchase" as it was then."""
+    return Purchase.objects.filter(member=member, created_at__lt=before).exists()
+
+
+def rule_points_awarded_before(*, program, rule: EarningRule, member, at: datetime, before: datetime,
+                               exclude_source: str = "") -> int:
+    """What ``rule`` had given ``member`` in the cap period containing ``at``, counting the awards recorded by
+    ``before`` (other than ``exclude_source``'s): what its cap per member saw then. A member's purchases are
+    earned one at a time, so an award of a later one is always recorded after ``before``."""
+    start, end = cap_period_bounds(program=program, period=rule.cap_period, at=at)
+    awards = RuleAward.objects.filter(rule=rule, member=member, occurred_at__gte=start, occurred_at__lt=end,
+                                      created_at__lte=before).exclude(source_id=exclude_source)
+    return awards.aggregate(total=Sum("points"))["total"] or 0
+
+
+def member_purchases_recent(*, member, limit: int = 10) -> list[Purchase]:
+    """The member's latest purchases with their store and returns (``purchase_member_recent_idx``)."""
+    return list(Purchase.objects.filter(member=member).select_related("store").prefetch_related("returns")
+                .order_by("-occurred_at", "-id")[:limit])

@@ -100,6 +100,38 @@ def verification_latest() -> VerificationRun | None:
     """The latest recorded ``ledger_verify`` run, or None before the first."""
     return VerificationRun.objects.order_by("-finished_at", "-id").first()
 
+def account_open_lots(*, account, limit: int = 200) -> list[PointsLot]:
+    """The account's lots still holding points, soonest-expiring first (``lot_spending_order_idx``): what is
+    pending until when, and what expires when."""
+    return list(PointsLot.objects.filter(account=account, remaining__gt=0, expired=False)
+                .order_by("expires_at", "earned_at", "id")[:limit])
+
+
+def statement_page(*, account, offset: int, limit: int) -> tuple[list[LedgerEntry], int]:
+    """``limit`` entries of the account's statement from ``offset`` (newest first) with their transactions, and
+    the sum of the points of the ``offset`` newer entries (to carry a running total down the page)."""
+    entries = (LedgerEntry.objects.filter(account=account).select_related("transaction")
+               .order_by("-created_at", "-id"))
+    newer = 0
+    if offset:
+        newer = entries.values("points")[:offset].aggregate(total=Coalesce(Sum("points"), Value(0)))["total"]
+    return list(entries[offset:offset + limit]), newer
+
+
+def statement_position(*, account, transaction_id) -> int | None:
+    """How many of the account's entries are newer than its entry of ``transaction_id`` (None: it has none)."""
+    entry = LedgerEntry.objects.filter(account=account, transaction_id=transaction_id).order_by("-id").first()
+    if entry is None:
+        return None
+    return LedgerEntry.objects.filter(account=account).filter(
+        Q(created_at__gt=entry.created_at) | Q(created_at=entry.created_at, id__gt=entry.id)).count()
+
+
+def lot_origins(*, lot_ids) -> dict[int, LedgerEntry]:
+    """The entry (with its transaction) that created each lot: where released or expired points came from."""
+    return {entry.lot_id: entry for entry in LedgerEntry.objects.filter(lot_id__in=list(lot_ids))
+            .select_related("transaction")}
+
 
 # --- verification ----------------------------------------------------------------------------
 

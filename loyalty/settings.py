@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # trigram search of members (pg_trgm), its indexes and lookups
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",

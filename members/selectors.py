@@ -1,17 +1,24 @@
+from __future__ import annotations
+
+import re
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import reduce
+from operator import or_
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Lower, TruncDate
 
 from loyalty.errors import DomainError
 from loyalty.rows import prep, rows_select_one
 from programs.models import Program
 
 from .identifiers import card_number_normalize, card_number_problem, phone_to_e164
-from .models import Member
+from .models import Member, member_search_name
 
 REFERENCE_FIELDS = ("id", "card_number", "email", "phone")
 
@@ -147,6 +154,7 @@ def enrolments_by_day(*, program: Program, start: datetime, end: datetime) -> di
             .order_by().values("day").annotate(enrolled=Count("pk")))
     return {row["day"]: row["enrolled"] for row in rows}
 
+
 def member_emails_taken(*, program: Program, emails) -> set[str]:
     """Which of ``emails`` (lower case) belong to a member of the program already: one query."""
     wanted = sorted({email.lower() for email in emails})
@@ -167,3 +175,144 @@ def member_export_rows(*, program: Program):
     """The program's members, earliest enrolment first, as tuples of ``MEMBER_EXPORT_FIELDS`` (a lazy queryset:
     iterate it with ``.iterator()`` to read through a server-side cursor)."""
     return Member.objects.filter(program=program).order_by("enrolled_at", "id").values_list(*MEMBER_EXPORT_FIELDS)
+
+# --- staff search ----------------------------------------------------------------------------------
+
+SEARCH_LIMIT = 500  # matches gathered at most: past that the search must be narrower to be useful anyway
+SEARCH_PAGE_SIZE = 20
+SEARCH_MIN_LENGTH = 2
+SEARCH_MAX_LENGTH = 200
+SEARCH_MAX_WORDS = 5
+CARD_PREFIX_MIN_DIGITS = 6
+_WORD_SEPARATORS = re.compile(r"[\s,;]+")
+_NUMBER_PUNCTUATION = re.compile(r"[\s\-./()]")
+
+
+@dataclass(frozen=True)
+class MemberSearch:
+    """One page of a staff search; ``total`` counts at most ``SEARCH_LIMIT`` matches (``more``: there were more)."""
+
+    query: str
+    members: list[Member] = field(default_factory=list)
+    page: int = 1
+    pages: int = 0
+    total: int = 0
+    more: bool = False
+    problem: str = ""  # why nothing was searched: the query is too short or too long
+
+    @property
+    def searched(self) -> bool:
+        return bool(self.query) and not self.problem
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """What a query can be, each form of it as the index that serves it holds it."""
+
+    lowered: str
+    words: list[str]
+    card_prefix: str | None
+    phone: str | None
+
+    @classmethod
+    def read(cls, *, program: Program, query: str) -> _Terms:
+        lowered = query.lower()
+        compact = _NUMBER_PUNCTUATION.sub("", query)
+        looks_numeric = any(ch.isdigit() for ch in query) and not any(ch.isalpha() for ch in query)
+        return cls(
+            lowered=lowered,
+            words=[word for word in _WORD_SEPARATORS.split(lowered) if word][:SEARCH_MAX_WORDS],
+            card_prefix=compact if compact.isdigit() and len(compact) >= CARD_PREFIX_MIN_DIGITS else None,
+            phone=phone_to_e164(query, program.default_phone_region) if looks_numeric else None,
+        )
+
+    def condition(self) -> Q:
+        """Name words (each the start of a word of the name), the start of the email, the card number or its
+        first digits, the phone number in any form the program's region reads: any of them."""
+        found = []
+        if self.card_prefix:
+            found.append(Q(card_number__startswith=self.card_prefix))
+        if self.phone:
+            found.append(Q(phone=self.phone))
+        if not any(ch.isspace() for ch in self.lowered):
+            found.append(Q(search_email__startswith=self.lowered))
+        if "@" not in self.lowered and any(ch.isalpha() for ch in self.lowered):
+            # "ann" finds Anna Schmidt and Ann-Kathrin Roth, not Joanna: staff type the starts of names.
+            found.append(reduce(lambda both, word: both & (Q(search_name__startswith=word)
+                                                           | Q(search_name__contains=" " + word)),
+                                self.words, Q()))
+        return reduce(or_, found)
+
+    def exact(self, member: Member) -> bool:
+        return (member.card_number == self.card_prefix or member.email.lower() == self.lowered
+                or (self.phone is not None and member.phone == self.phone)
+                or member.full_name.lower() == " ".join(self.words))
+
+
+def _search_problem(query: str) -> str:
+    if len(query) < SEARCH_MIN_LENGTH:
+        return f"Type at least {SEARCH_MIN_LENGTH} characters of a name, an email, a phone or a card number."
+    if len(query) > SEARCH_MAX_LENGTH:
+        return f"Search with at most {SEARCH_MAX_LENGTH} characters."
+    if "\x00" in query:  # PostgreSQL refuses NUL in text parameters
+        return "Null characters are not allowed."
+    return ""
+
+
+def _matches(*, program: Program, terms: _Terms):
+    """Any ``SEARCH_LIMIT`` + 1 members of ``program`` matching ``terms``, unordered, so the database stops there."""
+    return (Member.objects.filter(program=program)
+            .alias(search_name=member_search_name(), search_email=Lower("email"))
+            .filter(terms.condition())
+            .order_by()  # not the model's ordering
+            .only("id", "first_name", "last_name", "email", "phone", "card_number")[:SEARCH_LIMIT + 1])
+
+
+@contextmanager
+def _bitmap_scans_only():
+    """PostgreSQL guesses how many names a pattern matches badly (ten times too many for "% taylor%" at a million
+    members) and then prefers reading the table, or the program's index, until it has the limit's worth: half a
+    second when few really match. Bitmap scans of the search indexes cost what the matches cost, whatever the
+    guess; inside this block, they are all the planner may use."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        yield
+        cursor.execute("RESET enable_seqscan")
+        cursor.execute("RESET enable_indexscan")
+
+
+def member_search_plan(*, program: Program, query: str) -> str:
+    """How the database finds the matches of ``query`` (``EXPLAIN`` of the search's first statement)."""
+    with _bitmap_scans_only():
+        return _matches(program=program, terms=_Terms.read(program=program, query=query)).explain()
+
+
+def member_search(*, program: Program, query: str, page: int = 1, page_size: int = SEARCH_PAGE_SIZE) -> MemberSearch:
+    """The program's members whose name, email, phone or card number matches ``query``, exact matches first,
+    then by name; each member of the page with their account and tier status.
+
+    Two statements whatever the table's size: the matches (at most ``SEARCH_LIMIT`` + 1, unordered, so
+    the database stops at the limit; served by the trigram and prefix indexes of ``Member``), and the
+    page's members with their balances. Sorting a few hundred candidates in Python costs less than
+    asking the database to sort every match of a common name.
+    """
+    query = " ".join((query or "").split())
+    if not query:
+        return MemberSearch(query="")
+    if problem := _search_problem(query):
+        return MemberSearch(query=query, problem=problem)
+    terms = _Terms.read(program=program, query=query)
+    with _bitmap_scans_only():
+        found = list(_matches(program=program, terms=terms))
+    more = len(found) > SEARCH_LIMIT
+    found = sorted(found[:SEARCH_LIMIT], key=lambda m: (not terms.exact(m), not m.full_name, m.last_name.casefold(),
+                                                        m.first_name.casefold(), m.email.casefold()))
+    pages = max(1, -(-len(found) // page_size))
+    page = min(max(1, page), pages)
+    ids = [m.pk for m in found[(page - 1) * page_size:page * page_size]]
+    shown = {m.pk: m for m in Member.objects.filter(pk__in=ids).select_related(*READ_RELATED)} if ids else {}
+    for member in shown.values():
+        member.program = program
+    return MemberSearch(query=query, members=[shown[pk] for pk in ids if pk in shown], page=page, pages=pages,
+                        total=len(found), more=more)

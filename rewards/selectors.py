@@ -84,3 +84,9 @@ def donation_totals(*, program, member=None) -> list[dict]:
     return list(donations.values("reward__code", "reward__name").annotate(points=Sum("points_spent"),
                                                                           donations=Count("pk"))
                 .order_by("-points"))
+
+
+def member_redemptions_recent(*, member, limit: int = 10) -> list[Redemption]:
+    """The member's latest redemptions, whatever became of their vouchers, with the reward."""
+    return list(Redemption.objects.filter(member=member).select_related("reward", "used_store")
+                .order_by("-issued_at", "-id")[:limit])

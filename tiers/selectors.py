@@ -12,7 +12,7 @@ from django.utils import timezone
 from loyalty.rows import prep, rows_select_one
 
 from .counting import CONFIG, status_tier_id, tier_in, window_units
-from .models import MemberTier, Tier, TierChange, TierPolicy
+from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
 from .qualification import Window, units_to_value
 
 CACHE_ATTRIBUTE = "current_tier"
@@ -129,3 +129,26 @@ def member_tier_names(*, program_id, member_ids) -> dict:
     base = Tier.objects.filter(program_id=program_id, threshold=0).order_by("rank").values_list("name", flat=True)
     base_name = next(iter(base[:1]), None)
     return {member_id: names.get(member_id, base_name) for member_id in member_ids}
+
+def member_tier_at(*, member, at: datetime) -> Tier | None:
+    """The tier the member held just before ``at``, from their tier history (the tier now if it never changed)."""
+    changes = TierChange.objects.filter(member=member).select_related("from_tier", "to_tier")
+    before = changes.filter(created_at__lt=at).order_by("-created_at", "-id").first()
+    if before is not None:
+        return before.to_tier
+    after = changes.filter(created_at__gte=at).order_by("created_at", "id").first()
+    if after is not None:
+        return after.from_tier
+    return member_tier_get(member=member)
+
+
+def qualifying_activity_list(*, member, since: datetime, limit: int = 200) -> list[QualifyingActivity]:
+    """The member's activity counted in a window that starts at ``since``, newest first (``limit`` rows at most)."""
+    return list(QualifyingActivity.objects.filter(member=member, occurred_at__gte=since)
+                .order_by("-occurred_at", "-id")[:limit])
+
+
+def qualifying_activity_before(*, member, until: datetime, limit: int = 10) -> list[QualifyingActivity]:
+    """The member's most recent activity from before ``until``: what no longer counts."""
+    return list(QualifyingActivity.objects.filter(member=member, occurred_at__lt=until)
+                .order_by("-occurred_at", "-id")[:limit])
