@@ -52,9 +52,14 @@ test: install-dev
 	@mkdir -p var
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Refresh the README's screenshots from the browser tests.
+# Refresh the README's screenshots from the browser tests: they save every page they look at under
+# var/screenshots/; the README shows these.
+README_SCREENSHOTS = home-desktop.png home-phone.png admin-members.png staff-home-manager.png \
+	staff-member-page-desktop.png staff-member-explain-purchase-desktop.png staff-rules-new-preview-view.png \
+	staff-data-reports.png staff-walk-manager-approvals-tablet.png
 screenshots: install-dev
-	LOYALTY_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/e2e -q
+	$(BIN)/python -m pytest tests/e2e -q
+	cd var/screenshots && cp $(README_SCREENSHOTS) ../../docs/screenshots/
 
 # Benchmarks (PostgreSQL on 127.0.0.1:5432 unless DATABASE_URL says otherwise); each adds its rows to
 # bench/README.md. `make bench-pos` is the POS API under load beside raw SQL (~6 minutes).
