@@ -88,8 +88,9 @@ def test_configuration_pages_read_well_on_a_tablet(demo, tablet_page):
     page.get_by_role("button", name="Save reward").click()
     page.wait_for_load_state()
     assert page.get_by_text("Reward Canvas tote bag saved.").is_visible()
-    thumbnail = page.locator("img.thumb").first
-    assert thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
+    # the page is there before its pictures are: wait for the thumbnail to load, then check it drew
+    page.wait_for_function("() => { const img = document.querySelector('img.thumb'); return img && img.complete; }")
+    assert page.locator("img.thumb").first.evaluate("img => img.naturalWidth > 0")
     assert_accessible(page)
     screenshot(page, "staff-settings-rewards-with-image-tablet.png")
     page.get_by_role("link", name="Edit Canvas tote bag").click()
