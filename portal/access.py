@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import translation
+from django.utils.cache import add_never_cache_headers
 
 from members.models import Member
 from programs.models import Program
@@ -70,6 +71,10 @@ def portal_view(*, signed_in: bool = True):
                 request.LANGUAGE_CODE = language
                 response = view(request, *args, **kwargs)
                 response.headers.setdefault("Content-Language", language)
+                if member is not None:
+                    # A member's points and vouchers are theirs: no shared cache, no back button after sign-out.
+                    add_never_cache_headers(response)
+                    response.headers["Cache-Control"] += ", private"
                 # The same address answers in the browser's language: caches must keep them apart.
                 response.headers["Vary"] = ", ".join(filter(None, [response.headers.get("Vary"),
                                                                   "Accept-Language"]))

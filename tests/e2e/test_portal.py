@@ -34,6 +34,7 @@ def anna(demo):
 def sign_in(page, slug: str, email: str) -> None:
     page.goto(f"/portal/{slug}/login/")
     assert_accessible(page)
+    screenshot(page, f"portal-login-{page.viewport_size['width']}.png")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(DEMO_MEMBER_PASSWORD)
     page.get_by_role("button", name="Sign in").click()

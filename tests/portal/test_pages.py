@@ -112,4 +112,5 @@ def test_language_follows_the_browser_and_is_announced(member_client, program):
     response = member_client.get(f"/portal/{program.slug}/", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9")
     assert response["Content-Language"] == "de" and '<html lang="de">' in response.text
     assert "Accept-Language" in response["Vary"]
+    assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
     assert Client().get(f"/portal/{program.slug}/login/", HTTP_ACCEPT_LANGUAGE="fr")["Content-Language"] == "en"
