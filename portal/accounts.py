@@ -2,7 +2,7 @@
 
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -45,7 +45,10 @@ class SignupForm(forms.Form):
         data = super().clean()
         if data.get("password"):
             try:
-                validate_password(data["password"])
+                # The similarity check compares the password with what the person typed about themselves.
+                validate_password(data["password"], user=get_user_model()(
+                    username=data.get("email", ""), email=data.get("email", ""),
+                    first_name=data.get("first_name", ""), last_name=data.get("last_name", "")))
             except ValidationError as error:
                 self.add_error("password", error)
         return data

@@ -57,7 +57,7 @@ def walk(page, anna, size: str) -> None:
     assert no_horizontal_overflow(page)
     assert_accessible(page)
     screenshot(page, f"portal-rewards-{size}.png")
-    page.get_by_role("link", name="Redeem Free coffee").click()
+    page.get_by_role("listitem").filter(has_text="Free coffee").get_by_role("button", name="Redeem").click()
     assert_accessible(page)
     screenshot(page, f"portal-confirm-{size}.png")
     page.get_by_role("button", name="Confirm").click()

@@ -136,3 +136,24 @@ def test_junk_never_answers_500(program, member_client):
         assert member_client.get(path).status_code in (200, 302, 404), path
     assert Client().post(f"/portal/{slug}/login/", {"email": "\x00" * 10, "password": ""}).status_code == 400
     assert Client().post(f"/portal/{slug}/login/?next=https://evil.example/").status_code == 400
+
+
+def test_a_staff_session_is_nobody_in_the_portal(program, client, django_user_model):
+    staff = django_user_model.objects.create_user(username="boss", password=PASSWORD, is_staff=True)
+    client.force_login(staff)
+    response = client.get(f"/portal/{program.slug}/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_password_like_the_members_name_is_refused(program):
+    response = Client().post(f"/portal/{program.slug}/signup/", {
+        "email": "lovelace.ada@example.com", "password": "lovelace.ada", "first_name": "Ada",
+        "last_name": "Lovelace"})
+    assert response.status_code == 400 and 'id="id_password_error"' in response.text
+    assert not Member.objects.filter(email="lovelace.ada@example.com").exists()
+
+
+def test_a_member_of_another_program_cannot_sign_in_here(program, foreign_member):
+    response = Client().post(f"/portal/{program.slug}/login/", {"email": foreign_member.email,
+                                                                "password": PASSWORD})
+    assert response.status_code == 400

@@ -49,7 +49,8 @@ def test_rewards_show_cost_and_why_one_is_out_of_reach(rich_member, member_clien
     reward_create(program=rich_member.program, code="MUG", name="Mug", points_cost=1000)
     text = member_client.get(f"/portal/{rich_member.program.slug}/rewards/").text
     assert "Free coffee" in text and "100 points" in text
-    assert f'href="/portal/{rich_member.program.slug}/rewards/COFFEE/redeem/"' in text
+    assert f'action="/portal/{rich_member.program.slug}/rewards/COFFEE/redeem/"' in text
+    assert text.count(">Redeem</button>") == 1
     assert "750 more points needed" in text
     assert "/rewards/MUG/redeem/" not in text
 
