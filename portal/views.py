@@ -19,6 +19,7 @@ from ledger.models import Kind
 from ledger.selectors import account_balance_get, account_open_lots, statement_page
 from ledger.services import account_lock
 from loyalty.errors import DomainError
+from loyalty.images import image_response
 from programs.models import Program
 from rewards.models import Redemption
 from rewards.selectors import redemption_get, reward_eligibility, reward_get_by_code, reward_list, voucher_get
@@ -54,6 +55,21 @@ def brand_css(request, program_slug: str):
     text = accent if _contrast(accent, "#ffffff") >= 4.5 else "#101828"
     css = f":root {{ --portal-accent: {accent}; --portal-accent-ink: {ink}; --portal-accent-text: {text}; }}\n"
     return HttpResponse(css, content_type="text/css; charset=utf-8")
+
+
+@require_safe
+def logo(request, program_slug: str):
+    """The program's logo: public, as it stands on the sign-in page."""
+    program = Program.objects.filter(slug=program_slug).first()
+    if program is None:
+        raise Http404("No such program.")
+    return image_response(program.logo, cache_control="public, max-age=3600")
+
+
+@require_safe
+@portal_view()
+def reward_image(request, code: str):
+    return image_response(_reward_or_404(request.program, code).image)
 
 
 def _luminance(colour: str) -> float:

@@ -115,3 +115,28 @@ def test_language_follows_the_browser_and_is_announced(member_client, program):
     assert "Accept-Language" in response["Vary"]
     assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
     assert Client().get(f"/portal/{program.slug}/login/", HTTP_ACCEPT_LANGUAGE="fr")["Content-Language"] == "en"
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_the_logo_and_reward_pictures_are_served_by_the_portal(program, member_client, coffee, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    settings.MEDIA_ROOT = tmp_path
+    program.logo.save("logo.png", ContentFile(_png()))
+    coffee.image.save("coffee.png", ContentFile(_png()))
+    assert f'src="/portal/{program.slug}/logo"' in Client().get(f"/portal/{program.slug}/login/").text
+    assert Client().get(f"/portal/{program.slug}/logo")["Content-Type"] == "image/png"
+    assert f'src="/portal/{program.slug}/rewards/COFFEE/image"' in member_client.get(
+        f"/portal/{program.slug}/rewards/").text
+    assert member_client.get(f"/portal/{program.slug}/rewards/COFFEE/image")["Content-Type"] == "image/png"
+    assert Client().get(f"/portal/{program.slug}/rewards/COFFEE/image").status_code == 302
+    assert member_client.get(f"/portal/{program.slug}/rewards/NOPE/image").status_code == 404
