@@ -30,6 +30,7 @@ from .access import portal_view
 from .qr import qr_svg
 
 PAGE_SIZE = 20
+EXPIRY_DATES_SHOWN = 4
 MAX_PAGE = 2500
 
 
@@ -98,13 +99,18 @@ def home(request):
     balance = account_balance_get(member=member)
     zone = _zone(member.program)
     pending: dict = {}
+    expiring: dict = {}
     for lot in account_open_lots(account=account) if account is not None else []:
         if not lot.released:
             day = lot.available_at.astimezone(zone).date()
             pending[day] = pending.get(day, 0) + lot.remaining
+        elif lot.expires_at is not None:
+            day = lot.expires_at.astimezone(zone).date()
+            expiring[day] = expiring.get(day, 0) + lot.remaining
     return render(request, "portal/home.html", {
         "balance": balance,
         "pending_days": sorted(pending.items()),
+        "expiring_days": sorted(expiring.items())[:EXPIRY_DATES_SHOWN],
         "tier": member_tier_get(member=member),
         "card_qr": qr_svg(member.card_number, label=_("QR code of your card %(number)s")
                           % {"number": member.card_number}),

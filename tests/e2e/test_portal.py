@@ -83,5 +83,11 @@ def test_anna_on_her_phone(phone_page, anna):
     walk(phone_page, anna, "phone")
 
 
-def test_anna_at_a_desk(page, anna):
+def test_anna_at_a_desk_in_another_brand(page, anna):
+    # A teal café: the portal takes the program's accent for its card, buttons and tabs.
+    anna.program.accent_color = "#0f766e"
+    anna.program.save(update_fields=["accent_color"])
     walk(page, anna, "desktop")
+    page.goto(f"/portal/{anna.program.slug}/login/")
+    button = page.get_by_role("button", name="Sign in")
+    assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"

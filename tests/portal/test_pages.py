@@ -22,6 +22,14 @@ def test_home_shows_the_pos_balance_pending_tier_and_card(rich_member, member_cl
     assert re.search(r'<svg role="img" aria-label="QR code of your card', text)
 
 
+def test_home_lists_what_expires_when(member_with_login, member_client, django_assert_max_num_queries):
+    earn(member_with_login, 120, expires_in_days=30)
+    earn(member_with_login, 40, expires_in_days=60)
+    with django_assert_max_num_queries(12):
+        text = member_client.get(f"/portal/{member_with_login.program.slug}/").text
+    assert "Points expiring" in text and "120 on" in text and "40 on" in text
+
+
 def test_home_with_nothing_yet(member_client, program):
     response = member_client.get(f"/portal/{program.slug}/")
     assert response.status_code == 200 and "No pending points" in response.text
