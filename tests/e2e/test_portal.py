@@ -91,3 +91,28 @@ def test_anna_at_a_desk_in_another_brand(page, anna):
     page.goto(f"/portal/{anna.program.slug}/login/")
     button = page.get_by_role("button", name="Sign in")
     assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(15, 118, 110)"
+
+
+def test_joining_on_a_phone_and_a_wrong_password(phone_page, demo):
+    page, slug = phone_page, demo.program.slug
+    page.goto(f"/portal/{slug}/login/")
+    page.get_by_label("Email").fill(demo.members[1].email)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_text("do not match").is_visible()
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Join now").click()
+    page.get_by_role("button", name="Join").click()  # nothing filled in: each field says what it needs
+    assert page.locator(".field-error").count() == 4
+    assert_accessible(page)
+    screenshot(page, "portal-signup-errors-phone.png")
+    page.get_by_label("Email").fill("dora.weiss@example.com")
+    page.get_by_label("Password").fill("bright-copper-kettle")
+    page.get_by_label("First name").fill("Dora")
+    page.get_by_label("Last name").fill("Weiss")
+    page.get_by_role("button", name="Join").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("img", name="QR code of your card").is_visible()
+    found = pos_client(DEMO_API_KEY).get("/api/v1/pos/members/lookup/", {"email": "dora.weiss@example.com"})
+    assert found.status_code == 200 and found.json()["first_name"] == "Dora"
