@@ -2,11 +2,12 @@
 
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, login, logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -104,10 +105,10 @@ def sign_in(request):
 
 
 def _locked_out(request, credentials):
-    """Axes' middleware answers with the lockout page for a request it finds marked so."""
-    request.axes_locked_out = True
-    request.axes_credentials = credentials
-    return HttpResponse(status=429)
+    """The portal's own lockout page: axes' page speaks to staff (and would show the per-program username)."""
+    request.axes_locked_out = False  # else axes' middleware swaps in its page
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    return render(request, "portal/locked_out.html", {"minutes": minutes}, status=429)
 
 
 @require_POST

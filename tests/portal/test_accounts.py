@@ -67,7 +67,9 @@ def test_sign_in_is_refused_after_too_many_failures(member_with_login, settings)
     for _ in range(3):
         client.post(url, {"email": member_with_login.email, "password": "wrong"})
     response = client.post(url, {"email": member_with_login.email, "password": PASSWORD})
-    assert response.status_code == 429
+    assert response.status_code == 429 and "Too many sign-in attempts" in response.text
+    assert f"{member_with_login.program.slug}:" not in response.text
+    assert "_auth_user_id" not in client.session
 
 
 def test_staff_login_is_not_a_member_login(program, db):
