@@ -206,6 +206,8 @@ def _reward_or_404(program, code: str):
 def redeem(request, code: str):
     member, program = request.member, request.program
     reward = _reward_or_404(program, code)
+    if reward.is_pay_with_points:  # the amount is chosen at the till for now; the rewards page says so
+        raise Http404("Not redeemable here.")
     form = ConfirmForm(request.POST or None, initial={"redemption": uuid.uuid4()})
     problem = ""
     if request.method == "POST":
