@@ -156,3 +156,10 @@ def test_the_logo_and_reward_pictures_are_served_by_the_portal(program, member_c
     assert member_client.get(f"/portal/{program.slug}/rewards/COFFEE/image")["Content-Type"] == "image/png"
     assert Client().get(f"/portal/{program.slug}/rewards/COFFEE/image").status_code == 302
     assert member_client.get(f"/portal/{program.slug}/rewards/NOPE/image").status_code == 404
+
+
+def test_a_member_who_chose_german_gets_german_whatever_the_browser(member_with_login, member_client, program):
+    member_with_login.language = "de"
+    member_with_login.save(update_fields=["language"])
+    response = member_client.get(f"/portal/{program.slug}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Content-Language"] == "de"
