@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "notifications",
     "webhooks",
     "staff",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("staff/", include("staff.urls")),
+    path("portal/", include("portal.urls")),
     path("", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI's script served as a file of its own (no inline script); its stylesheet draws icons from

@@ -1,5 +1,6 @@
 from datetime import date
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -82,6 +83,23 @@ def member_enrol(
 
     member_enrolled.send(sender=Member, member=member)  # the ledger opens the account, earning grants a bonus
     announce(program=program, type="member.enrolled", member=member, key=str(member.pk), payload={})
+    return member
+
+
+def member_username(*, program: Program, email: str) -> str:
+    """A member's login name: logins are per program, so one email may sign in to several programs."""
+    return f"{program.slug}:{email.strip().lower()}"
+
+
+@transaction.atomic
+def member_login_create(*, member: Member, password: str) -> Member:
+    """Give ``member`` a sign-in for the portal of their program (they have none yet)."""
+    if member.user_id is not None:
+        raise DomainError.invalid("email", "This member can already sign in.")
+    member.user = get_user_model().objects.create_user(
+        username=member_username(program=member.program, email=member.email), email=member.email,
+        password=password, first_name=member.first_name, last_name=member.last_name)
+    member.save(update_fields=["user"])
     return member
 
 

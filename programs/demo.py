@@ -12,7 +12,7 @@ from django.db import transaction
 
 from loyalty.errors import DomainError
 from members.models import Member
-from members.services import member_enrol
+from members.services import member_enrol, member_login_create
 from staff.demo import staff_demo_seed
 from tiers.models import Tier, TierPolicy
 from tiers.services import tier_define, tier_policy_set
@@ -83,12 +83,7 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
         if member is None:
             member = member_enrol(program=program, store=store, email=email, first_name=first, last_name=last,
                                   phone=phone, marketing_opt_in=True)
-            user = get_user_model().objects.create_user(
-                username=f"{program.slug}:{email}", email=email, password=DEMO_MEMBER_PASSWORD,
-                first_name=first, last_name=last,
-            )
-            member.user = user
-            member.save(update_fields=["user"])
+            member_login_create(member=member, password=DEMO_MEMBER_PASSWORD)
         result.members.append(member)
 
     users = get_user_model().objects

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
@@ -112,7 +113,10 @@ def _log(redemption: Redemption, from_status: str, actor: str, now: datetime, re
 
 
 @service_atomic
-def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int | None = None) -> Redemption:
+def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int | None = None,
+                  redemption_id: uuid.UUID | None = None) -> Redemption:
+    """``redemption_id`` lets a caller name the redemption before asking (a form's one-time id), so it can tell
+    a second submit of the same form from a new redemption."""
     cost = redemption_points(reward=reward, points=points)
     now = timezone.now()
     account = account_lock(member=member)  # serialises this member's redemptions (limits, balance)
@@ -130,6 +134,8 @@ def reward_redeem(*, member, reward: Reward, store=None, actor: str, points: int
         issued_at=now, actor=actor,
         expires_at=now + timedelta(days=reward.voucher_valid_days) if reward.voucher_valid_days else None,
     )
+    if redemption_id is not None:
+        redemption.id = redemption_id
     if reward.is_pay_with_points:
         redemption.discount_amount = (Decimal(cost) * reward.money_per_point).quantize(Decimal("0.01"),
                                                                                        rounding=ROUND_FLOOR)

@@ -5,18 +5,15 @@ type and bounded size, without the metadata (camera, location) or trailing bytes
 """
 
 import io
-import mimetypes
 import uuid
 
 from django import forms
 from django.core.files.base import ContentFile
-from django.http import FileResponse, Http404
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # far below Pillow's decompression-bomb limit, far above any logo
 MAX_SIDE = 1600  # what is kept: enough for a retina card, small enough for a list of thumbnails
-SERVED_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 FORMATS = {"PNG": ("png", {"optimize": True}), "JPEG": ("jpg", {"quality": 88}), "WEBP": ("webp", {"quality": 88})}
 
 
@@ -62,20 +59,3 @@ def _reencoded(upload, kind: str) -> ContentFile:
     except (OSError, UnidentifiedImageError, ValueError) as error:
         raise forms.ValidationError("This image could not be read: upload another PNG, JPEG or WebP file.") from error
     return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.{extension}")
-
-
-def image_response(field_file) -> FileResponse:
-    """A stored image for a staff page, or 404 when there is none (or its file has gone)."""
-    if not field_file or not field_file.name:
-        raise Http404("No image.")
-    content_type = mimetypes.guess_type(field_file.name)[0]
-    if content_type not in SERVED_TYPES:
-        # only raster types a browser cannot run script from, whatever the admin let through
-        raise Http404("No image.")
-    try:
-        handle = field_file.storage.open(field_file.name, "rb")
-    except FileNotFoundError as error:
-        raise Http404("No image.") from error
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=300"
-    return response

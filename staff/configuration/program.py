@@ -9,13 +9,14 @@ from django.db import transaction
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_safe
 
+from loyalty.images import image_response
 from programs.services import program_update
 
 from ..access import staff_view
 from ..models import StaffPolicy
 from ..services import staff_policy_update
 from .forms import SettingsForm, plain_number
-from .images import UploadedImageField, image_response
+from .images import UploadedImageField
 from .pages import audited_change, redirect_to
 
 PROGRAM_FIELDS = ["name", "points_per_unit", "pending_days", "expiry_days", "claim_window_days", "time_zone",

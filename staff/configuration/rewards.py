@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
+from loyalty.images import image_response
 from rewards.models import Reward, RewardCategory
 from rewards.services import reward_category_create, reward_create, reward_update
 from tiers.models import Tier
@@ -15,7 +16,7 @@ from tiers.models import Tier
 from ..access import staff_object, staff_view
 from ..services import snapshot
 from .forms import DATETIME_INPUT, SettingsForm, plain_number
-from .images import UploadedImageField, image_response
+from .images import UploadedImageField
 from .pages import audited_change, in_program_time, redirect_to
 
 REWARD_FIELDS = ["name", "description", "type", "points_cost", "discount_value", "points_min", "points_max",
