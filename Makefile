@@ -59,7 +59,8 @@ test: install-dev
 # var/screenshots/; the README shows these.
 README_SCREENSHOTS = home-desktop.png home-phone.png admin-members.png staff-home-manager.png \
 	staff-member-page-desktop.png staff-member-explain-purchase-desktop.png staff-rules-new-preview-view.png \
-	staff-data-reports.png staff-walk-manager-approvals-tablet.png
+	staff-data-reports.png staff-walk-manager-approvals-tablet.png \
+	portal-home-phone.png portal-rewards-phone.png portal-voucher-phone.png
 screenshots: install-dev
 	$(BIN)/python -m pytest tests/e2e -q
 	cd var/screenshots && cp $(README_SCREENSHOTS) ../../docs/screenshots/
