@@ -175,7 +175,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 TIME_ZONE = "UTC"
 USE_I18N = True
-# The portal's German (locale/de): `manage.py makemessages -l de`, translate, `manage.py compilemessages`; the .mo is committed.
+# The portal's German (locale/de): `manage.py makemessages -l de`, translate, then `manage.py compilemessages`;
+# the .mo is committed, so an install needs no gettext tools.
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
