@@ -174,6 +174,11 @@ def handler400(request, exception=None):
 def handler403(request, exception=None):
     if _is_api(request):
         return _django_problem(403, "permission_denied", "Forbidden.")
+    if getattr(request, "staff", None) is not None:
+        # refused by the dashboard's own guard: the page keeps the dashboard around it (navigation, sign out)
+        from django.shortcuts import render
+
+        return render(request, "staff/403.html", status=403)
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)

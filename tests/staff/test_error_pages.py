@@ -26,3 +26,9 @@ def test_a_missing_record_in_the_dashboard_leads_back_to_the_dashboard(manager_c
     response = manager_client.get("/staff/settings/tiers/999999/")
     assert response.status_code == 404
     assert 'href="/staff/"' in response.content.decode()
+
+
+def test_the_refusal_keeps_the_dashboard_around_it(agent_client):
+    body = agent_client.get("/staff/settings/").content.decode()
+    assert 'aria-label="Dashboard"' in body  # the staff navigation
+    assert "Sign out" in body and "Staff sign in" not in body
