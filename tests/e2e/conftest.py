@@ -97,7 +97,10 @@ def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
     """axe-core (vendored) run in the page: the violations of the given impacts, as short dicts.
 
     The vendored file is loaded from the site's own static files, which the Content-Security-Policy allows.
+    A click that navigates returns once the URL has changed, before the new document has a head to add the
+    script to, so the page is first allowed to finish loading.
     """
+    page.wait_for_load_state()
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
     results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
