@@ -28,7 +28,10 @@ class Member(models.Model):
     first_name = models.CharField(max_length=100, blank=True, default="")
     last_name = models.CharField(max_length=100, blank=True, default="")
     birth_date = models.DateField(null=True, blank=True)
-    language = models.CharField(max_length=8, default="en", choices=settings.LANGUAGES)
+    language = models.CharField(
+        max_length=8, blank=True, default="", choices=settings.LANGUAGES,
+        help_text="The member's own choice; empty until they choose, when pages follow the browser.",
+    )
     referral_code = models.CharField(max_length=16)
     referred_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals"
@@ -37,6 +40,12 @@ class Member(models.Model):
     marketing_opt_in_at = models.DateTimeField(
         null=True, blank=True, help_text="When consent was last given or withdrawn."
     )
+    marketing_opt_in_source = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="Where consent was last given or withdrawn: pos, portal, staff, import.",
+    )
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the member confirmed the email address by its link.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     enrolled_at = models.DateTimeField(db_index=True)
     enrolled_store = models.ForeignKey(

@@ -43,7 +43,7 @@ def member_enrol(
     birth_date: date | None = None,
     referral_code: str | None = None,
     marketing_opt_in: bool = False,
-    language: str = "en",
+    language: str = "",
     store: Store | None = None,
 ) -> Member:
     email = email.strip()

@@ -41,10 +41,9 @@ def signed_in_member(request, program: Program) -> Member | None:
 def page_language(request, member: Member | None) -> str:
     """The member's own choice, else the browser's (``en``/``de``), else English.
 
-    Enrolment stores ``en`` for everyone who was not asked (the till, the demo), so only another language
-    reads as a choice until the profile lets a member choose explicitly.
+    A member enrolled without being asked (at the till, the demo members) has ``language`` empty: chosen none.
     """
-    if member is not None and member.language in LANGUAGES and member.language != settings.LANGUAGE_CODE:
+    if member is not None and member.language in LANGUAGES:
         return member.language
     return translation.get_language_from_request(request)
 

@@ -38,6 +38,14 @@ class Program(models.Model):
     claim_window_days = models.PositiveIntegerField(
         default=30, help_text="How long a guest purchase can be claimed by a member."
     )
+    redemption_undo_minutes = models.PositiveIntegerField(
+        default=15, help_text="For how long a member may undo a redemption in the portal while the voucher is unused.",
+    )
+    transfer_daily_limit = models.PositiveIntegerField(
+        null=True, blank=True, default=10000,
+        help_text="Most points a member may transfer to other members per day; empty means no limit, 0 turns "
+                  "transfers off.",
+    )
     time_zone = models.CharField(
         max_length=64, default="UTC", validators=[validate_time_zone],
         help_text="IANA zone (e.g. Europe/Berlin) in which rule dates, times of day and birthdays are read.",
