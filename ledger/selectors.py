@@ -297,6 +297,27 @@ def liability_by_day(*, program_id, start_at, end_at, zone) -> dict:
     return days
 
 
+def ledger_daily_totals(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, kind, signed points, entries)]`` of the program's entries booked from ``start_at`` up to
+    ``end_at``: one grouped read, what the analytics rollups store."""
+    return list(
+        LedgerEntry.objects.filter(program_id=program_id, created_at__gte=start_at, created_at__lt=end_at)
+        .annotate(day=TruncDate("created_at", tzinfo=zone)).order_by().values("day", "kind")
+        .annotate(points=Sum("points"), entries=Count("id")).values_list("day", "kind", "points", "entries"))
+
+
+def ledger_kind_totals(*, program_id, end_at) -> dict[str, int]:
+    """``{kind: signed points}`` of every entry of the program booked before ``end_at``."""
+    return dict(LedgerEntry.objects.filter(program_id=program_id, created_at__lt=end_at).order_by().values("kind")
+                .annotate(points=Sum("points")).values_list("kind", "points"))
+
+
+def first_entry_at(*, program_id):
+    """When the program's first ledger entry was booked (``None``: it has none)."""
+    return LedgerEntry.objects.filter(program_id=program_id).order_by("id").values_list("created_at", flat=True) \
+        .first()
+
+
 def points_expiring_by_month(*, program_id, after, until, zone) -> list[tuple]:
     """``[(first day of the local month, points, accounts)]`` of the points that expire after ``after`` up to
     ``until``: what is left in lots not expired yet, pending ones included."""

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rewards",
     "notifications",
     "webhooks",
+    "analytics",
     "staff",
     "portal",
 ]
@@ -272,6 +273,10 @@ CELERY_BEAT_SCHEDULE = {
     "recalculate-tiers": {"task": "loyalty.for_each_program", "args": ["tiers.tasks.tier_recalculate_program"],
                           "schedule": crontab(hour=2, minute=30)},
     "verify-ledger": {"task": "ledger.tasks.ledger_verify", "schedule": crontab(hour=4, minute=0)},
+    # After midnight in every zone the programs use is still "yesterday" for some; rolling up yesterday and
+    # today each night, the late hours of a western program's day are rolled up the night after.
+    "roll-up-analytics": {"task": "loyalty.for_each_program", "args": ["analytics.tasks.rollup_program"],
+                          "schedule": crontab(hour=0, minute=40)},
     "purge-idempotency-keys": {"task": "loyalty.tasks.purge_idempotency_keys", "schedule": crontab(hour=3, minute=45)},
     "send-expiry-warnings": {"task": "notifications.tasks.send_expiry_warnings",
                              "schedule": crontab(hour=9, minute=0)},

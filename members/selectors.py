@@ -316,3 +316,12 @@ def member_search(*, program: Program, query: str, page: int = 1, page_size: int
         member.program = program
     return MemberSearch(query=query, members=[shown[pk] for pk in ids if pk in shown], page=page, pages=pages,
                         total=len(found), more=more)
+
+
+def enrolments_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, store id or None, enrolments)]`` of the members who joined from ``start_at`` up to
+    ``end_at``, by the store that enrolled them (``None``: the portal, an import)."""
+    return list(
+        Member.objects.filter(program_id=program_id, enrolled_at__gte=start_at, enrolled_at__lt=end_at)
+        .annotate(day=TruncDate("enrolled_at", tzinfo=zone)).order_by().values("day", "enrolled_store_id")
+        .annotate(enrolments=Count("id")).values_list("day", "enrolled_store_id", "enrolments"))
