@@ -28,6 +28,7 @@ from tiers.selectors import member_tier_get
 
 from .access import portal_view
 from .qr import qr_svg
+from .recovery import email_notice
 
 PAGE_SIZE = 20
 EXPIRY_DATES_SHOWN = 4
@@ -116,6 +117,7 @@ def home(request):
                           % {"number": member.card_number}),
         "vouchers": Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED)
         .select_related("reward").order_by("-issued_at")[:5],
+        "email_notice": email_notice(request),
     })
 
 
