@@ -124,7 +124,7 @@ def member_login_claim(*, member: Member, email: str, password: str) -> Member:
 def member_password_set(*, member: Member, password: str) -> Member:
     """A new password for the member's login, by a link sent to their email (which thereby counts as
     confirmed). The login's other sessions end: Django checks each session against the password hash."""
-    member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
+    member = Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=member.pk)
     if member.user is None:
         raise DomainError.invalid("password", "This member has no login yet.")
     member.user.set_password(password)
