@@ -19,7 +19,7 @@ COMMON_PLACEHOLDERS = [
 
 LINK_VALIDITY = [
     ("data.hours", "How many hours the link works"),
-    ("data.days", "The same in whole days, when it is at least a day (else empty)"),
+    ("data.days", "The same in whole days, from two days on (else empty)"),
 ]
 
 PLACEHOLDERS = {
@@ -88,5 +88,5 @@ def sample_data(kind: str) -> dict:
                               "hours": 2, "days": None},
         Kind.EMAIL_CONFIRMATION: {"link": "https://example.com/portal/sample/email/confirm/sample-link/",
                                   "hours": 168, "days": 7},
-        Kind.CARD_CLAIM: {"link": "https://example.com/portal/sample/claim/sample-link/", "hours": 24, "days": 1},
+        Kind.CARD_CLAIM: {"link": "https://example.com/portal/sample/claim/sample-link/", "hours": 24, "days": None},
     }[kind]

@@ -611,7 +611,7 @@ def account_link_send(*, member: Member, kind: str, link: str, hours: int, reque
     if reason := outbox_refusal(member, kind, program_settings):
         logger.info("no %s email to member %s: %s", kind, member.pk, reason)
         return False
-    data = {"link": link, "hours": hours, "days": hours // 24 if hours >= 24 and hours % 24 == 0 else None}
+    data = {"link": link, "hours": hours, "days": hours // 24 if hours >= 48 and hours % 24 == 0 else None}
     dedupe_key = f"{kind}:{member.pk}:{request_key}"
     row = outbox_values(member=member, kind=kind, data=data, dedupe_key=dedupe_key,
                         program_settings=program_settings, now=timezone.now())

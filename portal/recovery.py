@@ -68,7 +68,7 @@ class EmailForm(_OnceForm):
 class ClaimForm(_OnceForm):
     card_number = forms.CharField(
         label=gettext_lazy("Card number"), max_length=40,
-        help_text=gettext_lazy("The 16 digits under the barcode of your card."),
+        help_text=gettext_lazy("The 16 digits on your card."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}))
     email = forms.EmailField(
         label=gettext_lazy("Email"), max_length=254,

@@ -52,6 +52,7 @@ def test_a_till_member_claims_their_card_and_keeps_their_points(member, program)
     message = sent_message(row)
     assert message.subject == "Use your Coffee Club card online"
     assert f"ending {member.card_number[-4:]}" in message.body and row.context["data"]["link"] in message.body
+    assert "works once, for 24 hours" in message.body
 
     client = Client()
     link = last_link("card_claim")
