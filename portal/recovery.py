@@ -54,10 +54,17 @@ def _request_key(form) -> str:
 
 
 class _OnceForm(forms.Form):
-    request = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    request = forms.Field(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, initial=None, **kwargs):
         super().__init__(*args, initial={"request": uuid.uuid4(), **(initial or {})}, **kwargs)
+
+    def clean_request(self):
+        """A garbled id is no reason to refuse the form: it only loses the protection against a double submit."""
+        try:
+            return uuid.UUID(str(self.cleaned_data["request"] or ""))
+        except ValueError:
+            return None
 
 
 class EmailForm(_OnceForm):
@@ -267,7 +274,7 @@ def email_confirm_send(request):
     target = _next_page(request, program)
     if member.email_verified_at is not None:
         return HttpResponseRedirect(target)
-    form.is_valid()  # a missing or odd one-time id only means no protection against a double click
+    form.is_valid()  # the fields are hidden: whatever they hold, the link is sent
     if not mailbox_within_limit(program, member.email):
         messages.error(request, _("We have sent several links in the last hour. Please check your inbox and "
                                   "spam folder, or try again later."))

@@ -185,6 +185,12 @@ def test_a_bad_email_is_refused_beside_the_field(program):
     assert not Outbox.objects.exists()
 
 
+def test_a_garbled_form_id_still_sends_the_link(member_with_login, program):
+    for junk in ("not-a-uuid", "\x00", "x" * 500):
+        assert ask(Client(), program, member_with_login.email, request=junk).status_code == 302
+    assert len(queued("password_reset")) == 3
+
+
 def test_a_double_submit_sends_one_email(member_with_login, program):
     form_id = "6f1c1f77-9a57-4d3c-b1f2-5e0a3c6c1c11"
     client = Client()
