@@ -150,3 +150,16 @@ def test_confirming_the_email_address(request, demo, size):
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_claiming_a_card_made_at_the_till(request, demo, size):
     claiming(request.getfixturevalue("phone_page" if size == "phone" else "page"), demo, size)
+
+
+def test_the_pages_in_german_on_a_phone(phone_page, demo):
+    page, slug = phone_page, demo.program.slug
+    page.set_extra_http_headers({"Accept-Language": "de-DE,de;q=0.9"})
+    page.goto(f"/portal/{slug}/login/")
+    page.get_by_role("link", name="Passwort vergessen?").click()
+    page.get_by_role("button", name="Link zum Zurücksetzen senden").click()
+    assert page.locator("#id_email_error").is_visible()
+    check(page, "reset-de", "phone")
+    page.goto(f"/portal/{slug}/claim/")
+    assert page.get_by_label("Kartennummer").is_visible()
+    check(page, "claim-de", "phone")
