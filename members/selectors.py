@@ -165,6 +165,12 @@ def member_emails_taken(*, program: Program, emails) -> set[str]:
             .values_list("email", flat=True)}
 
 
+def member_has_login(*, program: Program, email: str) -> bool:
+    """Whether the program's member with ``email`` can sign in to the portal (False: no such member, or one
+    enrolled at the till who has no login yet)."""
+    return Member.objects.filter(program=program, email__lower=email.strip().lower(), user__isnull=False).exists()
+
+
 MEMBER_EXPORT_FIELDS = (
     "id", "card_number", "email", "phone", "first_name", "last_name", "birth_date", "language", "status",
     "marketing_opt_in", "enrolled_at", "referral_code",

@@ -30,6 +30,7 @@ from tiers.selectors import member_tier_progress
 
 from .access import portal_view
 from .qr import barcode_svg, qr_svg
+from .recovery import email_notice
 from .templatetags.portal_format import money, number
 
 PAGE_SIZE = 20
@@ -122,6 +123,7 @@ def home(request):
         "card_barcode": barcode_svg(member.card_number, label=_("Barcode of your card %(number)s") % card_words),
         "vouchers": Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED)
         .select_related("reward").order_by("-issued_at")[:5],
+        "email_notice": email_notice(request),
     })
 
 
