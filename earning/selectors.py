@@ -44,6 +44,12 @@ def member_has_purchased(*, member) -> bool:
 
 
 
+def member_purchased_earlier(*, member, than: datetime) -> bool:
+    """Whether the member has a purchase dated before ``than``: "first purchase" for a purchase of that date
+    (a claimed one)."""
+    return Purchase.objects.filter(member=member, occurred_at__lt=than).exists()
+
+
 def referral_bonus_granted(*, referee) -> bool:
     return RuleAward.objects.filter(member=referee, source_type="referral", source_id=str(referee.pk)).exists()
 
