@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
 
 from django.db.models import Sum
@@ -84,3 +85,12 @@ def member_purchases_recent(*, member, limit: int = 10) -> list[Purchase]:
     """The member's latest purchases with their store and returns (``purchase_member_recent_idx``)."""
     return list(Purchase.objects.filter(member=member).select_related("store").prefetch_related("returns")
                 .order_by("-occurred_at", "-id")[:limit])
+
+
+def member_purchase_get(*, member, purchase_id) -> Purchase | None:
+    """One of ``member``'s own purchases by id, with its store; another member's is None."""
+    try:
+        purchase_id = uuid.UUID(str(purchase_id))
+    except ValueError:
+        return None
+    return Purchase.objects.filter(member=member, pk=purchase_id).select_related("store").first()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Q, Sum, Value
@@ -332,6 +332,22 @@ def transfer_sent_points(*, account, start: datetime, end: datetime) -> int:
                                        created_at__lt=end)
             .aggregate(points=Coalesce(Sum("points"), Value(0)))["points"])
     return -sent
+
+
+def program_day(*, program, at: datetime) -> tuple[datetime, datetime]:
+    """The program-local calendar day containing ``at``, as ``[start, end)``."""
+    zone = ZoneInfo(program.time_zone or "UTC")
+    day = at.astimezone(zone).date()
+    return datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
+def transfer_left_today(*, program, account, now: datetime) -> int | None:
+    """Points the account may still send today under the program's daily limit (None: no limit)."""
+    limit = program.transfer_daily_limit
+    if limit is None:
+        return None
+    start, end = program_day(program=program, at=now)
+    return max(limit - transfer_sent_points(account=account, start=start, end=end), 0)
 
 
 def transfer_sent_get(*, sender, idempotency_key: str) -> tuple[int, object] | None:

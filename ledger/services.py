@@ -21,9 +21,8 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
@@ -35,7 +34,7 @@ from loyalty.transactions import service_atomic
 
 from . import sql
 from .models import Kind, LedgerEntry, LedgerTransaction, PointsAccount, PointsLot, VerificationRun
-from .selectors import LedgerReport, ledger_verify_report, transfer_sent_points
+from .selectors import LedgerReport, ledger_verify_report, transfer_left_today
 from .signals import points_expired
 
 logger = logging.getLogger(__name__)
@@ -586,14 +585,6 @@ def points_transfer(
                  source_type="transfer", source_id="", actor=actor, reason=reason, postings=[out, into], now=now)
 
 
-def _local_day(program, now: datetime) -> tuple[datetime, datetime]:
-    """The program-local calendar day containing ``now``, as ``[start, end)``."""
-    zone = ZoneInfo(program.time_zone or "UTC")
-    day = now.astimezone(zone).date()
-    start = datetime.combine(day, time(0), zone)
-    return start, datetime.combine(day + timedelta(days=1), time(0), zone)
-
-
 @transaction.atomic
 def points_transfer_member(
     *, sender, recipient, points: int, idempotency_key: str, actor: str,
@@ -623,13 +614,11 @@ def points_transfer_member(
     source, _ = _lock_accounts(sender, recipient)
     if existing := _replay(source.program_id, idempotency_key):
         return existing
-    if limit is not None:
-        start, end = _local_day(program, timezone.now())
-        left = max(limit - transfer_sent_points(account=source, start=start, end=end), 0)
-        if points > left:
-            raise DomainError("transfer_limit_reached",
-                              f"At most {limit} points a day may be transferred; {left} left today.",
-                              title="Transfer limit reached", extra={"limit": limit, "left": left})
+    left = transfer_left_today(program=program, account=source, now=timezone.now())
+    if left is not None and points > left:
+        raise DomainError("transfer_limit_reached",
+                          f"At most {limit} points a day may be transferred; {left} left today.",
+                          title="Transfer limit reached", extra={"limit": limit, "left": left})
     return points_transfer(sender=sender, recipient=recipient, points=points, idempotency_key=idempotency_key,
                            actor=actor)
 

@@ -316,3 +316,9 @@ def member_search(*, program: Program, query: str, page: int = 1, page_size: int
         member.program = program
     return MemberSearch(query=query, members=[shown[pk] for pk in ids if pk in shown], page=page, pages=pages,
                         total=len(found), more=more)
+
+
+def member_referrals(*, member: Member, limit: int = 200) -> list[Member]:
+    """The members ``member`` referred, newest first."""
+    return list(Member.objects.filter(program_id=member.program_id, referred_by=member)
+                .only("id", "first_name", "last_name", "enrolled_at").order_by("-enrolled_at")[:limit])
