@@ -45,7 +45,7 @@ def initials(member) -> str:
     """What the portal shows of another member: "A. S.", else their email masked ("a•••@e•••")."""
     letters = [name.strip()[0].upper() + "." for name in (member.first_name, member.last_name) if name.strip()]
     if letters:
-        return " ".join(letters)
+        return "\u00a0".join(letters)  # kept on one line
     local, _at, domain = member.email.partition("@")
     return f"{local[:1]}•••@{domain[:1]}•••"
 

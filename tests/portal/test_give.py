@@ -54,7 +54,7 @@ def test_the_give_page_is_in_the_nav_and_lists_the_ways_to_give(rich_member, mem
 def test_transfer_confirms_with_initials_only_then_moves_points_once(rich_member, member_client, grace, program):
     form = member_client.post(give_url(program, "transfer/"), {"recipient": grace.card_number, "points": "200"})
     assert form.status_code == 200
-    assert "Send 200 points to G. H.?" in form.text
+    assert "Send 200 points to G.\u00a0H.?" in form.text
     assert "Grace" not in form.text and "Hopper" not in form.text and grace.email not in form.text
     assert balances(rich_member)[0] == 250  # nothing moves before "Confirm"
     fields = {name: hidden(form.text, name) for name in ("recipient", "points", "key")}
@@ -65,12 +65,12 @@ def test_transfer_confirms_with_initials_only_then_moves_points_once(rich_member
     assert balances(rich_member)[0] == 50 and balances(grace)[0] == 200
     assert LedgerTransaction.objects.filter(kind=Kind.TRANSFER_OUT).count() == 1
     page = member_client.get(done["Location"]).text
-    assert "You sent 200 points to G. H." in page and "Grace" not in page
+    assert "G.\u00a0H. received 200 points from you" in page and "Grace" not in page
 
 
 def test_transfer_by_email_whatever_its_case(rich_member, member_client, grace, program):
     form = member_client.post(give_url(program, "transfer/"), {"recipient": " GRACE@example.com ", "points": "10"})
-    assert "Send 10 points to G. H.?" in form.text
+    assert "Send 10 points to G.\u00a0H.?" in form.text
 
 
 @pytest.mark.parametrize("recipient, points, field, message", [
