@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django import forms
+from django.core.cache import cache
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -39,6 +40,28 @@ from rewards.services import cause_donate
 from .access import portal_view
 
 MAX_POINTS = 1_000_000_000
+# Guards against guessing: receipt numbers are often short and sequential, and a look-up of a card number or
+# email answers with initials. Counted per member per hour, in the cache.
+CLAIM_MISSES_PER_HOUR = 10
+LOOKUPS_PER_HOUR = 30
+HOUR = 3600
+
+
+def _tries_key(member, what: str) -> str:
+    return f"portal:give:{what}:{member.pk}"
+
+
+def _tries_used(member, what: str) -> int:
+    return cache.get(_tries_key(member, what)) or 0
+
+
+def _tries_count(member, what: str) -> None:
+    key = _tries_key(member, what)
+    if not cache.add(key, 1, timeout=HOUR):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between the two calls
+            cache.add(key, 1, timeout=HOUR)
 
 
 def initials(member) -> str:
@@ -162,7 +185,13 @@ def transfer(request):
     if program.transfer_daily_limit == 0 or request.method != "POST":
         return _transfer_page(request, TransferForm())
     form = TransferForm(request.POST)
-    recipient = _transfer_check(form, member=member, program=program) if form.is_valid() else None
+    if _tries_used(member, "lookups") >= LOOKUPS_PER_HOUR:
+        return _transfer_page(request, form, status=429, problem=_(
+            "You have looked up many members in a short time. Please try again in an hour."))
+    recipient = None
+    if form.is_valid():
+        _tries_count(member, "lookups")
+        recipient = _transfer_check(form, member=member, program=program)
     if recipient is None:
         return _transfer_page(request, form, status=400)
     points = form.cleaned_data["points"]
@@ -296,11 +325,18 @@ class ClaimForm(forms.Form):
 def claim(request):
     member, program = request.member, request.program
     form = ClaimForm(request.POST if request.method == "POST" else None, program=program)
+    if request.method == "POST" and _tries_used(member, "claim-misses") >= CLAIM_MISSES_PER_HOUR:
+        form.is_valid()
+        form.add_error(None, _("You have entered many receipt numbers that did not match. Please try again in "
+                               "an hour."))
+        return render(request, "portal/give_claim.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             purchase = purchase_claim(member=member, store=form.cleaned_data["store"],
                                       external_id=form.cleaned_data["receipt"], actor=_actor(member))
         except DomainError as error:
+            if error.code != "member_suspended":
+                _tries_count(member, "claim-misses")
             if error.code == "already_claimed":
                 form.add_error("receipt", _("This receipt has already been claimed."))
             elif error.code == "member_suspended":

@@ -337,3 +337,16 @@ def test_a_suspended_member_is_refused_beside_the_form(rich_member, member_clien
 
 def test_password_constant_is_shared():
     assert PASSWORD and MemberFactory
+
+
+def test_guessing_receipts_or_members_is_stopped_after_a_while(member_client, member_with_login, guest_receipt,
+                                                               store, program, grace):
+    for number in range(10):
+        member_client.post(give_url(program, "claim/"), {"store": store.pk, "receipt": f"GUESS-{number}"})
+    stopped = member_client.post(give_url(program, "claim/"), {"store": store.pk, "receipt": "R-77"})
+    assert stopped.status_code == 429 and "try again in an hour" in stopped.text
+    assert balances(member_with_login)[0] == 0
+    for number in range(30):
+        member_client.post(give_url(program, "transfer/"), {"recipient": f"guess{number}@example.com", "points": "1"})
+    stopped = member_client.post(give_url(program, "transfer/"), {"recipient": grace.email, "points": "1"})
+    assert stopped.status_code == 429 and "G.\u00a0H." not in stopped.text and "try again in an hour" in stopped.text
