@@ -112,3 +112,20 @@ def test_a_claim_counts_as_first_purchase_by_its_date_and_grants_the_referral_bo
     guest_purchase(store)
     claim(friend, store)
     assert available(friend) == 220 and available(member) == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_members_claiming_one_receipt_at_once_one_gets_it(clock, program, store):
+    from tests.concurrency import run_together
+
+    guest_purchase(store, days_ago=0)
+    ada = MemberFactory(program=program, store=store, email="ada@example.com")
+    grace = MemberFactory(program=program, store=store, email="grace@example.com")
+
+    outcomes = run_together([lambda: claim(ada, store), lambda: claim(grace, store)])
+
+    assert sorted(status for status, _ in outcomes) == ["error", "ok"]
+    error = next(value for status, value in outcomes if status == "error")
+    assert isinstance(error, DomainError) and error.code == "already_claimed"
+    assert sorted([available(ada), available(grace)]) == [0, 20]
+    assert ledger_verify_report().ok

@@ -350,3 +350,29 @@ def test_guessing_receipts_or_members_is_stopped_after_a_while(member_client, me
         member_client.post(give_url(program, "transfer/"), {"recipient": f"guess{number}@example.com", "points": "1"})
     stopped = member_client.post(give_url(program, "transfer/"), {"recipient": grace.email, "points": "1"})
     assert stopped.status_code == 429 and "G.\u00a0H." not in stopped.text and "try again in an hour" in stopped.text
+
+
+def test_a_causes_picture_is_served_to_members_only(member_client, program, settings, tmp_path):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    out = io.BytesIO()
+    Image.new("RGB", (120, 80), (20, 120, 90)).save(out, format="PNG")
+    cause = cause_create(program=program, code="TREES", name="Plant a tree")
+    cause.image = SimpleUploadedFile("trees.png", out.getvalue(), content_type="image/png")
+    cause.save(update_fields=["image"])
+    assert f"/portal/{program.slug}/give/causes/TREES/image" in member_client.get(give_url(program)).text
+    assert member_client.get(give_url(program, "causes/TREES/image")).status_code == 200
+    assert Client().get(give_url(program, "causes/TREES/image")).status_code == 302
+
+
+def test_staff_add_causes_in_the_admin(program, admin_client):
+    assert admin_client.get("/admin/rewards/cause/add/").status_code == 200
+    response = admin_client.post("/admin/rewards/cause/add/", {
+        "program": program.pk, "code": "FOOD-BANK", "name": "Food bank", "description": "Meals.", "active": "on"})
+    assert response.status_code == 302, response.content
+    assert admin_client.get("/admin/rewards/cause/").status_code == 200
+    assert admin_client.get("/admin/rewards/donation/").status_code == 200

@@ -89,3 +89,21 @@ def test_the_liability_report_counts_a_donation_as_redeemed(program, member, tre
     assert report.movements.redeemed == 120
     assert report.closing == points_outstanding(program=program) == 180
     assert ledger_verify_report().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_form_sent_twice_at_once_gives_once(program):
+    from tests.concurrency import run_together
+
+    member = MemberFactory(program=program, email="ada@example.com")
+    trees = cause_create(program=program, code="TREES", name="Plant a tree")
+    give_points(member, 300)
+
+    outcomes = run_together([lambda: donate(member, trees, 100, "twin") for _ in range(4)])
+
+    assert [status for status, _ in outcomes] == ["ok"] * 4
+    assert len({donation.pk for _, donation in outcomes}) == 1
+    assert Donation.objects.count() == 1
+    member.account.refresh_from_db()
+    assert member.account.spendable == 200
+    assert ledger_verify_report().ok
