@@ -107,11 +107,14 @@ def account_open_lots(*, account, limit: int = 200) -> list[PointsLot]:
                 .order_by("expires_at", "earned_at", "id")[:limit])
 
 
-def statement_page(*, account, offset: int, limit: int) -> tuple[list[LedgerEntry], int]:
+def statement_page(*, account, offset: int, limit: int, kinds=None) -> tuple[list[LedgerEntry], int]:
     """``limit`` entries of the account's statement from ``offset`` (newest first) with their transactions, and
-    the sum of the points of the ``offset`` newer entries (to carry a running total down the page)."""
-    entries = (LedgerEntry.objects.filter(account=account).select_related("transaction")
-               .order_by("-created_at", "-id"))
+    the sum of the points of the ``offset`` newer entries (to carry a running total down the page). ``kinds``:
+    only entries of these kinds."""
+    entries = LedgerEntry.objects.filter(account=account)
+    if kinds is not None:
+        entries = entries.filter(kind__in=list(kinds))
+    entries = entries.select_related("transaction").order_by("-created_at", "-id")
     newer = 0
     if offset:
         newer = entries.values("points")[:offset].aggregate(total=Coalesce(Sum("points"), Value(0)))["total"]

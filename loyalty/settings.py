@@ -110,6 +110,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# A streaming replica for reports and exports (loyalty.replica): reads only, never migrated. Tests read it
+# as the primary's mirror unless they start a replica of their own.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+    DATABASES["replica"].update(ENGINE="loyalty.postgresql", CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+                                CONN_HEALTH_CHECKS=True, TEST={"MIRROR": "default"})
+    DATABASE_ROUTERS = ["loyalty.replica.ReplicaRouter"]  # without a replica, no router is asked per query
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://loyalty")}
