@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
 
 from django.db.models import Count, Q, Sum
@@ -43,6 +44,12 @@ def rule_points_awarded(*, program, rule: EarningRule, member, at: datetime) -> 
 def member_has_purchased(*, member) -> bool:
     return rows_exist(Purchase, '"member_id" = %s', [prep(Purchase, "member", member.pk)])
 
+
+
+def member_purchased_earlier(*, member, than: datetime) -> bool:
+    """Whether the member has a purchase dated before ``than``: "first purchase" for a purchase of that date
+    (a claimed one)."""
+    return Purchase.objects.filter(member=member, occurred_at__lt=than).exists()
 
 
 def referral_bonus_granted(*, referee) -> bool:
@@ -91,3 +98,12 @@ def purchases_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
         .annotate(purchases=Count("id"), member_purchases=Count("id", filter=member), sales=Sum("total"),
                   member_sales=Sum("total", filter=member), returned=Sum("returned_total"))
         .values_list("day", "store_id", "purchases", "member_purchases", "sales", "member_sales", "returned"))
+
+
+def member_purchase_get(*, member, purchase_id) -> Purchase | None:
+    """One of ``member``'s own purchases by id, with its store; another member's is None."""
+    try:
+        purchase_id = uuid.UUID(str(purchase_id))
+    except ValueError:
+        return None
+    return Purchase.objects.filter(member=member, pk=purchase_id).select_related("store").first()

@@ -331,3 +331,9 @@ def enrolments_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
         Member.objects.filter(program_id=program_id, enrolled_at__gte=start_at, enrolled_at__lt=end_at)
         .annotate(day=TruncDate("enrolled_at", tzinfo=zone)).order_by().values("day", "enrolled_store_id")
         .annotate(enrolments=Count("id")).values_list("day", "enrolled_store_id", "enrolments"))
+
+
+def member_referrals(*, member: Member, limit: int = 200) -> list[Member]:
+    """The members ``member`` referred, newest first."""
+    return list(Member.objects.filter(program_id=member.program_id, referred_by=member)
+                .only("id", "first_name", "last_name", "enrolled_at").order_by("-enrolled_at")[:limit])

@@ -42,6 +42,12 @@ class SignupForm(forms.Form):
                                  widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
     last_name = forms.CharField(label=_("Last name"), max_length=100,
                                 widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    referral_code = forms.CharField(label=_("Referral code"), max_length=16, required=False,
+                                    help_text=_("From the member who invited you."),
+                                    widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+    def clean_referral_code(self):
+        return self.cleaned_data["referral_code"].strip().upper()
 
     def clean(self):
         data = super().clean()
@@ -125,7 +131,8 @@ def sign_up(request):
     program = request.program
     if request.member is not None:
         return HttpResponseRedirect(reverse("portal:home", args=[program.slug]))
-    form = SignupForm(request.POST or None)
+    # A friend's link (?ref=CODE) fills the referral code in.
+    form = SignupForm(request.POST or None, initial={"referral_code": request.GET.get("ref", "")[:16]})
     claim_hint = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -141,12 +148,14 @@ def sign_up(request):
             try:
                 with transaction.atomic():
                     member = member_enrol(program=program, email=data["email"], first_name=data["first_name"],
-                                          last_name=data["last_name"])
+                                          last_name=data["last_name"], referral_code=data["referral_code"] or None)
                     member_login_create(member=member, password=data["password"])
                     email_link_send(request, member=member, request_key="signup")
             except DomainError as error:
                 field = error.errors[0]["field"] if error.errors else None
                 message = error.errors[0]["message"] if error.errors else error.detail
+                if field == "referral_code":
+                    message = _("No member of %(program)s has this referral code.") % {"program": program.name}
                 form.add_error(field if field in form.fields else None, message)
             else:
                 _sign_in(request, member.user, program)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import accounts, recovery, views
+from . import accounts, give, recovery, views
 
 app_name = "portal"
 
@@ -26,4 +26,13 @@ urlpatterns = [
     path("<slug:program_slug>/rewards/<str:code>/image", views.reward_image, name="reward-image"),
     path("<slug:program_slug>/rewards/<str:code>/redeem/", views.redeem, name="redeem"),
     path("<slug:program_slug>/vouchers/<str:code>/", views.voucher, name="voucher"),
+    path("<slug:program_slug>/give/", give.give, name="give"),
+    path("<slug:program_slug>/give/transfer/", give.transfer, name="give-transfer"),
+    path("<slug:program_slug>/give/transfer/confirm/", give.transfer_confirm, name="give-transfer-confirm"),
+    path("<slug:program_slug>/give/transfer/<uuid:key>/", give.transfer_done, name="give-transfer-done"),
+    path("<slug:program_slug>/give/causes/<str:code>/", give.cause, name="give-cause"),
+    path("<slug:program_slug>/give/causes/<str:code>/image", give.cause_image, name="give-cause-image"),
+    path("<slug:program_slug>/give/claim/", give.claim, name="give-claim"),
+    path("<slug:program_slug>/give/claim/<uuid:purchase_id>/", give.claim_done, name="give-claim-done"),
+    path("<slug:program_slug>/give/refer/", give.refer, name="give-refer"),
 ]
