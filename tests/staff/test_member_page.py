@@ -58,7 +58,7 @@ def story(program, store, api_key, member, manager, second_manager, ladder):
 
 
 def test_the_profile_and_consent_are_shown(manager_client, member):
-    member_consent_set(member=member, marketing_opt_in=True)
+    member_consent_set(member=member, marketing_opt_in=True, source="staff")
     html = page(manager_client, member)
     profile = text(section(html, "profile-title"))
     assert "ada@example.com" in profile and "+4915112345678" in profile and member.card_number in profile
