@@ -323,3 +323,20 @@ def entry_export_rows(*, program_id, start_at=None, end_at=None):
         entries = entries.filter(created_at__lt=end_at)
     # Ids rise with booking time: the primary key's order needs no sort of a large table.
     return entries.order_by("id").values_list(*ENTRY_EXPORT_FIELDS)
+
+
+# --- a member's own data (the portal's "Download my data") -------------------------------------
+
+def member_entries_export(*, member):
+    """Every entry of the member's statement, oldest first, as dicts (a lazy queryset: iterate it with
+    ``.iterator()``; ``entry_activity_idx`` serves the order, read backwards)."""
+    return (LedgerEntry.objects.filter(account__member=member).order_by("created_at", "id")
+            .values("public_id", "kind", "points", "created_at", "expires_at", "description",
+                    "transaction__source_type"))
+
+
+def member_lots_export(*, member):
+    """The member's lots (each earn's points: pending until, expiring when, what is left), oldest first, as dicts
+    (a lazy queryset)."""
+    return (PointsLot.objects.filter(account__member=member).order_by("earned_at", "id")
+            .values("id", "amount", "remaining", "earned_at", "available_at", "released", "expires_at", "expired"))

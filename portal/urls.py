@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import accounts, views
+from . import accounts, profile, views
 
 app_name = "portal"
 
@@ -17,4 +17,9 @@ urlpatterns = [
     path("<slug:program_slug>/rewards/<str:code>/image", views.reward_image, name="reward-image"),
     path("<slug:program_slug>/rewards/<str:code>/redeem/", views.redeem, name="redeem"),
     path("<slug:program_slug>/vouchers/<str:code>/", views.voucher, name="voucher"),
+    path("<slug:program_slug>/profile/", profile.profile, name="profile"),
+    path("<slug:program_slug>/profile/consent/", profile.consent, name="profile-consent"),
+    path("<slug:program_slug>/profile/data/", profile.data_download, name="profile-data"),
+    path("<slug:program_slug>/profile/delete/", profile.delete, name="profile-delete"),
+    path("<slug:program_slug>/goodbye/", profile.goodbye, name="goodbye"),
 ]

@@ -90,3 +90,10 @@ def member_redemptions_recent(*, member, limit: int = 10) -> list[Redemption]:
     """The member's latest redemptions, whatever became of their vouchers, with the reward."""
     return list(Redemption.objects.filter(member=member).select_related("reward", "used_store")
                 .order_by("-issued_at", "-id")[:limit])
+
+
+def member_redemptions_export(*, member):
+    """Every reward the member redeemed with its voucher, oldest first, as dicts (a lazy queryset)."""
+    return (Redemption.objects.filter(member=member).order_by("issued_at", "id")
+            .values("id", "reward__code", "reward__name", "points_spent", "discount_amount", "voucher_code",
+                    "status", "issued_at", "expires_at", "used_at", "store__name", "used_store__name"))
