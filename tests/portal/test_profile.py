@@ -272,7 +272,7 @@ def test_a_member_with_ten_thousand_entries_gets_the_file_quickly(member_with_lo
     started = time.monotonic()
     with django_assert_max_num_queries(40):
         data = download(member_client, member_with_login)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 2  # 0.16 s here: the statement streams in fetches of 2,000
     assert len(data["ledger_entries"]) == 10_000
     assert data["ledger_entries"][0]["description"] == "Entry 0"
     assert data["ledger_entries"][-1]["description"] == "Entry 9999"
