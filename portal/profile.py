@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, logout
 from django.core.serializers.json import DjangoJSONEncoder
@@ -44,7 +45,8 @@ from .access import page_language, portal_view
 
 # --- details ------------------------------------------------------------------------------------
 
-LANGUAGE_CHOICES = [("", gettext_lazy("Browser's choice")), ("en", "English"), ("de", "Deutsch")]
+# Each language named in itself (settings.LANGUAGES), after the choice of none.
+LANGUAGE_CHOICES = [("", gettext_lazy("Browser's choice")), *settings.LANGUAGES]
 
 
 class DetailsForm(forms.Form):

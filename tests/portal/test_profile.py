@@ -341,6 +341,14 @@ def test_deleting_wipes_the_member_signs_out_and_the_card_stops_working(rich_mem
     assert by_id.status_code == 409 and by_id.json()["code"] == "member_suspended"
 
 
+def test_deleting_signs_out_the_members_other_devices_too(member_with_login, member_client):
+    phone = signed_in(Client(), member_with_login)
+    assert phone.get(url(member_with_login)).status_code == 200
+    member_client.post(url(member_with_login, "delete/"), {"password": PASSWORD, "understood": "on"})
+    assert phone.get(url(member_with_login)).status_code == 302
+    assert phone.get(url(member_with_login, "data/")).status_code == 302
+
+
 def test_a_second_delete_submit_does_nothing_more(member_with_login, member_client):
     form = {"password": PASSWORD, "understood": "on"}
     assert member_client.post(url(member_with_login, "delete/"), form).status_code == 302
