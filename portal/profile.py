@@ -38,7 +38,7 @@ from loyalty.errors import DomainError
 from members.selectors import member_personal_data
 from members.services import member_anonymise, member_consent_set, member_profile_update
 from notifications.selectors import member_emails_export
-from rewards.selectors import member_redemptions_export
+from rewards.selectors import member_redemptions_export, member_vouchers_unused_count
 from tiers.selectors import member_tier_get, member_tier_history_export
 
 from .access import page_language, portal_view
@@ -313,6 +313,7 @@ def delete(request):
     balance = account_balance_get(member=member)
     return render(request, "portal/profile_delete.html", {
         "form": form, "points": max(balance["available"], 0) + balance["pending"],
+        "vouchers": member_vouchers_unused_count(member=member),
     }, status=status)
 
 

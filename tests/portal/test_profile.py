@@ -288,6 +288,15 @@ def test_the_delete_page_explains_what_happens(rich_member, member_client):
         assert words in page.text
 
 
+def test_unused_vouchers_are_named_on_the_delete_page_and_keep_working_at_the_till(rich_member, member_client,
+                                                                                     coffee, pos):
+    voucher = reward_redeem(member=rich_member, reward=coffee, actor="test")
+    page = member_client.get(url(rich_member, "delete/")).text
+    assert "Your unused voucher keeps working at the till until it expires" in page
+    member_client.post(url(rich_member, "delete/"), {"password": PASSWORD, "understood": "on"})
+    assert pos.post(f"/api/v1/pos/vouchers/{voucher.voucher_code}/use/", {}, format="json").status_code == 200
+
+
 @pytest.mark.parametrize(("form", "field", "message"), [
     ({"password": "not-my-password", "understood": "on"}, "password", "This is not your password."),
     ({"password": "", "understood": "on"}, "password", "This field is required."),
