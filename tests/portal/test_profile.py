@@ -286,6 +286,7 @@ def test_the_delete_page_explains_what_happens(rich_member, member_client):
     for words in ("cannot be undone", "sign-in", "Your 250 points are lost", "stop working at the till",
                   "with nothing that names you", ">I understand<", ">Delete my account</button>"):
         assert words in page.text
+    assert f'href="{url(rich_member, "data/")}">download your data</a>' in page.text
 
 
 def test_unused_vouchers_are_named_on_the_delete_page_and_keep_working_at_the_till(rich_member, member_client,
