@@ -137,3 +137,22 @@ def test_anonymising_removes_the_login_and_the_sign_in_records_that_name_it(memb
     assert AccessLog.objects.filter(username="someone-else").exists()
     member.refresh_from_db()
     assert member.marketing_opt_in_source == "" and member.language == ""
+
+
+def test_consent_changed_in_the_admin_is_recorded_as_given_through_the_team(member, rf, admin_user):
+    from types import SimpleNamespace
+
+    from django.contrib import admin
+
+    member_admin = admin.site._registry[Member]
+    request = rf.post("/")
+    request.user = admin_user
+    member.marketing_opt_in = True  # as the admin's form sets it
+    member_admin.save_model(request, member, SimpleNamespace(changed_data=["marketing_opt_in"]), True)
+    member.refresh_from_db()
+    assert member.marketing_opt_in and member.marketing_opt_in_source == "staff" and member.marketing_opt_in_at
+
+    member.first_name = "Augusta"  # other changes leave consent as it was
+    member_admin.save_model(request, member, SimpleNamespace(changed_data=["first_name"]), True)
+    member.refresh_from_db()
+    assert member.marketing_opt_in and member.first_name == "Augusta"
