@@ -65,6 +65,7 @@ def test_the_profile_and_consent_are_shown(manager_client, member):
     assert "Ada Lovelace" in text(html)
     consent = text(section(html, "consent-title"))
     assert "Opted in" in consent and "Never asked" not in consent
+    assert "Where" in consent and "By staff" in consent
 
 
 def test_the_balance_shows_available_pending_with_release_dates_and_expiring_with_dates(manager_client, story):
