@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from loyalty.rows import prep, rows_exist, statement_cursor
@@ -79,6 +80,18 @@ def member_purchases_recent(*, member, limit: int = 10) -> list[Purchase]:
     """The member's latest purchases with their store and returns (``purchase_member_recent_idx``)."""
     return list(Purchase.objects.filter(member=member).select_related("store").prefetch_related("returns")
                 .order_by("-occurred_at", "-id")[:limit])
+
+
+def purchases_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, store id, purchases, by members, sales, sales to members, returned)]`` of the purchases
+    made (``occurred_at``) from ``start_at`` up to ``end_at``, by store."""
+    member = Q(member__isnull=False)
+    return list(
+        Purchase.objects.filter(program_id=program_id, occurred_at__gte=start_at, occurred_at__lt=end_at)
+        .annotate(day=TruncDate("occurred_at", tzinfo=zone)).order_by().values("day", "store_id")
+        .annotate(purchases=Count("id"), member_purchases=Count("id", filter=member), sales=Sum("total"),
+                  member_sales=Sum("total", filter=member), returned=Sum("returned_total"))
+        .values_list("day", "store_id", "purchases", "member_purchases", "sales", "member_sales", "returned"))
 
 
 def program_rewards_birthdays(*, program) -> bool:

@@ -107,11 +107,14 @@ def account_open_lots(*, account, limit: int = 200) -> list[PointsLot]:
                 .order_by("expires_at", "earned_at", "id")[:limit])
 
 
-def statement_page(*, account, offset: int, limit: int) -> tuple[list[LedgerEntry], int]:
+def statement_page(*, account, offset: int, limit: int, kinds=None) -> tuple[list[LedgerEntry], int]:
     """``limit`` entries of the account's statement from ``offset`` (newest first) with their transactions, and
-    the sum of the points of the ``offset`` newer entries (to carry a running total down the page)."""
-    entries = (LedgerEntry.objects.filter(account=account).select_related("transaction")
-               .order_by("-created_at", "-id"))
+    the sum of the points of the ``offset`` newer entries (to carry a running total down the page). ``kinds``:
+    only entries of these kinds."""
+    entries = LedgerEntry.objects.filter(account=account)
+    if kinds is not None:
+        entries = entries.filter(kind__in=list(kinds))
+    entries = entries.select_related("transaction").order_by("-created_at", "-id")
     newer = 0
     if offset:
         newer = entries.values("points")[:offset].aggregate(total=Coalesce(Sum("points"), Value(0)))["total"]
@@ -292,6 +295,27 @@ def liability_by_day(*, program_id, start_at, end_at, zone) -> dict:
     for day, kind, points in rows:
         days.setdefault(day, {})[kind] = points
     return days
+
+
+def ledger_daily_totals(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, kind, signed points, entries)]`` of the program's entries booked from ``start_at`` up to
+    ``end_at``: one grouped read, what the analytics rollups store."""
+    return list(
+        LedgerEntry.objects.filter(program_id=program_id, created_at__gte=start_at, created_at__lt=end_at)
+        .annotate(day=TruncDate("created_at", tzinfo=zone)).order_by().values("day", "kind")
+        .annotate(points=Sum("points"), entries=Count("id")).values_list("day", "kind", "points", "entries"))
+
+
+def ledger_kind_totals(*, program_id, end_at) -> dict[str, int]:
+    """``{kind: signed points}`` of every entry of the program booked before ``end_at``."""
+    return dict(LedgerEntry.objects.filter(program_id=program_id, created_at__lt=end_at).order_by().values("kind")
+                .annotate(points=Sum("points")).values_list("kind", "points"))
+
+
+def first_entry_at(*, program_id):
+    """When the program's first ledger entry was booked (``None``: it has none)."""
+    return LedgerEntry.objects.filter(program_id=program_id).order_by("id").values_list("created_at", flat=True) \
+        .first()
 
 
 def points_expiring_by_month(*, program_id, after, until, zone) -> list[tuple]:

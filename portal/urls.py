@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import accounts, profile, views
+from . import accounts, profile, recovery, views
 
 app_name = "portal"
 
@@ -12,6 +12,15 @@ urlpatterns = [
     path("<slug:program_slug>/login/", accounts.sign_in, name="login"),
     path("<slug:program_slug>/logout/", accounts.sign_out, name="logout"),
     path("<slug:program_slug>/signup/", accounts.sign_up, name="signup"),
+    path("<slug:program_slug>/password/reset/", recovery.password_reset, name="password-reset"),
+    path("<slug:program_slug>/password/reset/sent/", recovery.password_reset_sent, name="password-reset-sent"),
+    path("<slug:program_slug>/password/reset/<str:uid>/<str:token>/", recovery.password_reset_confirm,
+         name="password-reset-confirm"),
+    path("<slug:program_slug>/claim/", recovery.claim, name="claim"),
+    path("<slug:program_slug>/claim/sent/", recovery.claim_sent, name="claim-sent"),
+    path("<slug:program_slug>/claim/<str:token>/", recovery.claim_confirm, name="claim-confirm"),
+    path("<slug:program_slug>/email/confirm/", recovery.email_confirm_send, name="email-confirm-send"),
+    path("<slug:program_slug>/email/confirm/<str:token>/", recovery.email_confirm, name="email-confirm"),
     path("<slug:program_slug>/activity/", views.activity, name="activity"),
     path("<slug:program_slug>/rewards/", views.rewards, name="rewards"),
     path("<slug:program_slug>/rewards/<str:code>/image", views.reward_image, name="reward-image"),
