@@ -42,6 +42,7 @@ from rewards.selectors import member_redemptions_export, member_vouchers_unused_
 from tiers.selectors import member_tier_get, member_tier_history_export
 
 from .access import page_language, portal_view
+from .recovery import email_notice
 
 # --- details ------------------------------------------------------------------------------------
 
@@ -136,7 +137,7 @@ def _profile_page(request, *, details: DetailsForm | None = None, consent: Conse
     consent = consent or ConsentForm(initial={"marketing_opt_in": member.marketing_opt_in})
     return render(request, "portal/profile.html", {
         "details": details, "consent": consent, "consent_said": consent_sentence(member),
-        "birth_date_fixed": fixed, "day_format": _day_format(),
+        "birth_date_fixed": fixed, "day_format": _day_format(), "email_notice": email_notice(request),
     }, status=status)
 
 

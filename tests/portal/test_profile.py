@@ -50,6 +50,14 @@ def test_the_profile_is_in_the_navigation_and_shows_the_details(member_with_logi
     assert ">Download my data</button>" in page.text
 
 
+def test_an_unconfirmed_email_is_offered_its_link_again_on_the_profile(member_with_login, member_client):
+    page = member_client.get(url(member_with_login)).text
+    assert "Confirm your email" in page and ">Send the link again</button>" in page
+    member_with_login.email_verified_at = timezone.now()
+    member_with_login.save(update_fields=["email_verified_at"])
+    assert "Confirm your email" not in member_client.get(url(member_with_login)).text
+
+
 def test_saving_details_changes_them_and_says_so(member_with_login, member_client):
     response = member_client.post(url(member_with_login), {
         **DETAILS, "first_name": "Augusta", "phone": "0151 2222 3333", "birth_date": "1990-12-10"})
