@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rewards",
     "notifications",
     "webhooks",
+    "surveys",
     "staff",
     "portal",
 ]
@@ -272,6 +273,7 @@ CELERY_BEAT_SCHEDULE = {
     # dead workers and pick up anything whose after-commit send was lost.
     "send-due-emails": {"task": "notifications.tasks.send_due_emails", "schedule": 60.0},
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 60.0},
+    "send-survey-invitations": {"task": "surveys.tasks.send_due_invitations", "schedule": crontab(minute="*/5")},
 }
 
 # Requests per POS key (programs.auth.PosKeyRateThrottle), e.g. "6000/min".
