@@ -37,6 +37,7 @@ from loyalty.events import announce
 from loyalty.rows import insert_or_nothing
 from loyalty.transactions import service_atomic
 from members.models import Member
+from members.selectors import member_by_reference
 from members.services import member_is_anonymised
 from notifications.services import survey_invitation_send
 from programs.models import Program, Store
@@ -249,6 +250,17 @@ def response_record(
         Response.objects.filter(pk=response.pk).update(incentivised=True)
     case = followup_case_open(response=response)
     return Recorded(response=response, case=case)
+
+
+@service_atomic
+def pos_response_record(*, store: Store, actor: str, external_id: str, survey_code: str, member_reference: dict | None,
+                        score: int, comment: str = "", answered_at: datetime | None = None) -> Recorded:
+    """An answer collected at a till: the store's program's open survey ``survey_code`` (else
+    ``survey_not_found``), the member the reference names (else ``member_not_found``), or nobody."""
+    survey = survey_get(program=store.program, code=survey_code)
+    member = member_by_reference(program=store.program, reference=member_reference) if member_reference else None
+    return response_record(survey=survey, score=score, channel=Channel.POS, actor=actor, member=member,
+                           comment=comment, answered_at=answered_at, store=store, external_id=external_id)
 
 
 # --- invitations: links -------------------------------------------------------------------------
