@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -289,14 +290,14 @@ def invitation_for_token(*, token: str, for_update: bool = False) -> tuple[Invit
         data = signing.Signer(salt=LINK_SALT).unsign_object(token)
     except (signing.BadSignature, ValueError, TypeError, UnicodeError):
         return None, LinkState.UNKNOWN
-    invitation_id = data.get("i") if isinstance(data, dict) else None
+    try:
+        invitation_id = uuid.UUID(data.get("i"))
+    except (AttributeError, TypeError, ValueError):  # not a dict, no id, not a UUID: signed, yet not ours
+        return None, LinkState.UNKNOWN
     rows = Invitation.objects.select_related("survey", "survey__program", "member")
     if for_update:
         rows = rows.select_for_update(of=("self",))
-    try:
-        invitation = rows.filter(pk=invitation_id).first()
-    except (ValueError, TypeError, signing.BadSignature):
-        invitation = None
+    invitation = rows.filter(pk=invitation_id).first()
     if invitation is None or invitation.sent_at is None or member_is_anonymised(invitation.member):
         return None, LinkState.UNKNOWN
     if invitation.answered_at is not None:
