@@ -400,7 +400,7 @@ def invitations_for_occasion(*, program_id, member: Member, trigger: str, occasi
             continue
         if invitation_refusal(survey=survey, member=member, now=now):
             continue
-        values = {"program": survey.program_id, "survey": survey.pk, "member": member.pk,
+        values = {"id": uuid.uuid4(), "program": survey.program_id, "survey": survey.pk, "member": member.pk,
                   "channel": Channel.EMAIL, "trigger": trigger, "trigger_key": occasion,
                   "status": Invitation.Status.PENDING, "skip_reason": "", "created_at": now,
                   "due_at": now + timedelta(minutes=survey.delay_minutes)}

@@ -171,3 +171,18 @@ def test_the_operation_is_in_the_published_schema(client):
     operation = schema["paths"]["/api/v1/pos/surveys/responses/"]["post"]
     assert operation["operationId"] == "survey_response_create"
     assert {"201", "200", "400", "404", "409"} <= set(operation["responses"])
+
+
+def test_the_bonus_is_posted_once_however_often_the_answer_is_retried(pos, program, member):
+    from ledger.models import LedgerTransaction
+
+    survey_create(program=program, code="nps", kind="nps", bonus_points=25)
+    first = post(pos, body(member))
+    assert post(pos, body(member)).status_code == 200
+    assert post(pos, body(member, external_id="S-2")).status_code == 201
+
+    assert LedgerTransaction.objects.filter(source_type="survey").count() == 1
+    member.account.refresh_from_db()
+    assert member.account.available == 25
+    assert Response.objects.get(pk=first.json()["id"]).incentivised is True
+    assert Response.objects.filter(incentivised=True).count() == 1
