@@ -1,0 +1,48 @@
+"""Reads of the surveys app: the scores of a survey over a span of time, as every report shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, Q
+
+from programs.models import Program
+
+from .models import Kind, Response, Survey
+from .scoring import NpsCounts, nps, nps_margin_of_error
+
+
+def survey_find(*, program: Program, code: str) -> Survey | None:
+    """The program's survey ``code``, open or not (reports cover surveys that have ended)."""
+    return Survey.objects.filter(program=program, code=code).first()
+
+
+@dataclass(frozen=True)
+class NpsSummary:
+    survey: Survey
+    counts: NpsCounts
+
+    @property
+    def responses(self) -> int:
+        return self.counts.responses
+
+    @property
+    def nps(self) -> Decimal | None:
+        return nps(self.counts)
+
+    @property
+    def margin_of_error(self) -> Decimal | None:
+        return nps_margin_of_error(self.counts)
+
+
+def nps_summary(*, survey: Survey, start_at: datetime, end_at: datetime) -> NpsSummary:
+    """The answers to an NPS survey given in ``[start_at, end_at)`` (by ``answered_at``), counted by category
+    in one query; every answer counts, anonymous and incentivised ones included."""
+    if survey.kind != Kind.NPS:
+        raise ValueError(f"{survey.code} is not an NPS survey")
+    totals = Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at).aggregate(
+        promoters=Count("pk", filter=Q(category="promoter")), passives=Count("pk", filter=Q(category="passive")),
+        detractors=Count("pk", filter=Q(category="detractor")))
+    return NpsSummary(survey=survey, counts=NpsCounts(**totals))
