@@ -94,7 +94,7 @@ def answer(request, token: str):
                           program_name=program.name)
         if request.method == "POST" and form.is_valid():
             try:
-                invitation_answer(token=token, score=form.cleaned_data["score"],
+                recorded = invitation_answer(token=token, score=form.cleaned_data["score"],
                                   comment=form.cleaned_data.get("comment", ""), answers=form.answers())
             except DomainError as error:
                 if error.code == "survey_answered":
@@ -106,8 +106,9 @@ def answer(request, token: str):
                 field = (error.errors or [{}])[0].get("field", "")
                 form.add_error("score" if field == "score" else None, error.detail.partition(": ")[2])
             else:
+                bonus = survey.bonus_points if recorded.response.incentivised else 0
                 return render(request, "surveys/thanks.html", {"program": program, "language": language,
-                                                                "bonus": survey.bonus_points})
+                                                                "bonus": bonus})
         status = 400 if request.method == "POST" else 200
         return render(request, "surveys/answer.html",
                       {"form": form, "survey": survey, "program": program, "language": language}, status=status)

@@ -174,9 +174,12 @@ def test_the_bonus_is_posted_once_per_member_and_survey(client, program, member)
     survey = survey_create(program=program, code="nps-bonus", kind="nps", bonus_points=50)
     first, second = sent_invitation(survey, member, key="1"), sent_invitation(survey, member, key="2")
 
+    thanks = client.post(link(first), {"score": "9"}).content.decode()
     client.post(link(first), {"score": "9"})
-    client.post(link(first), {"score": "9"})
-    client.post(link(second), {"score": "8"})
+    again = client.post(link(second), {"score": "8"}).content.decode()
+
+    assert "50 bonus points have been added to your account." in thanks
+    assert "bonus points" not in again
 
     member.account.refresh_from_db()
     assert member.account.available == 50
@@ -188,3 +191,22 @@ def test_without_a_bonus_nothing_is_posted_and_nothing_is_incentivised(client, i
     client.post(link(invitation), {"score": "9"})
     assert not LedgerTransaction.objects.filter(source_type="survey").exists()
     assert Response.objects.get().incentivised is False
+
+
+def test_the_form_needs_its_csrf_token(invitation):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get(link(invitation)).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+
+    assert browser.post(link(invitation), {"score": "9"}).status_code == 403
+    assert not Response.objects.exists()
+    assert browser.post(link(invitation), {"score": "9", "csrfmiddlewaretoken": token}).status_code == 200
+    assert Response.objects.count() == 1
+
+
+def test_a_german_thank_you(client, nps_survey, program, store):
+    german = MemberFactory(program=program, store=store, language="de")
+    page = client.post(link(sent_invitation(nps_survey, german)), {"score": "10"}).content.decode()
+    assert "Vielen Dank" in page and "Wir haben Ihre Antwort erhalten." in page
