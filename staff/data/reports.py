@@ -349,9 +349,10 @@ def nps_csv(request):
     program, code = request.staff.program, request.GET.get("survey", "").strip()
     if not code:
         return _plain_text(HttpResponseBadRequest, "survey: Name the survey by its code, e.g. &survey=nps.")
-    survey = survey_find(program=program, code=code[:64])
+    # A code is a slug: anything else names no survey (and text with NUL could not even be asked for).
+    survey = survey_find(program=program, code=code) if re.fullmatch(r"[-a-zA-Z0-9_]{1,32}", code) else None
     if survey is None:
-        return _plain_text(HttpResponseNotFound, f"survey: {program.name} has no survey {code[:64]}.")
+        return _plain_text(HttpResponseNotFound, f"survey: {program.name} has no survey {code[:32]!r}.")
     if survey.kind != SurveyKind.NPS:
         return _plain_text(HttpResponseBadRequest, f"survey: {survey.code} is a {survey.kind.upper()} survey, "
                                                    "not an NPS survey.")

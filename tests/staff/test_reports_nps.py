@@ -105,6 +105,8 @@ def test_unknown_survey_or_another_programs_slug_is_404(manager_client, program,
     survey_create(program=other_program, code="theirs", kind="nps")
     today = timezone.localdate()
     assert manager_client.get(CSV_URL, query(program, today, today, code="nope")).status_code == 404
+    assert manager_client.get(CSV_URL, query(program, today, today, code="nps\x00")).status_code == 404
+    assert manager_client.get(CSV_URL, query(program, today, today, code="n" * 10_000)).status_code == 404
     assert manager_client.get(CSV_URL, query(program, today, today, code="theirs")).status_code == 404
     assert manager_client.get(CSV_URL, query(other_program, today, today)).status_code == 404
 

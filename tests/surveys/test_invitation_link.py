@@ -132,7 +132,8 @@ def test_a_link_to_a_survey_switched_off_is_410(client, invitation, nps_survey):
 
 
 @pytest.mark.parametrize("data", [{}, {"score": ""}, {"score": "11"}, {"score": "-1"}, {"score": "abc"},
-                                  {"score": "9" * 40}, {"score": "5", "comment": "x" * 2001}])
+                                  {"score": "9" * 40}, {"score": "5", "comment": "x" * 2001},
+                                  {"score": "5", "comment": "a\x00b"}])
 def test_a_bad_answer_answers_the_form_again_with_400_and_stores_nothing(client, invitation, data):
     response = client.post(link(invitation), data)
 

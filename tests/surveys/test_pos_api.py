@@ -154,6 +154,7 @@ def test_answered_at_defaults_to_now_and_may_not_be_in_the_future(pos, nps_surve
 
 
 @pytest.mark.parametrize("bad", [{"external_id": "has space"}, {"comment": "x" * 2001}, {"survey": ""},
+                                 {"comment": "a\x00b"}, {"survey": "nps\x00"}, {"survey": 7}, {"comment": None},
                                  {"member": {"card_number": "1", "email": "a@b.c"}}, {"colour": "red"},
                                  {"answered_at": "2026-01-01T10:00:00"}])
 def test_bad_input_is_400_and_changes_nothing(pos, nps_survey, bad):
