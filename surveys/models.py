@@ -120,6 +120,7 @@ class Trigger(models.TextChoices):
     PURCHASE = "purchase", "Purchase"
     REDEMPTION = "redemption", "Redemption"
     TIER_CHANGE = "tier_change", "Tier change"
+    CASE_RESOLUTION = "case_resolution", "Case resolved"
     MANUAL = "manual", "Sent by staff"
 
 
@@ -234,3 +235,24 @@ class FollowUpCase(models.Model):
 
     def __str__(self):
         return f"Case {self.pk} ({self.status})"
+
+
+class FollowUpCaseChange(models.Model):
+    """One step in a case's life: who changed its status, assignee or notes, when, and why (append-only)."""
+
+    case = models.ForeignKey(FollowUpCase, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, help_text="Who, as named then (a person, or the member's answer).")
+    from_status = models.CharField(max_length=12, choices=FollowUpCase.Status.choices, blank=True, default="")
+    to_status = models.CharField(max_length=12, choices=FollowUpCase.Status.choices)
+    assignee_name = models.CharField(max_length=150, blank=True, default="",
+                                     help_text="The assignee after the change, as named then.")
+    note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.case_id}: {self.from_status} → {self.to_status}"

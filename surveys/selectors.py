@@ -7,11 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from programs.models import Program
 
-from .models import Kind, Response, Survey
+from .models import FollowUpCase, Kind, Response, Survey
 from .scoring import NpsCounts, nps, nps_margin_of_error
+
+OPEN_CASE_STATUSES = (FollowUpCase.Status.OPEN, FollowUpCase.Status.IN_PROGRESS)
 
 
 def survey_find(*, program: Program, code: str) -> Survey | None:
@@ -46,3 +49,16 @@ def nps_summary(*, survey: Survey, start_at: datetime, end_at: datetime) -> NpsS
         promoters=Count("pk", filter=Q(category="promoter")), passives=Count("pk", filter=Q(category="passive")),
         detractors=Count("pk", filter=Q(category="detractor")))
     return NpsSummary(survey=survey, counts=NpsCounts(**totals))
+
+
+def case_list(*, program: Program, statuses=None):
+    """The program's follow-up cases, soonest due first, with what a list shows of each."""
+    cases = FollowUpCase.objects.filter(program=program).select_related("member", "assignee", "response__survey")
+    if statuses:
+        cases = cases.filter(status__in=list(statuses))
+    return cases.order_by("due_at", "pk")
+
+
+def cases_overdue(*, program: Program, now: datetime | None = None):
+    """Cases still open or in progress past their due date: what escalates to the program's managers."""
+    return case_list(program=program, statuses=OPEN_CASE_STATUSES).filter(due_at__lt=now or timezone.now())

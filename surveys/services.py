@@ -47,6 +47,7 @@ from .models import (
     DEFAULT_QUESTIONS,
     Channel,
     FollowUpCase,
+    FollowUpCaseChange,
     Invitation,
     Kind,
     Response,
@@ -249,6 +250,9 @@ def response_record(
     if member is not None and _bonus_post(response=response, member=member, actor=actor):
         response.incentivised = True
         Response.objects.filter(pk=response.pk).update(incentivised=True)
+    if invitation is not None and invitation.trigger == Trigger.CASE_RESOLUTION:
+        _case_reopen_if_unhappy(response=response)  # the case it is about is worked again; no second case
+        return Recorded(response=response, case=None)
     case = followup_case_open(response=response)
     return Recorded(response=response, case=case)
 
@@ -262,6 +266,105 @@ def pos_response_record(*, store: Store, actor: str, external_id: str, survey_co
     member = member_by_reference(program=store.program, reference=member_reference) if member_reference else None
     return response_record(survey=survey, score=score, channel=Channel.POS, actor=actor, member=member,
                            comment=comment, answered_at=answered_at, store=store, external_id=external_id)
+
+
+# --- follow-up cases: working them ----------------------------------------------------------------
+
+CaseStatus = FollowUpCase.Status
+CASE_TRANSITIONS = {
+    CaseStatus.OPEN: {CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED},
+    CaseStatus.IN_PROGRESS: {CaseStatus.OPEN, CaseStatus.RESOLVED, CaseStatus.CLOSED},
+    CaseStatus.RESOLVED: {CaseStatus.IN_PROGRESS, CaseStatus.CLOSED},
+    CaseStatus.CLOSED: {CaseStatus.IN_PROGRESS},  # reopened
+}
+RESOLUTION_SURVEY_CODE = "case-resolution"
+RESOLUTION_QUESTIONS = ("How satisfied are you with how we handled your feedback?",
+                        "Wie zufrieden sind Sie damit, wie wir mit Ihrer Rückmeldung umgegangen sind?")
+MAX_ROOT_CAUSE = 200
+_UNCHANGED = object()
+
+
+def _user_name(user) -> str:
+    return user.get_username() if user is not None else ""
+
+
+@transaction.atomic
+def case_update(*, case: FollowUpCase, actor, status: str | None = None, assignee=_UNCHANGED, note: str = "",
+                root_cause: str | None = None, ask_member: bool = False) -> FollowUpCase:
+    """Work a follow-up case: move it to ``status`` (along ``CASE_TRANSITIONS``), (un)assign it, add a note,
+    name its root cause; one history row says who did what. Closing needs a root cause (given now or before).
+    Resolving with ``ask_member`` invites the member to one CSAT question about the resolution; an unhappy
+    answer (1–2) reopens the case (``response_record``). Who may do it is the caller's (staff) decision."""
+    case = FollowUpCase.objects.select_for_update().get(pk=case.pk)
+    before = case.status
+    note = (note or "").strip()
+    if root_cause is not None:
+        root_cause = root_cause.strip()
+        if len(root_cause) > MAX_ROOT_CAUSE:
+            raise DomainError.invalid("root_cause", f"At most {MAX_ROOT_CAUSE} characters.")
+        case.root_cause = root_cause
+    if status is not None and status != before:
+        if status not in CASE_TRANSITIONS.get(before, ()):
+            raise DomainError("invalid_transition", f"A case that is {case.get_status_display().lower()} cannot "
+                              f"become {CaseStatus(status).label.lower() if status in CaseStatus.values else status}.",
+                              status=409, title="Not allowed now")
+        case.status = status
+    if case.status == CaseStatus.CLOSED and not case.root_cause:
+        raise DomainError.invalid("root_cause", "Name the root cause to close the case.")
+    if assignee is not _UNCHANGED:
+        case.assignee = assignee
+    if status is None and assignee is _UNCHANGED and not note and root_cause is None:
+        return case
+    now = timezone.now()
+    case.closed_at = (case.closed_at or now) if case.status == CaseStatus.CLOSED else None
+    if note:
+        stamp = f"{now:%Y-%m-%d %H:%M} {_user_name(actor) or 'system'}"
+        case.notes = f"{case.notes}\n\n{stamp}: {note}".strip()
+    case.save(update_fields=["status", "assignee", "root_cause", "notes", "closed_at"])
+    FollowUpCaseChange.objects.create(case=case, actor=actor, actor_name=_user_name(actor), from_status=before,
+                                      to_status=case.status, assignee_name=_user_name(case.assignee), note=note,
+                                      created_at=now)
+    if ask_member and case.status == CaseStatus.RESOLVED and before != CaseStatus.RESOLVED:
+        _resolution_invite(case=case, now=now)
+    return case
+
+
+def _resolution_survey(program_id) -> Survey:
+    """The program's one-question CSAT about how a case was handled (created when first needed; never
+    triggered by events, so only resolved cases invite to it)."""
+    survey = Survey.objects.filter(program_id=program_id, code=RESOLUTION_SURVEY_CODE).first()
+    if survey is None:
+        survey = Survey.objects.create(program_id=program_id, code=RESOLUTION_SURVEY_CODE, kind=Kind.CSAT,
+                                       name="How we handled your feedback", question_en=RESOLUTION_QUESTIONS[0],
+                                       question_de=RESOLUTION_QUESTIONS[1], follow_up_en="", follow_up_de="",
+                                       cooldown_days=0)
+    return survey
+
+
+def _resolution_invite(*, case: FollowUpCase, now: datetime) -> None:
+    survey = _resolution_survey(case.program_id)
+    insert_or_nothing(Invitation, {
+        "id": uuid.uuid4(), "program": case.program_id, "survey": survey.pk, "member": case.member_id,
+        "channel": Channel.EMAIL, "trigger": Trigger.CASE_RESOLUTION, "trigger_key": f"case:{case.pk}",
+        "status": Invitation.Status.PENDING, "skip_reason": "", "created_at": now, "due_at": now,
+    }, unique=("survey", "member", "trigger_key"))
+
+
+def _case_reopen_if_unhappy(*, response: Response) -> None:
+    """An unhappy answer (CSAT 1–2) about a resolved case reopens it."""
+    invitation = response.invitation
+    if invitation is None or invitation.trigger != Trigger.CASE_RESOLUTION or response.score > 2:
+        return
+    case_id = invitation.trigger_key.removeprefix("case:")
+    case = FollowUpCase.objects.select_for_update().filter(pk=case_id).first()
+    if case is None or case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        return
+    before = case.status
+    case.status, case.closed_at = CaseStatus.IN_PROGRESS, None
+    case.save(update_fields=["status", "closed_at"])
+    FollowUpCaseChange.objects.create(case=case, actor=None, actor_name="the member's answer", from_status=before,
+                                      to_status=case.status, assignee_name=_user_name(case.assignee),
+                                      note=f"Reopened: the member rated the resolution {response.score} of 5.")
 
 
 # --- invitations: links -------------------------------------------------------------------------
@@ -425,6 +528,8 @@ def _invitation_send(*, invitation_id, now: datetime) -> str | None:
         reason = "survey closed"
     elif member.is_suspended:
         reason = "member suspended"
+    elif invitation.trigger == Trigger.CASE_RESOLUTION:  # asked because of the case: no cool-down applies
+        reason = None if member.marketing_opt_in else "no marketing consent"
     else:
         reason = invitation_refusal(survey=survey, member=member, now=now, sending=invitation)
     if reason is None:
