@@ -71,3 +71,31 @@ def test_which_answers_open_a_case(program, member, kind, score, opens):
     survey = survey_create(program=program, code="s", kind=kind)
     assert (response_record(survey=survey, score=score, channel="pos", actor="t", member=member).case is not None) \
         is opens
+
+
+def test_the_admin_lists_and_shows_every_survey_record(client, program, member, django_user_model):
+    from surveys.models import Invitation
+
+    client.force_login(django_user_model.objects.create_superuser("root", password="unused-password-0001"))
+    survey = survey_create(program=program, code="nps", kind="nps")
+    recorded = response_record(survey=survey, score=2, channel="pos", actor="t", member=member)
+    invitation = Invitation.objects.create(program=program, survey=survey, member=member, trigger="manual",
+                                           trigger_key="k")
+    for name, pk in [("survey", survey.pk), ("response", recorded.response.pk), ("invitation", invitation.pk),
+                     ("followupcase", recorded.case.pk)]:
+        assert client.get(f"/admin/surveys/{name}/").status_code == 200, name
+        assert client.get(f"/admin/surveys/{name}/{pk}/change/").status_code == 200, name
+
+
+def test_the_admin_refuses_bad_extra_questions(client, program, django_user_model):
+    from surveys.models import Survey
+
+    client.force_login(django_user_model.objects.create_superuser("root", password="unused-password-0001"))
+    survey = survey_create(program=program, code="nps", kind="nps")
+    data = {"program": program.pk, "code": "nps", "name": "NPS", "kind": "nps", "question_en": "Q", "question_de": "F",
+            "follow_up_en": "", "follow_up_de": "", "extra_questions": '[{"id": "x", "type": "stars"}]',
+            "active": "on", "bonus_points": 0, "sampling_rate": "1", "delay_minutes": 0, "cooldown_days": 90,
+            "invitation_days": 14, "reply_target_business_days": 2}
+    response = client.post(f"/admin/surveys/survey/{survey.pk}/change/", data)
+    assert response.status_code == 200 and "type is choice or text" in response.content.decode()
+    assert Survey.objects.get().extra_questions == []
