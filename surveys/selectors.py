@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from earning.models import Purchase
+from members.models import Member
 from programs.models import Program
 
 from .models import FollowUpCase, Kind, Response, Survey
@@ -62,3 +64,26 @@ def case_list(*, program: Program, statuses=None):
 def cases_overdue(*, program: Program, now: datetime | None = None):
     """Cases still open or in progress past their due date: what escalates to the program's managers."""
     return case_list(program=program, statuses=OPEN_CASE_STATUSES).filter(due_at__lt=now or timezone.now())
+
+
+def campaign_members(*, program: Program, tier_code: str = "", store_code: str = "", enrolled_from=None,
+                     enrolled_to=None, purchased_since=None, not_purchased_since=None):
+    """The program's members in a segment, for a survey campaign: their tier, the store they joined at, their
+    enrolment cohort (``enrolled_from``–``enrolled_to``, moments), and when they last bought (some purchase since
+    ``purchased_since``; none since ``not_purchased_since``). Empty criteria do not narrow."""
+    members = Member.objects.filter(program=program)
+    if tier_code:
+        members = members.filter(tier_status__tier__code=tier_code)
+    if store_code:
+        members = members.filter(enrolled_store__code=store_code)
+    if enrolled_from is not None:
+        members = members.filter(enrolled_at__gte=enrolled_from)
+    if enrolled_to is not None:
+        members = members.filter(enrolled_at__lt=enrolled_to)
+    if purchased_since is not None:
+        members = members.filter(Exists(Purchase.objects.filter(member=OuterRef("pk"),
+                                                                occurred_at__gte=purchased_since)))
+    if not_purchased_since is not None:
+        members = members.filter(~Exists(Purchase.objects.filter(member=OuterRef("pk"),
+                                                                 occurred_at__gte=not_purchased_since)))
+    return members

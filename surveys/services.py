@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,7 +39,7 @@ from loyalty.rows import insert_or_nothing
 from loyalty.transactions import service_atomic
 from members.models import Member
 from members.selectors import member_by_reference
-from members.services import member_is_anonymised
+from members.services import ANONYMISED_EMAIL_DOMAIN, member_is_anonymised
 from notifications.services import survey_invitation_send
 from programs.models import Program, Store
 
@@ -511,6 +511,41 @@ def invitations_for_occasion(*, program_id, member: Member, trigger: str, occasi
         if pk is not None:
             queued.append(pk)
     return queued
+
+
+CAMPAIGN_BATCH = 1000
+
+
+@transaction.atomic
+def survey_campaign_send(*, survey: Survey, members, key: str, now: datetime | None = None) -> dict:
+    """Invite the members of a segment (a ``Member`` queryset of the survey's program, e.g.
+    ``selectors.campaign_members``) to ``survey``, sent by the periodic job from now on.
+
+    Set-based: one query finds who may be invited (consent and an address, active, not invited to any of the
+    program's surveys within the survey's cool-down nor waiting for an invitation, no open or recent follow-up
+    case), then inserts in batches. ``key`` names the campaign (a form's one-time id): sending the same
+    campaign again invites nobody twice. Answers how many were queued and how many of the segment were left out.
+    """
+    if not survey.is_open():
+        raise DomainError("survey_not_found", "This survey takes no answers now.", title="Survey closed")
+    now = now or timezone.now()
+    since = now - timedelta(days=survey.cooldown_days)
+    segment = members.filter(program_id=survey.program_id)
+    invited = Invitation.objects.filter(program_id=survey.program_id, member_id=OuterRef("pk")).filter(
+        Q(status=Invitation.Status.PENDING) | Q(sent_at__gte=since) | Q(survey=survey, trigger_key=f"campaign:{key}"))
+    cased = FollowUpCase.objects.filter(program_id=survey.program_id, member_id=OuterRef("pk")).filter(
+        Q(status__in=[FollowUpCase.Status.OPEN, FollowUpCase.Status.IN_PROGRESS]) | Q(created_at__gte=since))
+    eligible = (segment.filter(marketing_opt_in=True, status=Member.Status.ACTIVE).exclude(email="")
+                .exclude(email__endswith=f"@{ANONYMISED_EMAIL_DOMAIN}")
+                .filter(~Exists(invited), ~Exists(cased)).values_list("pk", flat=True))
+    queued = 0
+    member_ids = list(eligible)
+    for start in range(0, len(member_ids), CAMPAIGN_BATCH):
+        rows = [Invitation(program_id=survey.program_id, survey=survey, member_id=member_id, channel=Channel.EMAIL,
+                           trigger=Trigger.MANUAL, trigger_key=f"campaign:{key}", created_at=now, due_at=now)
+                for member_id in member_ids[start:start + CAMPAIGN_BATCH]]
+        queued += len(Invitation.objects.bulk_create(rows, ignore_conflicts=True))
+    return {"queued": queued, "left_out": segment.count() - queued}
 
 
 @transaction.atomic
