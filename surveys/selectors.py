@@ -15,6 +15,7 @@ from programs.models import Program
 
 from .models import FollowUpCase, Kind, Response, Survey
 from .scoring import NpsCounts, nps, nps_margin_of_error
+from .text import frequent_terms
 
 OPEN_CASE_STATUSES = (FollowUpCase.Status.OPEN, FollowUpCase.Status.IN_PROGRESS)
 
@@ -87,3 +88,14 @@ def campaign_members(*, program: Program, tier_code: str = "", store_code: str =
         members = members.filter(~Exists(Purchase.objects.filter(member=OuterRef("pk"),
                                                                  occurred_at__gte=not_purchased_since)))
     return members
+
+
+def comment_terms(*, survey: Survey, start_at: datetime, end_at: datetime, low: int = 0, high: int = 10,
+                  limit: int = 10, max_answers: int = 5000):
+    """The most frequent words and phrases (``text.frequent_terms``) of the comments given to ``survey`` in
+    ``[start_at, end_at)`` with a score from ``low`` to ``high`` (an NPS group: 0–6, 7–8, 9–10); the newest
+    ``max_answers`` comments at most."""
+    comments = (Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at,
+                                        score__gte=low, score__lte=high).exclude(comment="")
+                .order_by("-answered_at").values_list("comment", flat=True)[:max_answers])
+    return frequent_terms(comments.iterator(chunk_size=1000), limit=limit)
