@@ -32,6 +32,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import.run": frozenset({MANAGER}),
     "export.download": frozenset({MANAGER, ANALYST}),
     "report.view": frozenset({MANAGER, ANALYST}),
+    # survey follow-up cases: agents and managers work them, analysts read them
+    "case.view": frozenset({MANAGER, AGENT, ANALYST}),
+    "case.work": frozenset({MANAGER, AGENT}),
     # who did what
     "audit.view": frozenset({MANAGER}),
 }

@@ -99,3 +99,15 @@ def comment_terms(*, survey: Survey, start_at: datetime, end_at: datetime, low: 
                                         score__gte=low, score__lte=high).exclude(comment="")
                 .order_by("-answered_at").values_list("comment", flat=True)[:max_answers])
     return frequent_terms(comments.iterator(chunk_size=1000), limit=limit)
+
+
+def score_counts(*, survey: Survey, start_at: datetime, end_at: datetime) -> dict[int, int]:
+    """How many answers gave each score in ``[start_at, end_at)``: what CSAT and CES are computed from."""
+    rows = (Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at)
+            .values_list("score").annotate(n=Count("pk")))
+    return dict(rows)
+
+
+def incentivised_count(*, survey: Survey, start_at: datetime, end_at: datetime) -> int:
+    return Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at,
+                                   incentivised=True).count()

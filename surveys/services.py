@@ -290,12 +290,19 @@ def _user_name(user) -> str:
 
 @transaction.atomic
 def case_update(*, case: FollowUpCase, actor, status: str | None = None, assignee=_UNCHANGED, note: str = "",
-                root_cause: str | None = None, ask_member: bool = False) -> FollowUpCase:
+                root_cause: str | None = None, ask_member: bool = False, seen_changes: int | None = None
+                ) -> FollowUpCase:
     """Work a follow-up case: move it to ``status`` (along ``CASE_TRANSITIONS``), (un)assign it, add a note,
     name its root cause; one history row says who did what. Closing needs a root cause (given now or before).
     Resolving with ``ask_member`` invites the member to one CSAT question about the resolution; an unhappy
-    answer (1–2) reopens the case (``response_record``). Who may do it is the caller's (staff) decision."""
+    answer (1–2) reopens the case (``response_record``). Who may do it is the caller's (staff) decision.
+
+    ``seen_changes`` is how many changes the case had when the person opened it: if it has more now (someone
+    else worked it, or the same form was sent twice), nothing is changed (``case_changed``)."""
     case = FollowUpCase.objects.select_for_update().get(pk=case.pk)
+    if seen_changes is not None and case.changes.count() != seen_changes:
+        raise DomainError("case_changed", "This case has changed since you opened it (or the form was sent twice); "
+                          "nothing was changed. Look at it again.", status=409, title="Case changed")
     before = case.status
     note = (note or "").strip()
     if root_cause is not None:

@@ -24,6 +24,8 @@ EXPECTED = {
     "import.run": {M},
     "export.download": {M, N},
     "report.view": {M, N},
+    "case.view": {M, A, N},
+    "case.work": {M, A},
     "audit.view": {M},
 }
 
