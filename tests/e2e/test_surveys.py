@@ -48,3 +48,45 @@ def test_a_member_answers_from_the_email_link_on_a_phone(phone_page, demo):
     page.goto(link)  # the link works once
     assert page.get_by_role("heading", name="Already answered").is_visible()
     assert Response.objects.count() == 1
+
+
+def test_a_manager_works_a_case_to_resolution(page, demo):
+    from tests.e2e.conftest import staff_sign_in
+
+    member = demo.members[1]
+    answer = pos_client(DEMO_API_KEY).post("/api/v1/pos/surveys/responses/", {
+        "external_id": "E2E-NPS-1", "survey": "nps", "member": {"id": str(member.id)}, "score": 2,
+        "comment": "Nobody was at the counter for ten minutes."}, format="json")
+    assert answer.status_code == 201 and answer.json()["case"] is not None
+
+    staff_sign_in(page, "demo-manager", "demo-manager-2026")
+    page.goto("/staff/surveys/")
+    assert page.get_by_role("heading", name="How was your visit?").is_visible()
+    assert page.get_by_text("-100.0").first.is_visible()
+    assert_accessible(page)
+    screenshot(page, "staff-surveys.png")
+
+    page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Cases").click()
+    assert_accessible(page)
+    page.get_by_role("link", name="Ben Okafor").click()
+    assert page.get_by_text("Nobody was at the counter for ten minutes.").is_visible()
+    assert_accessible(page)
+
+    page.get_by_label("Status").select_option("in_progress")
+    page.get_by_label("Assignee").select_option(label="demo-manager")
+    page.get_by_label("Note").fill("Called Ben; apologised.")
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_text("Case saved: in progress.").is_visible()
+
+    page.get_by_label("Status").select_option("resolved")
+    page.get_by_label("Root cause").fill("Counter unstaffed at opening")
+    page.get_by_label("Ask the member how we handled it (when resolving)").check()
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_text("Case saved: resolved.").is_visible()
+    assert_accessible(page)
+    screenshot(page, "staff-case.png")
+
+    case = FollowUpCase.objects.get()
+    assert (case.status, case.root_cause, case.assignee.username) == ("resolved", "Counter unstaffed at opening",
+                                                                      "demo-manager")
+    assert case.changes.count() == 2
