@@ -127,7 +127,8 @@ def incentivised_count(*, survey: Survey, start_at: datetime, end_at: datetime) 
                                    incentivised=True).count()
 
 
-BREAKDOWNS = {"store": "Store", "tier": "Tier (now)", "cohort": "Joined", "recency": "Last purchase before answering"}
+BREAKDOWNS = {"store": "Store", "tier": "Tier (now)", "cohort": "Quarter joined",
+              "recency": "Last purchase before answering"}
 RECENCY_BANDS = [(7, "within 7 days"), (30, "8–30 days"), (90, "31–90 days")]
 
 

@@ -15,13 +15,15 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from loyalty.errors import DomainError
 from surveys.models import FollowUpCase, Kind, Survey
-from surveys.scoring import ces_easy_share, ces_mean, csat
+from surveys.scoring import ces_easy_share, ces_mean, csat, nps, nps_change, nps_margin_of_error
 from surveys.selectors import (
+    BREAKDOWNS,
     OPEN_CASE_STATUSES,
     case_list,
     cases_overdue,
     comment_terms,
     incentivised_count,
+    nps_breakdown,
     nps_summary,
     score_counts,
 )
@@ -58,6 +60,17 @@ def _survey_row(program, survey: Survey, start: date, end: date) -> dict:
             bounds = day_bounds(program, month_start, month_end)
             trend.append((month_start, nps_summary(survey=survey, start_at=bounds[0], end_at=bounds[1])))
         row["trend"] = trend
+        # the same number of days just before: did the score move, beyond what chance explains?
+        days = (end - start).days + 1
+        before = day_bounds(program, start - timedelta(days=days), start - timedelta(days=1))
+        earlier = nps_summary(survey=survey, start_at=before[0], end_at=before[1])
+        row["previous"] = {"start": start - timedelta(days=days), "end": start - timedelta(days=1),
+                           "summary": earlier, "change": nps_change(earlier.counts, summary.counts)}
+        row["breakdowns"] = [
+            (label, [{"group": group, "responses": counts.responses, "nps": nps(counts),
+                      "margin": nps_margin_of_error(counts), "few": counts.responses < FEW_ANSWERS}
+                     for group, counts in nps_breakdown(survey=survey, start_at=start_at, end_at=end_at, by=by)])
+            for by, label in BREAKDOWNS.items()]
         row["detractor_terms"], row["detractor_phrases"] = comment_terms(
             survey=survey, start_at=start_at, end_at=end_at, low=0, high=6, limit=5)
         row["promoter_terms"], row["promoter_phrases"] = comment_terms(

@@ -138,3 +138,22 @@ def test_another_programs_case_is_404(other_manager, case, other_program):
     assert other.post(f"/staff/cases/{case.pk}/", {"status": "closed"}).status_code == 404
     assert other.get("/staff/cases/not-a-uuid/").status_code == 404
     assert "Dora" not in text(other.get("/staff/cases/"))
+
+
+def test_the_scores_page_breaks_down_and_compares_with_the_period_before(manager_client, program, store, nps):
+    from datetime import timedelta
+
+    now = timezone.now()
+    for score in [10] * 20 + [0] * 20:
+        response_record(survey=nps, score=score, channel="pos", actor="t", answered_at=now - timedelta(days=10),
+                        store=store)
+    for score in [10] * 35 + [0] * 5:
+        response_record(survey=nps, score=score, channel="pos", actor="t", answered_at=now, store=store)
+    today = timezone.localdate()
+    start = today - timedelta(days=6)
+
+    page = text(manager_client.get("/staff/surveys/", {"start": str(start), "end": str(today)}))
+
+    assert ">75.0<" in page and "+75.0" in page and "significant" in page and "not significant" not in page
+    assert "NPS by store" in page and "NPS by tier (now)" in page and "NPS by quarter joined" in page
+    assert "Last purchase before answering" in page and store.name in page
