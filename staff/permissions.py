@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # survey follow-up cases: agents and managers work them, analysts read them
     "case.view": frozenset({MANAGER, AGENT, ANALYST}),
     "case.work": frozenset({MANAGER, AGENT}),
+    "case.escalations": frozenset({MANAGER}),  # overdue cases are escalated to managers
     # who did what
     "audit.view": frozenset({MANAGER}),
 }

@@ -336,6 +336,23 @@ def case_update(*, case: FollowUpCase, actor, status: str | None = None, assigne
     return case
 
 
+@transaction.atomic
+def case_escalations_take(*, now: datetime | None = None, limit: int = 500) -> dict:
+    """The overdue cases (open or in progress past their due date) not escalated yet, marked escalated now,
+    by program id: each is escalated once. Rows another run holds are skipped (``SKIP LOCKED``), so two runs
+    at once take each case once. The caller tells the managers in this transaction."""
+    now = now or timezone.now()
+    due = list(FollowUpCase.objects.select_for_update(skip_locked=True, of=("self",))
+               .filter(status__in=[CaseStatus.OPEN, CaseStatus.IN_PROGRESS], due_at__lt=now, escalated_at__isnull=True)
+               .select_related("member", "response__survey").order_by("due_at")[:limit])
+    FollowUpCase.objects.filter(pk__in=[case.pk for case in due]).update(escalated_at=now)
+    by_program: dict = {}
+    for case in due:
+        case.escalated_at = now
+        by_program.setdefault(case.program_id, []).append(case)
+    return by_program
+
+
 def _resolution_survey(program_id) -> Survey:
     """The program's one-question CSAT about how a case was handled (created when first needed; never
     triggered by events, so only resolved cases invite to it)."""

@@ -26,6 +26,7 @@ EXPECTED = {
     "report.view": {M, N},
     "case.view": {M, A, N},
     "case.work": {M, A},
+    "case.escalations": {M},
     "audit.view": {M},
 }
 

@@ -157,3 +157,29 @@ def test_the_scores_page_breaks_down_and_compares_with_the_period_before(manager
     assert ">75.0<" in page and "+75.0" in page and "significant" in page and "not significant" not in page
     assert "NPS by store" in page and "NPS by tier (now)" in page and "NPS by quarter joined" in page
     assert "Last purchase before answering" in page and store.name in page
+
+
+def test_overdue_cases_show_on_the_managers_home_and_are_emailed_once(manager_client, agent_client, manager, case,
+                                                                      program):
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.core.management import call_command
+
+    from staff.tasks import escalate_overdue_cases
+
+    manager.email = "boss@example.com"
+    manager.save()
+    assert "Survey cases overdue" not in text(manager_client.get("/staff/"))
+    FollowUpCase.objects.filter(pk=case.pk).update(due_at=timezone.now() - timedelta(hours=2))
+
+    home = text(manager_client.get("/staff/"))
+    assert "Survey cases overdue" in home and "/staff/cases/?status=overdue" in home
+    assert "Survey cases overdue" not in text(agent_client.get("/staff/"))
+
+    assert escalate_overdue_cases() == 1
+    (message,) = mail.outbox
+    assert message.to == ["boss@example.com"] and "1 survey follow-up case overdue" in message.subject
+    assert f"/staff/cases/{case.pk}/" in message.body and "Dora Diaz" in message.body
+    call_command("escalate_overdue_cases", stdout=__import__("io").StringIO())
+    assert len(mail.outbox) == 1  # once per case
