@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rewards",
     "notifications",
     "webhooks",
+    "surveys",
     "analytics",
     "staff",
     "portal",
@@ -284,6 +285,8 @@ CELERY_BEAT_SCHEDULE = {
     # dead workers and pick up anything whose after-commit send was lost.
     "send-due-emails": {"task": "notifications.tasks.send_due_emails", "schedule": 60.0},
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 60.0},
+    "send-survey-invitations": {"task": "surveys.tasks.send_due_invitations", "schedule": crontab(minute="*/5")},
+    "escalate-overdue-cases": {"task": "staff.tasks.escalate_overdue_cases", "schedule": crontab(minute=20)},
 }
 
 # Requests per POS key (programs.auth.PosKeyRateThrottle), e.g. "6000/min".

@@ -12,6 +12,7 @@ pos_api = [
     path("", include("ledger.urls")),
     path("", include("tiers.urls")),
     path("", include("rewards.urls")),
+    path("", include("surveys.pos_urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("staff/", include("staff.urls")),
     path("portal/", include("portal.urls")),
     path("", include("notifications.urls")),
+    path("", include("surveys.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI's script served as a file of its own (no inline script); its stylesheet draws icons from
     # data: URIs, allowed on this page only.

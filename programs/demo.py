@@ -67,6 +67,7 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
     _demo_tiers_ensure(program)
     _demo_rewards_ensure(program)
     _demo_causes_ensure(program)
+    _demo_survey_ensure(program)
     if api_key:
         existing = StoreApiKey.objects.filter(key_hash=hash_api_key(api_key)).select_related("store").first()
         if existing is None:
@@ -140,3 +141,14 @@ def _demo_causes_ensure(program: Program) -> None:
     for code, name, description in DEMO_CAUSES:
         if not Cause.objects.filter(program=program, code=code).exists():
             cause_create(program=program, code=code, name=name, description=description)
+
+
+def _demo_survey_ensure(program: Program) -> None:
+    """The contract's active NPS survey ``nps``, created once; an existing one is left as it is. It takes answers
+    (at the till, from links) and invites nobody by itself: staff switch its triggers on."""
+    from surveys.models import Survey
+    from surveys.services import survey_create
+
+    if not Survey.objects.filter(program=program, code="nps").exists():
+        survey_create(program=program, code="nps", kind="nps", name="How was your visit?", sampling_rate="0.2",
+                      delay_minutes=120, cooldown_days=90)

@@ -32,6 +32,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import.run": frozenset({MANAGER}),
     "export.download": frozenset({MANAGER, ANALYST}),
     "report.view": frozenset({MANAGER, ANALYST}),
+    # survey follow-up cases: agents and managers work them, analysts read them
+    "case.view": frozenset({MANAGER, AGENT, ANALYST}),
+    "case.work": frozenset({MANAGER, AGENT}),
+    "case.escalations": frozenset({MANAGER}),  # overdue cases are escalated to managers
     # who did what
     "audit.view": frozenset({MANAGER}),
 }

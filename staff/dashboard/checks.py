@@ -1,12 +1,13 @@
 """What the home page checks for a program, each shown only to those who may act on it or read the page it
-links to: the ledger's latest verification, webhook deliveries, the email outbox, waiting approvals and the
-analytics rollups' agreement with the ledger."""
+links to: the ledger's latest verification, webhook deliveries, the email outbox, waiting approvals,
+overdue survey follow-up cases and the analytics rollups' agreement with the ledger."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from analytics.selectors import rollup_latest
 from ledger.selectors import verification_latest
 from members.models import Member
 from notifications.selectors import outbox_stuck
+from surveys.selectors import cases_overdue
 from webhooks.selectors import endpoints_health
 
 from ..access import StaffContext
@@ -30,12 +32,15 @@ CHECK_ACTIONS = {
     "approvals": "adjustment.approve",
     # the daily rollups the analytics read: wrong rollups make every analytics figure wrong
     "rollups": "report.view",
+    # survey follow-up cases past their due date escalate to managers
+    "cases": "case.escalations",
 }
 OUTBOX_STUCK_AFTER = timedelta(minutes=15)  # past the first retries (1 and 5 minutes after the first try)
 VERIFICATION_DUE_WITHIN = timedelta(hours=48)  # nightly; one missed night is not yet worth a word
 DRIFT_MEMBERS_SHOWN = 5
 WEBHOOK_SETTINGS_URL = "/staff/settings/webhooks/"
 APPROVALS_URL = "/staff/approvals/"
+OVERDUE_CASES_URL = "/staff/cases/?status=overdue"
 
 
 @dataclass
@@ -125,6 +130,16 @@ def _approvals(staff: StaffContext) -> Check:
     return check
 
 
+def _cases(staff: StaffContext, now: datetime) -> Check:
+    overdue = cases_overdue(program=staff.program, now=now).order_by().aggregate(count=Count("pk"),
+                                                                                  oldest=Min("due_at"))
+    check = Check("cases", "Survey follow-up cases", "ok", {"overdue": overdue["count"], "oldest": overdue["oldest"]},
+                  link=OVERDUE_CASES_URL, link_text="Open the overdue cases")
+    if overdue["count"]:
+        check.title, check.state = "Survey cases overdue", "warning"
+    return check
+
+
 def home_checks(*, staff: StaffContext, now: datetime | None = None) -> list[Check]:
     """The checks this person may see for the page's program, problems first (the worst first), each at most
     two statements; none is read for someone who may not see it."""
@@ -135,6 +150,7 @@ def home_checks(*, staff: StaffContext, now: datetime | None = None) -> list[Che
         "webhooks": lambda: _webhooks(staff),
         "outbox": lambda: _outbox(staff, now),
         "approvals": lambda: _approvals(staff),
+        "cases": lambda: _cases(staff, now),
     }
     checks = [make() for key, make in makers.items() if staff.may(CHECK_ACTIONS[key])]
     order = {"danger": 0, "warning": 1, "unknown": 2, "ok": 2}

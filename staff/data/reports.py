@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, HttpResponseNotFound
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -25,6 +25,8 @@ from ledger.models import Kind
 from ledger.selectors import liability_by_day, liability_totals, points_expiring_by_month
 from loyalty.replica import reads_from_replica
 from programs.models import Program
+from surveys.models import Kind as SurveyKind
+from surveys.selectors import NpsSummary, nps_summary, survey_find
 
 from ..access import staff_view
 from .csvfiles import csv_response
@@ -39,6 +41,7 @@ LIABILITY_COLUMNS = [
     "program", "currency", "start", "end", "opening_points", "earned_points", "reversed_points", "redeemed_points",
     "refunded_points", "expired_points", "adjusted_points", "closing_points", "value_per_point", "closing_value",
 ]
+NPS_COLUMNS = ["survey", "responses", "promoters", "passives", "detractors", "nps", "margin_of_error"]
 MOVEMENT_COLUMNS = ["earned", "reversed", "redeemed", "refunded", "expired", "adjusted"]
 
 
@@ -327,3 +330,39 @@ def expiry_csv(request):
     rows = ([row["month"].strftime("%Y-%m"), row["points"], row["members"], row["value"]]
             for row in expiry_outlook(program=program))
     return csv_response(f"expiry-{program.slug}.csv", ["month", "expiring_points", "members", "value"], rows)
+
+
+def _plain_text(response_class, text: str):
+    return response_class(text + "\n", content_type="text/plain; charset=utf-8")
+
+
+def nps_report(*, program: Program, survey, start: date, end: date) -> NpsSummary:
+    """The NPS of ``survey`` over a range of the program's local dates, both ends included (an answer counts on
+    the local date of ``answered_at``)."""
+    start_at, end_at = day_bounds(program, start, end)
+    return nps_summary(survey=survey, start_at=start_at, end_at=end_at)
+
+
+@require_safe
+@staff_view("export.download")
+def nps_csv(request):
+    """``/staff/reports/nps.csv?program=&survey=&start=&end=``: one row, as ``web.md`` has it; ``nps`` and
+    ``margin_of_error`` (adjusted-Wald, see the staff guide) empty when there are no answers."""
+    asked = range_from_query(request)
+    if isinstance(asked, HttpResponseBadRequest):
+        return asked
+    program, code = request.staff.program, request.GET.get("survey", "").strip()
+    if not code:
+        return _plain_text(HttpResponseBadRequest, "survey: Name the survey by its code, e.g. &survey=nps.")
+    # A code is a slug: anything else names no survey (and text with NUL could not even be asked for).
+    survey = survey_find(program=program, code=code) if re.fullmatch(r"[-a-zA-Z0-9_]{1,32}", code) else None
+    if survey is None:
+        return _plain_text(HttpResponseNotFound, f"survey: {program.name} has no survey {code[:32]!r}.")
+    if survey.kind != SurveyKind.NPS:
+        return _plain_text(HttpResponseBadRequest, f"survey: {survey.code} is a {survey.kind.upper()} survey, "
+                                                   "not an NPS survey.")
+    report = nps_report(program=program, survey=survey, start=asked[0], end=asked[1])
+    counts = report.counts
+    row = [survey.code, counts.responses, counts.promoters, counts.passives, counts.detractors, report.nps,
+           report.margin_of_error]  # None (no answers) is written empty
+    return csv_response(f"nps-{program.slug}-{survey.code}-{asked[0]}-{asked[1]}.csv", NPS_COLUMNS, [row])

@@ -13,6 +13,7 @@ urlpatterns = [
     path("reports/liability.csv", reports.liability_csv, name="report-liability-csv"),
     path("reports/liability-daily.csv", reports.liability_daily_csv, name="report-liability-daily-csv"),
     path("reports/expiry.csv", reports.expiry_csv, name="report-expiry-csv"),
+    path("reports/nps.csv", reports.nps_csv, name="report-nps-csv"),
     path("exports/members.csv", exports.members_csv, name="export-members"),
     path("exports/ledger.csv", exports.ledger_csv, name="export-ledger"),
     path("audit/", audit.audit_log, name="audit"),

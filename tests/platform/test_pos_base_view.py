@@ -74,5 +74,5 @@ def test_every_pos_endpoint_is_a_pos_view():
 
     collect(pos_routes.url_patterns)
 
-    assert len(views) == 15
+    assert len(views) == 16
     assert [view.__name__ for view in views if not issubclass(view, PosApi)] == []

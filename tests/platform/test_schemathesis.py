@@ -112,6 +112,10 @@ def _in_the_demo_program(case) -> None:
         body["currency"] = "EUR"
     if isinstance(body.get("occurred_at"), str) and datetime.fromisoformat(body["occurred_at"]) > timezone.now():
         body["occurred_at"] = timezone.now().isoformat()
+    if isinstance(body.get("answered_at"), str) and datetime.fromisoformat(body["answered_at"]) > timezone.now():
+        body["answered_at"] = timezone.now().isoformat()
+    if case.path.endswith("/surveys/responses/"):
+        body["survey"] = "nps"  # the demo's survey (its scale, 0–10, is the schema's)
     if isinstance(body.get("birth_date"), str) and date.fromisoformat(body["birth_date"]) > timezone.localdate():
         body["birth_date"] = timezone.localdate().isoformat()
     if body.get("referral_code"):

@@ -7,6 +7,7 @@ from ledger.models import LedgerEntry
 from loyalty.models import IdempotencyRecord
 from members.models import Member
 from rewards.models import Redemption, Reward
+from surveys.services import survey_create
 from tests.pos_routes import pos_post_routes, route_path
 from tests.rewards.conftest import give_points
 
@@ -21,6 +22,7 @@ def world(pos, member):
     """A member with points, a purchase to return, and two vouchers: one to cancel, one to use."""
     give_points(member, 500)
     Reward.objects.create(program=member.program, code="FREE-COFFEE", name="Free coffee", points_cost=50)
+    survey_create(program=member.program, code="nps", kind="nps")
     assert pos.post("/api/v1/pos/purchases/", purchase(member, "R-0"), format="json").status_code == 201
     redemptions = [pos.post("/api/v1/pos/redemptions/", {"member": card(member), "reward": "FREE-COFFEE"},
                             format="json", HTTP_IDEMPOTENCY_KEY=f"world-{n}").json() for n in range(2)]
@@ -47,6 +49,8 @@ VALID = {
     "api/v1/pos/redemptions/": lambda w: {"member": card(w["member"]), "reward": "FREE-COFFEE"},
     "api/v1/pos/redemptions/<str:redemption_id>/cancel/": lambda w: {},
     "api/v1/pos/vouchers/<str:code>/use/": lambda w: {},
+    "api/v1/pos/surveys/responses/": lambda w: {"external_id": "S-1", "survey": "nps", "member": card(w["member"]),
+                                                "score": 9},
 }
 HEADERS = {"HTTP_IDEMPOTENCY_KEY": "unknown-fields-1"}
 

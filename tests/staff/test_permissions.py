@@ -24,6 +24,9 @@ EXPECTED = {
     "import.run": {M},
     "export.download": {M, N},
     "report.view": {M, N},
+    "case.view": {M, A, N},
+    "case.work": {M, A},
+    "case.escalations": {M},
     "audit.view": {M},
 }
 

@@ -1,0 +1,171 @@
+"""Reads of the surveys app: the scores of a survey over a span of time, as every report shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Concat, ExtractQuarter, ExtractYear
+from django.utils import timezone
+
+from earning.models import Purchase
+from members.models import Member
+from programs.models import Program
+
+from .models import FollowUpCase, Kind, Response, Survey
+from .scoring import NpsCounts, nps, nps_margin_of_error
+from .text import frequent_terms
+
+OPEN_CASE_STATUSES = (FollowUpCase.Status.OPEN, FollowUpCase.Status.IN_PROGRESS)
+
+
+def survey_find(*, program: Program, code: str) -> Survey | None:
+    """The program's survey ``code``, open or not (reports cover surveys that have ended)."""
+    return Survey.objects.filter(program=program, code=code).first()
+
+
+@dataclass(frozen=True)
+class NpsSummary:
+    survey: Survey
+    counts: NpsCounts
+
+    @property
+    def responses(self) -> int:
+        return self.counts.responses
+
+    @property
+    def nps(self) -> Decimal | None:
+        return nps(self.counts)
+
+    @property
+    def margin_of_error(self) -> Decimal | None:
+        return nps_margin_of_error(self.counts)
+
+
+def nps_summary(*, survey: Survey, start_at: datetime, end_at: datetime) -> NpsSummary:
+    """The answers to an NPS survey given in ``[start_at, end_at)`` (by ``answered_at``), counted by category
+    in one query; every answer counts, anonymous and incentivised ones included."""
+    if survey.kind != Kind.NPS:
+        raise ValueError(f"{survey.code} is not an NPS survey")
+    totals = Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at).aggregate(
+        promoters=Count("pk", filter=Q(category="promoter")), passives=Count("pk", filter=Q(category="passive")),
+        detractors=Count("pk", filter=Q(category="detractor")))
+    return NpsSummary(survey=survey, counts=NpsCounts(**totals))
+
+
+def case_list(*, program: Program, statuses=None):
+    """The program's follow-up cases, soonest due first, with what a list shows of each."""
+    cases = FollowUpCase.objects.filter(program=program).select_related("member", "assignee", "response__survey")
+    if statuses:
+        cases = cases.filter(status__in=list(statuses))
+    return cases.order_by("due_at", "pk")
+
+
+def cases_overdue(*, program: Program, now: datetime | None = None):
+    """Cases still open or in progress past their due date: what escalates to the program's managers."""
+    return case_list(program=program, statuses=OPEN_CASE_STATUSES).filter(due_at__lt=now or timezone.now())
+
+
+def campaign_members(*, program: Program, tier_code: str = "", store_code: str = "", enrolled_from=None,
+                     enrolled_to=None, purchased_since=None, not_purchased_since=None):
+    """The program's members in a segment, for a survey campaign: their tier, the store they joined at, their
+    enrolment cohort (``enrolled_from``–``enrolled_to``, moments), and when they last bought (some purchase since
+    ``purchased_since``; none since ``not_purchased_since``). Empty criteria do not narrow."""
+    members = Member.objects.filter(program=program)
+    if tier_code:
+        members = members.filter(tier_status__tier__code=tier_code)
+    if store_code:
+        members = members.filter(enrolled_store__code=store_code)
+    if enrolled_from is not None:
+        members = members.filter(enrolled_at__gte=enrolled_from)
+    if enrolled_to is not None:
+        members = members.filter(enrolled_at__lt=enrolled_to)
+    if purchased_since is not None:
+        members = members.filter(Exists(Purchase.objects.filter(member=OuterRef("pk"),
+                                                                occurred_at__gte=purchased_since)))
+    if not_purchased_since is not None:
+        members = members.filter(~Exists(Purchase.objects.filter(member=OuterRef("pk"),
+                                                                 occurred_at__gte=not_purchased_since)))
+    return members
+
+
+def comment_terms(*, survey: Survey, start_at: datetime, end_at: datetime, low: int = 0, high: int = 10,
+                  limit: int = 10, max_answers: int = 5000):
+    """The most frequent words and phrases (``text.frequent_terms``) of the comments given to ``survey`` in
+    ``[start_at, end_at)`` with a score from ``low`` to ``high`` (an NPS group: 0–6, 7–8, 9–10); the newest
+    ``max_answers`` comments at most."""
+    comments = (Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at,
+                                        score__gte=low, score__lte=high).exclude(comment="")
+                .order_by("-answered_at").values_list("comment", flat=True)[:max_answers])
+    return frequent_terms(comments.iterator(chunk_size=1000), limit=limit)
+
+
+def score_counts(*, survey: Survey, start_at: datetime, end_at: datetime) -> dict[int, int]:
+    """How many answers gave each score in ``[start_at, end_at)``: what CSAT and CES are computed from."""
+    rows = (Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at)
+            .values_list("score").annotate(n=Count("pk")))
+    return dict(rows)
+
+
+def incentivised_count(*, survey: Survey, start_at: datetime, end_at: datetime) -> int:
+    return Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at,
+                                   incentivised=True).count()
+
+
+BREAKDOWNS = {"store": "Store", "tier": "Tier (now)", "cohort": "Quarter joined",
+              "recency": "Last purchase before answering"}
+RECENCY_BANDS = [(7, "within 7 days"), (30, "8–30 days"), (90, "31–90 days")]
+
+
+def _group_key(by: str):
+    if by == "store":
+        return Coalesce(F("store__name"), Value("No store (email, portal)"))
+    if by == "tier":
+        return Case(When(member__isnull=True, then=Value("Anonymous")),
+                    default=Coalesce(F("member__tier_status__tier__name"), Value("No tier")))
+    if by == "cohort":
+        return Case(When(member__isnull=True, then=Value("Anonymous")),
+                    default=Concat(Cast(ExtractYear("member__enrolled_at"), CharField()), Value(" Q"),
+                                   Cast(ExtractQuarter("member__enrolled_at"), CharField())))
+    if by == "recency":
+        return Case(When(member__isnull=True, then=Value("Anonymous")), When(last_purchase__isnull=True,
+                    then=Value("never bought")),
+                    *(When(gap__lte=timedelta(days=days), then=Value(label)) for days, label in RECENCY_BANDS),
+                    default=Value("more than 90 days"))
+    raise ValueError(f"no breakdown by {by}")
+
+
+def nps_breakdown(*, survey: Survey, start_at: datetime, end_at: datetime, by: str) -> list[tuple[str, NpsCounts]]:
+    """The answers to an NPS survey in ``[start_at, end_at)`` counted per group (``BREAKDOWNS``): the store it was
+    given at, the member's tier now, the quarter they joined, how long before answering they last bought. One
+    query; groups in order of their name (recency bands in their own order)."""
+    answers = Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at)
+    if by == "recency":
+        last = (Purchase.objects.filter(member=OuterRef("member"), occurred_at__lte=OuterRef("answered_at"))
+                .order_by("-occurred_at").values("occurred_at")[:1])
+        answers = answers.annotate(last_purchase=Subquery(last)).annotate(
+            gap=ExpressionWrapper(F("answered_at") - F("last_purchase"), output_field=DurationField()))
+    rows = (answers.annotate(group=_group_key(by)).values("group").annotate(
+        promoters=Count("pk", filter=Q(category="promoter")), passives=Count("pk", filter=Q(category="passive")),
+        detractors=Count("pk", filter=Q(category="detractor"))))
+    groups = [(row["group"], NpsCounts(row["promoters"], row["passives"], row["detractors"])) for row in rows]
+    if by == "recency":
+        order = [label for _, label in RECENCY_BANDS] + ["more than 90 days", "never bought", "Anonymous"]
+        return sorted(groups, key=lambda group: order.index(group[0]))
+    return sorted(groups, key=lambda group: (group[0] in ("Anonymous", "No tier", "No store (email, portal)"),
+                                             group[0]))

@@ -1,0 +1,55 @@
+"""NPS broken down by store, tier, enrolment cohort and time since the last purchase; one query each."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from earning.services import purchase_record
+from members.models import Member
+from programs.demo import demo_seed
+from surveys.models import Survey
+from surveys.scoring import NpsCounts
+from surveys.selectors import nps_breakdown
+from surveys.services import response_record
+from tests.factories import MemberFactory, StoreFactory
+
+
+def test_breakdowns(db, django_assert_num_queries):
+    demo = demo_seed(api_key="breakdown-key-0001")
+    program, store = demo.program, demo.store
+    survey = Survey.objects.get(program=program, code="nps")
+    airport = StoreFactory(program=program, code="AIR-1", name="Airport")
+    now = timezone.now()
+    gold = MemberFactory(program=program, store=store, email="gold@example.com")
+    purchase_record(store=store, actor="t", external_id="G-1", member_reference={"id": str(gold.pk)},
+                    currency="EUR", total=Decimal("2500.00"), occurred_at=now - timedelta(days=40))
+    new = MemberFactory(program=program, store=store, email="new@example.com")
+    old = MemberFactory(program=program, store=store, email="old@example.com")
+    Member.objects.filter(pk=old.pk).update(enrolled_at=now.replace(year=now.year - 1))
+    purchase_record(store=store, actor="t", external_id="O-1", member_reference={"id": str(old.pk)},
+                    currency="EUR", total=Decimal("5.00"), occurred_at=now - timedelta(days=2))
+
+    def answer(score, member=None, at_store=None):
+        response_record(survey=survey, score=score, channel="pos", actor="t", member=member, store=at_store)
+
+    answer(10, gold, store)
+    answer(3, new, airport)
+    answer(9, old, store)
+    answer(0)  # anonymous, at no store
+    window = {"survey": survey, "start_at": now - timedelta(hours=1), "end_at": now + timedelta(hours=1)}
+
+    with django_assert_num_queries(1):
+        by_store = nps_breakdown(by="store", **window)
+    assert by_store == [("Airport", NpsCounts(0, 0, 1)), (store.name, NpsCounts(2, 0, 0)),
+                        ("No store (email, portal)", NpsCounts(0, 0, 1))]
+    assert nps_breakdown(by="tier", **window) == [
+        ("Bronze", NpsCounts(1, 0, 0)), ("Gold", NpsCounts(1, 0, 0)), ("Anonymous", NpsCounts(0, 0, 1)),
+        ("No tier", NpsCounts(0, 0, 1))]  # the new member has not bought yet: no tier
+    quarter = f"{now.year} Q{(now.month - 1) // 3 + 1}"
+    last_year = f"{now.year - 1} Q{(now.month - 1) // 3 + 1}"
+    assert nps_breakdown(by="cohort", **window) == [
+        (last_year, NpsCounts(1, 0, 0)), (quarter, NpsCounts(1, 0, 1)), ("Anonymous", NpsCounts(0, 0, 1))]
+    assert nps_breakdown(by="recency", **window) == [
+        ("within 7 days", NpsCounts(1, 0, 0)), ("31–90 days", NpsCounts(1, 0, 0)), ("never bought", NpsCounts(0, 0, 1)),
+        ("Anonymous", NpsCounts(0, 0, 1))]
