@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import accounts, give, profile, recovery, views
+from . import accounts, give, profile, recovery, surveys, views
 
 app_name = "portal"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("<slug:program_slug>/email/confirm/", recovery.email_confirm_send, name="email-confirm-send"),
     path("<slug:program_slug>/email/confirm/<str:token>/", recovery.email_confirm, name="email-confirm"),
     path("<slug:program_slug>/activity/", views.activity, name="activity"),
+    path("<slug:program_slug>/surveys/", surveys.surveys, name="surveys"),
     path("<slug:program_slug>/rewards/", views.rewards, name="rewards"),
     path("<slug:program_slug>/rewards/<str:code>/image", views.reward_image, name="reward-image"),
     path("<slug:program_slug>/rewards/<str:code>/redeem/", views.redeem, name="redeem"),

@@ -31,6 +31,7 @@ from tiers.selectors import member_tier_progress
 from .access import portal_view
 from .qr import barcode_svg, qr_svg
 from .recovery import email_notice
+from .surveys import open_surveys
 from .templatetags.portal_format import money, number
 
 PAGE_SIZE = 20
@@ -121,6 +122,7 @@ def home(request):
         "tier_targets": _tier_targets(member_tier_progress(member=member), member.program),
         "card_qr": qr_svg(member.card_number, label=_("QR code of your card %(number)s") % card_words),
         "card_barcode": barcode_svg(member.card_number, label=_("Barcode of your card %(number)s") % card_words),
+        "surveys": open_surveys(request),
         "vouchers": Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED)
         .select_related("reward").order_by("-issued_at")[:5],
         "email_notice": email_notice(request),

@@ -27,7 +27,7 @@ from earning.models import Purchase
 from members.models import Member
 from programs.models import Program
 
-from .models import FollowUpCase, Kind, Response, Survey
+from .models import FollowUpCase, Invitation, Kind, Response, Survey
 from .scoring import NpsCounts, nps, nps_margin_of_error
 from .text import frequent_terms
 
@@ -169,3 +169,13 @@ def nps_breakdown(*, survey: Survey, start_at: datetime, end_at: datetime, by: s
         return sorted(groups, key=lambda group: order.index(group[0]))
     return sorted(groups, key=lambda group: (group[0] in ("Anonymous", "No tier", "No store (email, portal)"),
                                              group[0]))
+
+
+def member_invitations_open(*, member, now: datetime | None = None, limit: int = 10) -> list[Invitation]:
+    """The member's invitations still to be answered, newest first: sent, not answered, not expired, and their
+    survey still taking answers."""
+    now = now or timezone.now()
+    rows = (Invitation.objects.filter(member=member, sent_at__isnull=False, answered_at__isnull=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).select_related("survey")
+            .order_by("-sent_at")[:limit])
+    return [invitation for invitation in rows if invitation.survey.is_open(now)]
