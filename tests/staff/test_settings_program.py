@@ -29,6 +29,8 @@ def form_data(program, policy, **changes):
         "claim_window_days": program.claim_window_days, "value_per_point": program.value_per_point,
         "time_zone": program.time_zone, "accent_color": program.accent_color,
         "approval_threshold": policy.approval_threshold, "agent_adjustment_limit": policy.agent_adjustment_limit,
+        "redemption_undo_minutes": program.redemption_undo_minutes,
+        "transfer_daily_limit": program.transfer_daily_limit if program.transfer_daily_limit is not None else "",
     }
     if policy.manager_mfa_required:
         data["manager_mfa_required"] = "on"
