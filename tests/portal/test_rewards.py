@@ -366,3 +366,17 @@ def test_the_pages_need_a_signed_in_member(program, coffee):
     for path in ("vouchers/", "vouchers/ABCDEFGHJK/"):
         response = Client().get(f"/portal/{program.slug}/{path}")
         assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_rewards_picture_may_be_kept_privately_for_minutes_but_pages_are_not(
+        member_client, program, coffee, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    from .test_pages import _png
+
+    settings.MEDIA_ROOT = tmp_path
+    coffee.image.save("coffee.png", ContentFile(_png()))
+    picture = member_client.get(f"/portal/{program.slug}/rewards/COFFEE/image")
+    assert picture["Cache-Control"] == "private, max-age=300"
+    page = member_client.get(f"/portal/{program.slug}/rewards/")
+    assert "no-store" in page["Cache-Control"] and "private" in page["Cache-Control"]
