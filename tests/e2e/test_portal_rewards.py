@@ -14,7 +14,7 @@ from rewards.models import Redemption, Reward
 from rewards.services import reward_category_create, reward_create, reward_redeem, reward_update
 from tests.conftest import pos_client
 
-from .conftest import DEMO_API_KEY, assert_accessible, no_horizontal_overflow, screenshot
+from .conftest import DEMO_API_KEY, assert_accessible, no_horizontal_overflow, screenshot, staff_sign_in
 from .test_portal import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -159,3 +159,26 @@ def test_the_vouchers_page_in_german(phone_page, anna):
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="Meine Gutscheine").is_visible()
     check(page, "portal-vouchers-de-phone.png")
+
+
+def test_the_manager_shortens_the_undo_window_and_the_voucher_says_so(page, anna):
+    staff_sign_in(page, "demo-manager", "demo-manager-2026")
+    page.goto("/staff/settings/")
+    field = page.get_by_label("Undo window (minutes)")
+    assert field.input_value() == "15"
+    assert page.get_by_text("0 turns undo off").is_visible()
+    assert page.get_by_label("Daily transfer limit (points)").input_value() == "10000"
+    field.fill("5")
+    page.get_by_role("button", name="Save settings").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Settings saved.").is_visible()
+    assert page.get_by_text("Members may undo a redemption within 5 minutes").is_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_load_state()
+
+    sign_in(page, anna.program.slug, anna.email)
+    page.goto(f"/portal/{anna.program.slug}/rewards/FREE-COFFEE/redeem/")
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("You can undo this redemption for 5 more minutes").is_visible()
