@@ -380,3 +380,21 @@ def test_a_rewards_picture_may_be_kept_privately_for_minutes_but_pages_are_not(
     assert picture["Cache-Control"] == "private, max-age=300"
     page = member_client.get(f"/portal/{program.slug}/rewards/")
     assert "no-store" in page["Cache-Control"] and "private" in page["Cache-Control"]
+
+
+def test_the_rewards_and_vouchers_pages_take_few_queries_whatever_their_length(
+        rich_member, member_client, program, catalogue, django_assert_max_num_queries):
+    gold = tier_define(program=program, code="gold", name="Gold", rank=1, threshold=2000)
+    for number in range(15):
+        reward_create(program=program, code=f"R{number}", name=f"Reward {number}", points_cost=10 + number,
+                      categories=[catalogue["hot"]], limit_per_member=1, limit_period="week",
+                      min_tier=gold if number % 3 == 0 else None)
+    earn(rich_member, 1000)
+    for number in range(1, 15, 3):
+        reward_redeem(member=rich_member, reward=Reward.objects.get(code=f"R{number}"), actor="test")
+    with django_assert_max_num_queries(12):
+        assert rewards_page(member_client, program).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert rewards_page(member_client, program, "?category=hot-drinks").status_code == 200
+    with django_assert_max_num_queries(7):
+        assert member_client.get(f"/portal/{program.slug}/vouchers/").status_code == 200
