@@ -100,15 +100,24 @@ def _lowest_points(reward) -> int:
     return (reward.points_min or 1) if reward.is_pay_with_points else reward.points_cost
 
 
+def _top_rank(program) -> int:
+    return max((t.rank for t in tier_list(program=program)), default=0)
+
+
 def refusal_words(code: str, reward, *, spendable: int, program, now=None, top_rank: int | None = None) -> str:
-    """Why ``reward`` is out of the member's reach (``rewards.services.reward_refusal``'s code), as they read it."""
+    """Why ``reward`` is out of the member's reach (``rewards.services.reward_refusal``'s code), as they read it.
+
+    ``top_rank`` (the program's highest tier rank) tells "Gold members only" from "Gold members and above";
+    a page listing many rewards passes it, read once."""
     now = now or timezone.now()
     if code == "insufficient_points":
         missing = max(_lowest_points(reward) - max(spendable, 0), 1)
         return ngettext("%(count)s more point needed", "%(count)s more points needed", missing) % {
             "count": _points(missing)}
     if code == "tier_required" and reward.min_tier is not None:
-        if top_rank is not None and reward.min_tier.rank >= top_rank:
+        if top_rank is None:
+            top_rank = _top_rank(program)
+        if reward.min_tier.rank >= top_rank:
             return _("%(tier)s members only") % {"tier": reward.min_tier.name}
         return _("For %(tier)s members and above") % {"tier": reward.min_tier.name}
     if code == "limit_reached":
@@ -150,8 +159,7 @@ def rewards(request):
     rewards = list(reward_list(program=program, category=chosen))
     eligibility = reward_eligibility(rewards=rewards, member=member) if rewards else {}
     spendable = account_balance_get(member=member)["available"]
-    top_rank = max((t.rank for t in tier_list(program=program)), default=0) \
-        if any(r.min_tier_id for r in rewards) else None
+    top_rank = _top_rank(program) if any(r.min_tier_id for r in rewards) else None
     now = timezone.now()
     items = []
     for reward in rewards:

@@ -398,3 +398,12 @@ def test_the_rewards_and_vouchers_pages_take_few_queries_whatever_their_length(
         assert rewards_page(member_client, program, "?category=hot-drinks").status_code == 200
     with django_assert_max_num_queries(7):
         assert member_client.get(f"/portal/{program.slug}/vouchers/").status_code == 200
+
+
+def test_a_forced_redeem_of_a_reward_for_a_higher_tier_says_why_and_changes_nothing(
+        rich_member, member_client, program):
+    gold = tier_define(program=program, code="gold", name="Gold", rank=1, threshold=2000)
+    reward_create(program=program, code="LOUNGE", name="Lounge", points_cost=10, min_tier=gold)
+    response = member_client.post(f"/portal/{program.slug}/rewards/LOUNGE/redeem/", {"redemption": str(uuid.uuid4())})
+    assert response.status_code == 400 and "Gold members only" in response.text
+    assert not Redemption.objects.exists() and available(rich_member) == 250
