@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
 
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 
 from loyalty.rows import prep, rows_exist, statement_cursor
 
@@ -44,6 +46,12 @@ def member_has_purchased(*, member) -> bool:
 
 
 
+def member_purchased_earlier(*, member, than: datetime) -> bool:
+    """Whether the member has a purchase dated before ``than``: "first purchase" for a purchase of that date
+    (a claimed one)."""
+    return Purchase.objects.filter(member=member, occurred_at__lt=than).exists()
+
+
 def referral_bonus_granted(*, referee) -> bool:
     return RuleAward.objects.filter(member=referee, source_type="referral", source_id=str(referee.pk)).exists()
 
@@ -78,3 +86,24 @@ def member_purchases_recent(*, member, limit: int = 10) -> list[Purchase]:
     """The member's latest purchases with their store and returns (``purchase_member_recent_idx``)."""
     return list(Purchase.objects.filter(member=member).select_related("store").prefetch_related("returns")
                 .order_by("-occurred_at", "-id")[:limit])
+
+
+def purchases_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, store id, purchases, by members, sales, sales to members, returned)]`` of the purchases
+    made (``occurred_at``) from ``start_at`` up to ``end_at``, by store."""
+    member = Q(member__isnull=False)
+    return list(
+        Purchase.objects.filter(program_id=program_id, occurred_at__gte=start_at, occurred_at__lt=end_at)
+        .annotate(day=TruncDate("occurred_at", tzinfo=zone)).order_by().values("day", "store_id")
+        .annotate(purchases=Count("id"), member_purchases=Count("id", filter=member), sales=Sum("total"),
+                  member_sales=Sum("total", filter=member), returned=Sum("returned_total"))
+        .values_list("day", "store_id", "purchases", "member_purchases", "sales", "member_sales", "returned"))
+
+
+def member_purchase_get(*, member, purchase_id) -> Purchase | None:
+    """One of ``member``'s own purchases by id, with its store; another member's is None."""
+    try:
+        purchase_id = uuid.UUID(str(purchase_id))
+    except ValueError:
+        return None
+    return Purchase.objects.filter(member=member, pk=purchase_id).select_related("store").first()

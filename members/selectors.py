@@ -165,6 +165,12 @@ def member_emails_taken(*, program: Program, emails) -> set[str]:
             .values_list("email", flat=True)}
 
 
+def member_has_login(*, program: Program, email: str) -> bool:
+    """Whether the program's member with ``email`` can sign in to the portal (False: no such member, or one
+    enrolled at the till who has no login yet)."""
+    return Member.objects.filter(program=program, email__lower=email.strip().lower(), user__isnull=False).exists()
+
+
 MEMBER_EXPORT_FIELDS = (
     "id", "card_number", "email", "phone", "first_name", "last_name", "birth_date", "language", "status",
     "marketing_opt_in", "enrolled_at", "referral_code",
@@ -316,3 +322,18 @@ def member_search(*, program: Program, query: str, page: int = 1, page_size: int
         member.program = program
     return MemberSearch(query=query, members=[shown[pk] for pk in ids if pk in shown], page=page, pages=pages,
                         total=len(found), more=more)
+
+
+def enrolments_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, store id or None, enrolments)]`` of the members who joined from ``start_at`` up to
+    ``end_at``, by the store that enrolled them (``None``: the portal, an import)."""
+    return list(
+        Member.objects.filter(program_id=program_id, enrolled_at__gte=start_at, enrolled_at__lt=end_at)
+        .annotate(day=TruncDate("enrolled_at", tzinfo=zone)).order_by().values("day", "enrolled_store_id")
+        .annotate(enrolments=Count("id")).values_list("day", "enrolled_store_id", "enrolments"))
+
+
+def member_referrals(*, member: Member, limit: int = 200) -> list[Member]:
+    """The members ``member`` referred, newest first."""
+    return list(Member.objects.filter(program_id=member.program_id, referred_by=member)
+                .only("id", "first_name", "last_name", "enrolled_at").order_by("-enrolled_at")[:limit])

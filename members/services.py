@@ -103,6 +103,52 @@ def member_login_create(*, member: Member, password: str) -> Member:
     return member
 
 
+def _login_taken(*, program: Program, email: str) -> bool:
+    return get_user_model().objects.filter(username=member_username(program=program, email=email)).exists()
+
+
+@transaction.atomic
+def member_login_claim(*, member: Member, email: str, password: str) -> Member:
+    """A member enrolled at the till (no login) takes their card online: a login with ``password``, by a link
+    sent to ``email``. Reaching that link proves the address is theirs, so it counts as confirmed."""
+    member = Member.objects.select_for_update().select_related("program").get(pk=member.pk)
+    if member.email.lower() != email.strip().lower():
+        raise DomainError.invalid("email", "The member's email has changed since the link was sent.")
+    if member.user_id is not None or _login_taken(program=member.program, email=member.email):
+        raise DomainError("login_exists", "This member can already sign in.", status=409, title="Login exists")
+    member_login_create(member=member, password=password)
+    return _email_confirmed(member)
+
+
+@transaction.atomic
+def member_password_set(*, member: Member, password: str) -> Member:
+    """A new password for the member's login, by a link sent to their email (which thereby counts as
+    confirmed). The login's other sessions end: Django checks each session against the password hash."""
+    member = Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=member.pk)
+    if member.user is None:
+        raise DomainError.invalid("password", "This member has no login yet.")
+    member.user.set_password(password)
+    member.user.save(update_fields=["password"])
+    return _email_confirmed(member)
+
+
+@transaction.atomic
+def member_email_verify(*, member: Member, email: str) -> Member:
+    """Record that ``email`` — still the member's address — is theirs (they opened the link sent to it).
+    Confirming again keeps the first moment."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.email.lower() != email.strip().lower():
+        raise DomainError.invalid("email", "The member's email has changed since the link was sent.")
+    return _email_confirmed(member)
+
+
+def _email_confirmed(member: Member) -> Member:
+    if member.email_verified_at is None:
+        member.email_verified_at = timezone.now()
+        member.save(update_fields=["email_verified_at"])
+    return member
+
+
 @transaction.atomic
 def member_consent_set(*, member: Member, marketing_opt_in: bool) -> Member:
     if member.marketing_opt_in != marketing_opt_in:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
@@ -16,13 +18,15 @@ from ledger.selectors import account_balance_get, account_open_lots, statement_p
 from loyalty.images import image_response
 from programs.models import Program
 from rewards.models import Redemption
-from tiers.selectors import member_tier_get
+from tiers.selectors import member_tier_progress
 
 from .access import portal_view
-from .qr import qr_svg
+from .qr import barcode_svg, qr_svg
+from .recovery import email_notice
+from .templatetags.portal_format import money, number
 
 PAGE_SIZE = 20
-EXPIRY_DATES_SHOWN = 4
+EXPIRY_DATES_SHOWN = 6
 MAX_PAGE = 2500
 
 
@@ -93,16 +97,59 @@ def home(request):
         elif lot.expires_at is not None:
             day = lot.expires_at.astimezone(zone).date()
             expiring[day] = expiring.get(day, 0) + lot.remaining
+    expiring_days = sorted(expiring.items())
+    card_words = {"number": member.card_number}
     return render(request, "portal/home.html", {
         "balance": balance,
         "pending_days": sorted(pending.items()),
-        "expiring_days": sorted(expiring.items())[:EXPIRY_DATES_SHOWN],
-        "tier": member_tier_get(member=member),
-        "card_qr": qr_svg(member.card_number, label=_("QR code of your card %(number)s")
-                          % {"number": member.card_number}),
+        "expiring_days": expiring_days[:EXPIRY_DATES_SHOWN],
+        "expiring_later": sum(points for _day, points in expiring_days[EXPIRY_DATES_SHOWN:]),
+        "tier_targets": _tier_targets(member_tier_progress(member=member), member.program),
+        "card_qr": qr_svg(member.card_number, label=_("QR code of your card %(number)s") % card_words),
+        "card_barcode": barcode_svg(member.card_number, label=_("Barcode of your card %(number)s") % card_words),
         "vouchers": Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED)
         .select_related("reward").order_by("-issued_at")[:5],
+        "email_notice": email_notice(request),
     })
+
+
+def _tier_targets(progress, program) -> dict:
+    """The tier and the two targets the home page draws as bars: keeping it at the next review, reaching the next."""
+    def amount(value) -> str:
+        if progress.metric == "spend":
+            return money(value, program.currency)
+        return ngettext("%(count)s point", "%(count)s points", int(value)) % {"count": number(value)} \
+            if progress.metric == "points" else \
+            ngettext("%(count)s credit", "%(count)s credits", int(value)) % {"count": number(value)}
+
+    def when(moment) -> str:
+        return date_format(moment.astimezone(_zone(program)).date(), "j F Y")
+
+    targets = []
+    tier, top = progress.tier, progress.next_tier
+    if tier is not None and tier.threshold > 0:
+        if progress.needed_to_keep and progress.keep_by:
+            text = _("%(amount)s to go by %(date)s to keep %(tier)s.") % {
+                "amount": amount(progress.needed_to_keep), "date": when(progress.keep_by), "tier": tier.name}
+        elif progress.needed_to_keep:
+            text = _("%(amount)s to go to keep %(tier)s.") % {
+                "amount": amount(progress.needed_to_keep), "tier": tier.name}
+        elif progress.keep_by:
+            text = _("Kept: checked again on %(date)s.") % {"date": when(progress.keep_by)}
+        else:
+            text = _("Yours for good.")
+        targets.append({"id": "keep", "title": _("Keep %(tier)s") % {"tier": tier.name}, "text": text,
+                        "value": min(progress.qualifying_value, tier.threshold), "max": tier.threshold})
+    if top is not None:
+        words = {"amount": amount(progress.needed_for_next), "tier": top.name}
+        if progress.window_closes:
+            words["date"] = when(progress.window_closes - timedelta(seconds=1))
+            text = _("%(amount)s to go by %(date)s to reach %(tier)s.") % words
+        else:
+            text = _("%(amount)s to go to reach %(tier)s.") % words
+        targets.append({"id": "next", "title": _("Reach %(tier)s") % {"tier": top.name}, "text": text,
+                        "value": min(progress.qualifying_value, top.threshold), "max": top.threshold})
+    return {"tier": tier, "targets": targets, "so_far": amount(progress.qualifying_value)}
 
 
 KIND_WORDS = {
@@ -114,6 +161,17 @@ KIND_WORDS = {
     Kind.EXPIRE: gettext_lazy("Points expired"),
     Kind.RELEASE: gettext_lazy("Pending points became available"),
     Kind.ADJUST: gettext_lazy("Points adjusted by the team"),
+    Kind.TRANSFER_IN: gettext_lazy("Points received from another member"),
+    Kind.TRANSFER_OUT: gettext_lazy("Points sent to another member"),
+}
+
+# The statement's filters, as a member thinks of their points: what came in, what went out, what lapsed, and
+# what was corrected (by the team, or taken back for a returned purchase).
+ACTIVITY_FILTERS = {
+    "earned": (gettext_lazy("Earned"), (Kind.EARN, Kind.BONUS, Kind.TRANSFER_IN)),
+    "spent": (gettext_lazy("Spent"), (Kind.REDEEM, Kind.TRANSFER_OUT, Kind.REFUND)),
+    "expired": (gettext_lazy("Expired"), (Kind.EXPIRE,)),
+    "adjusted": (gettext_lazy("Adjusted"), (Kind.ADJUST, Kind.RETURN)),
 }
 
 
@@ -129,10 +187,17 @@ def _page_number(request) -> int:
 def activity(request):
     account = getattr(request.member, "account", None)
     page = _page_number(request)
-    entries = statement_page(account=account, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)[0] \
+    show = request.GET.get("show", "")
+    if show not in ACTIVITY_FILTERS:
+        show = ""
+    kinds = ACTIVITY_FILTERS[show][1] if show else None
+    entries = statement_page(account=account, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1, kinds=kinds)[0] \
         if account is not None else []
     lines = [{"entry": entry, "what": entry.description or KIND_WORDS.get(entry.kind, entry.get_kind_display()),
               "kind": KIND_WORDS.get(entry.kind, entry.get_kind_display())} for entry in entries[:PAGE_SIZE]]
+    filters = [{"key": "", "label": _("All"), "current": not show}] + [
+        {"key": key, "label": label, "current": key == show} for key, (label, _kinds) in ACTIVITY_FILTERS.items()]
     return render(request, "portal/activity.html", {
         "lines": lines, "page": page, "has_next": len(entries) > PAGE_SIZE, "has_previous": page > 1,
+        "show": show, "filters": filters,
     })

@@ -1,10 +1,13 @@
-from django.db.models import Count, F, Q, Sum
+import uuid
+
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loyalty.errors import DomainError
 from loyalty.rows import prep, rows_select_one
 
-from .models import Redemption, Reward, RewardCategory
+from .models import Cause, Donation, Redemption, Reward, RewardCategory
 from .services import (
     VOUCHER_ALPHABET,
     VOUCHER_LENGTH,
@@ -131,3 +134,37 @@ def redemption_undoable_until(*, redemption: Redemption, minutes: int, now=None)
         return None
     until = redemption_undo_until(redemption, minutes=minutes)
     return until if now < until else None
+
+
+def cause_list(*, program, member=None) -> list[Cause]:
+    """The program's active causes, each with ``points_total`` (given by every member) and, with ``member``,
+    ``points_mine`` (given by them): one grouped query."""
+    causes = Cause.objects.filter(program=program, active=True).annotate(
+        points_total=Coalesce(Sum("donations__points"), Value(0)),
+        points_mine=Coalesce(Sum("donations__points", filter=Q(donations__member=member)), Value(0))
+        if member is not None else Value(0),
+    ).order_by("name")
+    return list(causes)
+
+
+def cause_get(*, program, code: str, member=None) -> Cause:
+    """An active cause of ``program`` by its code, with its totals as ``cause_list`` gives them."""
+    code = (code or "").strip().upper()
+    well_formed = code.isprintable() and len(code) <= 32  # PostgreSQL refuses NUL in text: junk is a plain miss
+    found = list(Cause.objects.filter(program=program, active=True, code=code)[:1]) if well_formed else []
+    if not found:
+        raise DomainError("cause_not_found", "No active cause with this code.", title="Cause not found")
+    totals = Donation.objects.filter(cause=found[0]).aggregate(
+        total=Coalesce(Sum("points"), Value(0)),
+        mine=Coalesce(Sum("points", filter=Q(member=member)), Value(0)) if member is not None else Value(0))
+    found[0].points_total, found[0].points_mine = totals["total"], totals["mine"]
+    return found[0]
+
+
+def donation_get(*, member, donation_id) -> Donation | None:
+    """One of ``member``'s own donations by id (another member's is None), with its cause."""
+    try:
+        donation_id = uuid.UUID(str(donation_id))
+    except ValueError:
+        return None
+    return Donation.objects.filter(member=member, pk=donation_id).select_related("cause").first()

@@ -21,7 +21,7 @@ from loyalty.rows import locked_row_suffix, prep, row_insert, row_update, rows_s
 from loyalty.transactions import service_atomic
 from tiers.selectors import member_tier_get
 
-from .models import Redemption, RedemptionStatusChange, Reward, RewardCategory
+from .models import Cause, Donation, Redemption, RedemptionStatusChange, Reward, RewardCategory
 
 VOUCHER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols, none easily confused
 VOUCHER_LENGTH = 10  # 50 bits
@@ -382,3 +382,52 @@ def reward_category_create(*, program, name: str) -> RewardCategory:
         program=program, slug=slug,
         defaults={"name": name[:80], "position": RewardCategory.objects.filter(program=program).count()})
     return category
+
+
+# --- causes: members give points -------------------------------------------------------------------
+
+
+@transaction.atomic
+def cause_create(*, program, code: str, name: str, description: str = "", active: bool = True) -> Cause:
+    cause = Cause(program=program, code=code.strip().upper(), name=name.strip(), description=description,
+                  active=active)
+    record_check(cause)
+    cause.save(force_insert=True)
+    return cause
+
+
+@service_atomic
+def cause_donate(*, member, cause: Cause, points: int, idempotency_key: str, actor: str = "") -> Donation:
+    """Give ``points`` of the member's available points to ``cause``, once per ``idempotency_key``.
+
+    The points are spent through the ledger as a redemption (kind ``redeem``, source ``donation``): a
+    donation is points redeemed, which is how the liability report counts it. A key the member used
+    already answers its donation (marked ``replayed``) whatever else was asked.
+    """
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise DomainError.invalid("points", "Points must be a positive whole number.")
+    if not idempotency_key or len(idempotency_key) > 100:
+        raise DomainError.invalid("idempotency_key", "Give a key of 1 to 100 characters.")
+    if cause.program_id != member.program_id or not cause.active:
+        raise DomainError("cause_not_found", "No active cause with this code.", title="Cause not found")
+    if member.is_suspended:
+        raise DomainError("member_suspended", "This member is suspended and cannot earn or redeem points.",
+                          title="Member suspended")
+    account = account_lock(member=member)  # a twin submit waits here, then finds the first one's donation
+    if earlier := Donation.objects.filter(member=member, idempotency_key=idempotency_key).first():
+        earlier.replayed = True
+        return earlier
+    if account.spendable < points:
+        raise DomainError("insufficient_points", f"Needs {points} points; {max(account.spendable, 0)} available.",
+                          title="Insufficient points")
+    now = timezone.now()
+    actor = actor or f"member:{member.pk}"
+    donation = Donation(program_id=member.program_id, cause=cause, member=member, points=points,
+                        idempotency_key=idempotency_key, actor=actor, created_at=now)
+    donation.spend_transaction = points_spend(
+        member=member, points=points, idempotency_key=f"donation:{member.pk}:{idempotency_key}", source_type="donation",
+        source_id=str(donation.pk), actor=actor, description=f"Donation to {cause.name}", locked=account,
+    )
+    row_insert(donation)
+    donation.replayed = False
+    return donation

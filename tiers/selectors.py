@@ -83,6 +83,7 @@ class TierProgress:
     needed_to_keep: Decimal  # how much more this window keeps the current tier (0: already kept)
     keep_by: datetime | None  # when not keeping it would cost the tier (None: the policy never downgrades)
     locked_until: datetime | None
+    window_closes: datetime | None = None  # a calendar year's end, when the value counted now starts again
 
 
 def member_tier_progress(*, member, now: datetime | None = None) -> TierProgress:
@@ -119,7 +120,12 @@ def member_tier_progress(*, member, now: datetime | None = None) -> TierProgress
             keep_by = max(keep_by, locked_until)
     return TierProgress(tier=tier, next_tier=next_tier, metric=policy.metric, qualifying_value=value,
                         window_start=window.start, needed_for_next=needed_for_next, needed_to_keep=needed_to_keep,
-                        keep_by=keep_by, locked_until=locked_until)
+                        keep_by=keep_by, locked_until=locked_until,
+                        window_closes=_year_end(window) if policy.window == TierPolicy.Window.CALENDAR_YEAR else None)
+
+
+def _year_end(window: Window) -> datetime:
+    return window.start.replace(year=window.start.year + 1)
 
 
 def member_tier_names(*, program_id, member_ids) -> dict:
