@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -275,7 +274,7 @@ def redeem(request, code: str):
     return render(request, "portal/redeem.html", {
         "reward": reward, "form": form, "problem": problem, "available": available,
         "after": available - reward.points_cost,
-        "point_value": Decimal(format(reward.money_per_point.normalize(), "f")) if reward.money_per_point else None,
+        "hundred_points": 100 * reward.money_per_point if reward.money_per_point else None,
     }, status=400 if invalid else 200)
 
 

@@ -106,7 +106,7 @@ def walk(page, anna, size: str) -> None:
     page.get_by_label("Points to use").fill("300")
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_load_state()
-    expect(page.get_by_text("3.00 EUR off your bill")).to_be_visible()
+    expect(page.get_by_text("€3.00 off your bill")).to_be_visible()
     assert balance(anna) == 600
     undo = page.get_by_role("button", name="Undo redemption")
     expect(undo).to_be_visible()

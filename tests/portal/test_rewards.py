@@ -160,13 +160,16 @@ def test_pay_with_points_states_its_range_and_redeems_the_chosen_amount(
     assert '<label for="id_points">Points to use</label>' in page
     assert "Between 100 and 1,000, in steps of 50. You have 700 points." in page
     assert re.search(r'<input type="number" name="points" value="100"[^>]*min="100"', page)
-    assert "One point is worth" in page and "0.01 EUR" in page
+    assert "100 points are worth" in page and "€1.00" in page
+    german = member_client.get(f"/portal/{slug}/rewards/POINTS-OFF/redeem/", HTTP_ACCEPT_LANGUAGE="de").text
+    assert "Wert von 100 Punkten" in german and re.search(r"1,00\s€", german)
+    assert "Zwischen 100 und 1.000, in Schritten von 50. Sie haben 700 Punkte." in german
 
     response = member_client.post(f"/portal/{slug}/rewards/POINTS-OFF/redeem/",
                                   {"redemption": token_of(page), "points": "350"})
     assert response.status_code == 302
     voucher = member_client.get(response["Location"]).text
-    assert "3.50 EUR off your bill" in voucher
+    assert "€3.50 off your bill" in voucher
     assert available(member_with_login) == 350
     code = response["Location"].split("/vouchers/")[1].split("/")[0]
     assert pos.get(f"/api/v1/pos/vouchers/{code}/").json()["status"] == "issued"
