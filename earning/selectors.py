@@ -7,10 +7,11 @@ from datetime import date, datetime, time
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from loyalty.rows import prep, rows_exist, statement_cursor
 
-from .models import EarningRule, Purchase, RuleAward
+from .models import EarningRule, Event, Purchase, Return, RuleAward
 from .rules import program_timezone
 
 
@@ -107,3 +108,33 @@ def member_purchase_get(*, member, purchase_id) -> Purchase | None:
     except ValueError:
         return None
     return Purchase.objects.filter(member=member, pk=purchase_id).select_related("store").first()
+
+
+def program_rewards_birthdays(*, program) -> bool:
+    """Whether the program pays anything on a member's birthday: a birthday bonus, or a rule with a birthday
+    condition, active and not over. Then a member's birth date is worth points, and they may set it only once."""
+    now = timezone.now()
+    return (EarningRule.objects.filter(program=program, active=True)
+            .filter(Q(applies_to=EarningRule.AppliesTo.BIRTHDAY) | Q(conditions__contains=[{"kind": "birthday"}]))
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)).exists())
+
+
+# --- a member's own data (the portal's "Download my data") -------------------------------------
+
+def member_purchases_export(*, member):
+    """The member's purchases, oldest first, as dicts (a lazy queryset: iterate it with ``.iterator()``)."""
+    return (Purchase.objects.filter(member=member).order_by("occurred_at", "id")
+            .values("id", "external_id", "store__name", "occurred_at", "currency", "total", "returned_total",
+                    "points_awarded", "points_reversed", "lines", "claimed_at"))
+
+
+def member_returns_export(*, member):
+    """Returns of the member's purchases, oldest first, as dicts (a lazy queryset)."""
+    return (Return.objects.filter(purchase__member=member).order_by("created_at", "id")
+            .values("id", "purchase_id", "external_id", "store__name", "amount", "points_reversed", "created_at"))
+
+
+def member_events_export(*, member):
+    """The member's activity other than purchases (events posted by the program), oldest first (a lazy queryset)."""
+    return (Event.objects.filter(member=member).order_by("occurred_at", "id")
+            .values("id", "type", "quantity", "attributes", "occurred_at", "points_awarded", "store__name"))

@@ -397,3 +397,20 @@ def members_with_kind(*, member_ids, kind: str) -> set:
     """Which of ``member_ids`` have at least one ledger entry of ``kind`` (``earn``: their first points)."""
     return set(LedgerEntry.objects.filter(account__member_id__in=list(member_ids), kind=kind)
                .values_list("account__member_id", flat=True).distinct())
+
+
+# --- a member's own data (the portal's "Download my data") -------------------------------------
+
+def member_entries_export(*, member):
+    """Every entry of the member's statement, oldest first, as dicts (a lazy queryset: iterate it with
+    ``.iterator()``; ``entry_activity_idx`` serves the order, read backwards)."""
+    return (LedgerEntry.objects.filter(account__member=member).order_by("created_at", "id")
+            .values("public_id", "kind", "points", "created_at", "expires_at", "description",
+                    "transaction__source_type"))
+
+
+def member_lots_export(*, member):
+    """The member's lots (each earn's points: pending until, expiring when, what is left), oldest first, as dicts
+    (a lazy queryset)."""
+    return (PointsLot.objects.filter(account__member=member).order_by("earned_at", "id")
+            .values("id", "amount", "remaining", "earned_at", "available_at", "released", "expires_at", "expired"))

@@ -113,7 +113,7 @@ def _unsubscribe_url(member_id: str) -> str:
 @transaction.atomic
 def member_unsubscribe(*, member: Member) -> Member:
     """Withdraw marketing consent and drop the member's marketing emails not yet sent."""
-    member = member_consent_set(member=member, marketing_opt_in=False)
+    member = member_consent_set(member=member, marketing_opt_in=False, source="email")
     Outbox.objects.filter(member=member, category=Category.MARKETING, status=Outbox.Status.PENDING).update(
         status=Outbox.Status.CANCELLED, last_error="marketing consent withdrawn")
     return member

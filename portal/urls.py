@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import accounts, give, recovery, rewards, views
+from . import accounts, give, profile, recovery, rewards, views
 
 app_name = "portal"
 
@@ -37,4 +37,9 @@ urlpatterns = [
     path("<slug:program_slug>/give/claim/", give.claim, name="give-claim"),
     path("<slug:program_slug>/give/claim/<uuid:purchase_id>/", give.claim_done, name="give-claim-done"),
     path("<slug:program_slug>/give/refer/", give.refer, name="give-refer"),
+    path("<slug:program_slug>/profile/", profile.profile, name="profile"),
+    path("<slug:program_slug>/profile/consent/", profile.consent, name="profile-consent"),
+    path("<slug:program_slug>/profile/data/", profile.data_download, name="profile-data"),
+    path("<slug:program_slug>/profile/delete/", profile.delete, name="profile-delete"),
+    path("<slug:program_slug>/goodbye/", profile.goodbye, name="goodbye"),
 ]

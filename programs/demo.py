@@ -83,7 +83,7 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
         member = Member.objects.filter(program=program, email__lower=email).first()
         if member is None:
             member = member_enrol(program=program, store=store, email=email, first_name=first, last_name=last,
-                                  phone=phone, marketing_opt_in=True)
+                                  phone=phone, marketing_opt_in=True, consent_source="staff")
             member_login_create(member=member, password=DEMO_MEMBER_PASSWORD)
         result.members.append(member)
 

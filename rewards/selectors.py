@@ -168,3 +168,15 @@ def donation_get(*, member, donation_id) -> Donation | None:
     except ValueError:
         return None
     return Donation.objects.filter(member=member, pk=donation_id).select_related("cause").first()
+
+
+def member_redemptions_export(*, member):
+    """Every reward the member redeemed with its voucher, oldest first, as dicts (a lazy queryset)."""
+    return (Redemption.objects.filter(member=member).order_by("issued_at", "id")
+            .values("id", "reward__code", "reward__name", "points_spent", "discount_amount", "voucher_code",
+                    "status", "issued_at", "expires_at", "used_at", "store__name", "used_store__name"))
+
+
+def member_vouchers_unused_count(*, member) -> int:
+    """How many of the member's vouchers are issued and not used, cancelled or expired."""
+    return Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED).count()

@@ -72,7 +72,8 @@ class MemberEnrolApi(PosApi):
                    responses={201: MemberOutputSerializer, **problems("member_exists")}, tags=["members"])
     def post(self, request):
         validated = self.serializer_validated(self.InputSerializer, request.data)
-        member = member_enrol(program=request.user.program, store=request.user.store, **validated)
+        member = member_enrol(program=request.user.program, store=request.user.store, consent_source="pos",
+                              **validated)
         return Response(self.serializer_data(MemberOutputSerializer, member), status=status.HTTP_201_CREATED)
 
 
