@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import accounts, give, profile, recovery, surveys, views
+from . import accounts, give, profile, recovery, rewards, surveys, views
 
 app_name = "portal"
 
@@ -23,10 +23,12 @@ urlpatterns = [
     path("<slug:program_slug>/email/confirm/<str:token>/", recovery.email_confirm, name="email-confirm"),
     path("<slug:program_slug>/activity/", views.activity, name="activity"),
     path("<slug:program_slug>/surveys/", surveys.surveys, name="surveys"),
-    path("<slug:program_slug>/rewards/", views.rewards, name="rewards"),
-    path("<slug:program_slug>/rewards/<str:code>/image", views.reward_image, name="reward-image"),
-    path("<slug:program_slug>/rewards/<str:code>/redeem/", views.redeem, name="redeem"),
-    path("<slug:program_slug>/vouchers/<str:code>/", views.voucher, name="voucher"),
+    path("<slug:program_slug>/rewards/", rewards.rewards, name="rewards"),
+    path("<slug:program_slug>/rewards/<str:code>/image", rewards.reward_image, name="reward-image"),
+    path("<slug:program_slug>/rewards/<str:code>/redeem/", rewards.redeem, name="redeem"),
+    path("<slug:program_slug>/vouchers/", rewards.vouchers, name="vouchers"),
+    path("<slug:program_slug>/vouchers/<str:code>/", rewards.voucher, name="voucher"),
+    path("<slug:program_slug>/vouchers/<str:code>/undo/", rewards.voucher_undo, name="voucher-undo"),
     path("<slug:program_slug>/give/", give.give, name="give"),
     path("<slug:program_slug>/give/transfer/", give.transfer, name="give-transfer"),
     path("<slug:program_slug>/give/transfer/confirm/", give.transfer_confirm, name="give-transfer-confirm"),

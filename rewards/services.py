@@ -47,6 +47,20 @@ def period_start(period: str, now: datetime) -> datetime | None:
     }[period]
 
 
+def period_end(period: str, now: datetime) -> datetime | None:
+    """When the limit period holding ``now`` ends (the next one starts); ``None`` for a limit in total."""
+    start = period_start(period, now)
+    if start is None:
+        return None
+    if period == Reward.Period.DAY:
+        return start + timedelta(days=1)
+    if period == Reward.Period.WEEK:
+        return start + timedelta(days=7)
+    if period == Reward.Period.MONTH:
+        return (start + timedelta(days=32)).replace(day=1)
+    return start.replace(year=start.year + 1)
+
+
 def _member_tier_rank(member) -> int | None:
     tier = member_tier_get(member=member)
     return tier.rank if tier is not None else None
@@ -219,6 +233,37 @@ def redemption_cancel(*, redemption: Redemption, actor: str, reason: str = "") -
     if redemption.expires_at and redemption.expires_at <= timezone.now():
         raise DomainError("voucher_not_usable", "This voucher has expired.", title="Voucher not usable")
     return _give_back(redemption, new_status=Redemption.Status.CANCELLED, actor=actor, reason=reason, refund=True)
+
+
+def redemption_undo_until(redemption: Redemption, *, minutes: int) -> datetime:
+    """Until when (not included) the member may undo ``redemption``, given the program's undo window."""
+    return redemption.issued_at + timedelta(minutes=minutes)
+
+
+@transaction.atomic
+def redemption_undo(*, redemption: Redemption, member, now: datetime | None = None) -> Redemption:
+    """The member takes back a redemption they made moments ago: their own, unused, within the program's
+    ``redemption_undo_minutes``. Points and stock come back as when staff cancel it (kind ``refund``).
+
+    The row is locked first, so an undo racing the till's use of the voucher sees what the other did: one
+    of them wins, the other is refused. Undoing twice refuses the second (the voucher is cancelled).
+    """
+    now = now or timezone.now()
+    redemption = _lock(redemption)
+    if redemption.member_id != member.pk:  # another member's voucher: as if there were none
+        raise DomainError("voucher_not_found", "No voucher with this code.", title="Voucher not found")
+    if redemption.status != Redemption.Status.ISSUED:
+        raise _not_usable(redemption)
+    if redemption.expires_at and redemption.expires_at <= now:
+        raise DomainError("voucher_not_usable", "This voucher has expired.", title="Voucher not usable")
+    minutes = redemption.program.redemption_undo_minutes
+    if now >= redemption_undo_until(redemption, minutes=minutes):
+        raise DomainError("undo_window_closed",
+                          f"A redemption can be undone within {minutes} minutes of being made.",
+                          status=409, title="Too late to undo")
+    actor = f"user:{member.user_id}" if member.user_id else f"member:{member.pk}"
+    return _give_back(redemption, new_status=Redemption.Status.CANCELLED, actor=actor,
+                      reason="undone by the member", refund=True)
 
 
 @transaction.atomic
