@@ -40,8 +40,9 @@ class Member(models.Model):
     marketing_opt_in_at = models.DateTimeField(
         null=True, blank=True, help_text="When consent was last given or withdrawn."
     )
+    # db_default too: bulk writers outside the ORM (imports, benchmarks) name only the columns they know.
     marketing_opt_in_source = models.CharField(
-        max_length=32, blank=True, default="",
+        max_length=32, blank=True, default="", db_default="",
         help_text="Where consent was last given or withdrawn: pos, portal, staff, import.",
     )
     email_verified_at = models.DateTimeField(
