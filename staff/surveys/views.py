@@ -60,6 +60,13 @@ def _survey_row(program, survey: Survey, start: date, end: date) -> dict:
             bounds = day_bounds(program, month_start, month_end)
             trend.append((month_start, nps_summary(survey=survey, start_at=bounds[0], end_at=bounds[1])))
         row["trend"] = trend
+        row["chart_id"] = f"trend-{survey.code}"
+        row["chart"] = {
+            "labels": [month.strftime("%b %Y") for month, _ in trend],
+            "nps": [float(m.nps) if m.nps is not None else None for _, m in trend],
+            "low": [float(m.nps - m.margin_of_error) if m.nps is not None else None for _, m in trend],
+            "high": [float(m.nps + m.margin_of_error) if m.nps is not None else None for _, m in trend],
+        }
         # the same number of days just before: did the score move, beyond what chance explains?
         days = (end - start).days + 1
         before = day_bounds(program, start - timedelta(days=days), start - timedelta(days=1))
