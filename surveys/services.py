@@ -391,6 +391,16 @@ def _case_reopen_if_unhappy(*, response: Response) -> None:
                                       note=f"Reopened: the member rated the resolution {response.score} of 5.")
 
 
+@transaction.atomic
+def member_survey_data_forget(*, member: Member) -> int:
+    """Keep nothing an anonymised member wrote: their answers' comments and text answers are wiped (the scores
+    stay, and count, as an anonymous answer's would), and invitations not sent yet are dropped. Answers how many
+    answers were wiped."""
+    Invitation.objects.filter(member=member, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.SKIPPED, skip_reason="member anonymised")
+    return Response.objects.filter(member=member).update(comment="", answers={})
+
+
 # --- invitations: links -------------------------------------------------------------------------
 
 
