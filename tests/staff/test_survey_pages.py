@@ -78,6 +78,7 @@ def test_a_manager_works_a_case_to_closure(manager_client, manager, case):
     url = f"/staff/cases/{case.pk}/"
     page = text(manager_client.get(url))
     assert 'name="status"' in page and ">Save</button>" in page
+    assert f'href="/staff/members/{case.member_id}/#adjust">Give goodwill points</a>' in page
 
     response = manager_client.post(url, {"status": "in_progress", "assignee": manager.pk, "note": "Called Dora",
                                          "root_cause": "", "seen_changes": 0})
