@@ -143,6 +143,8 @@ def _check_score(survey: Survey, score) -> int:
 def _check_answers(survey: Survey, answers: dict | None) -> dict:
     """The extra questions' answers: a choice by its index, a text as text; unknown ids refused."""
     answers = answers or {}
+    if not isinstance(answers, dict):
+        raise DomainError.invalid("answers", "An object of answers by question id.")
     questions = {q["id"]: q for q in survey.extra_questions}
     cleaned = {}
     for qid, value in answers.items():

@@ -118,3 +118,16 @@ def test_anonymising_a_member_wipes_what_they_wrote_and_keeps_the_score(program,
     answer = Response.objects.get()
     assert (answer.score, answer.comment, answer.answers) == (3, "", {})
     assert Invitation.objects.get().status == "skipped"
+
+
+@pytest.mark.parametrize(("answers", "field"), [(["x"], "answers"), ({"nope": 1}, "answers.nope"),
+                                                ({"visit": 5}, "answers.visit"), ({"visit": True}, "answers.visit"),
+                                                ({"idea": 3}, "answers.idea"), ({"idea": "x" * 2001}, "answers.idea")])
+def test_extra_answers_are_checked(program, answers, field):
+    survey = survey_create(program=program, code="s", kind="nps", extra_questions=[
+        {"id": "visit", "type": "choice", "text_en": "Where?", "text_de": "Wo?", "choices_en": ["Store", "Online"],
+         "choices_de": ["Laden", "Online"]},
+        {"id": "idea", "type": "text", "text_en": "Idea?", "text_de": "Idee?"}])
+    with pytest.raises(DomainError) as refused:
+        response_record(survey=survey, score=9, channel="pos", actor="t", answers=answers)
+    assert refused.value.errors[0]["field"] == field
