@@ -51,6 +51,7 @@ def test_few_answers_are_greyed(manager_client, nps):
     response_record(survey=nps, score=10, channel="pos", actor="t")
     page = text(manager_client.get("/staff/surveys/"))
     assert "survey-few" in page and "few answers" in page
+    assert ">too few<" in page and ">100.0 ±" not in page  # groups and months of few answers show no score
 
 
 def test_bad_dates_answer_the_form_again(manager_client, nps):
