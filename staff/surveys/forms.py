@@ -39,3 +39,11 @@ class CaseForm(forms.Form):
             staff_roles__program_id=case.program_id, staff_roles__role__in=[Role.MANAGER, Role.AGENT]
         ).order_by("username")
         self.fields["assignee"].label_from_instance = lambda user: user.get_username()
+
+
+class TopicsForm(forms.Form):
+    topics = forms.CharField(label="Topics", required=False, max_length=700,
+                             help_text="What the answer is about, separated by commas, e.g. “queue, friendly staff”.")
+
+    def names(self) -> list[str]:
+        return [name for name in self.cleaned_data["topics"].split(",") if name.strip()]

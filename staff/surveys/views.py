@@ -26,13 +26,14 @@ from surveys.selectors import (
     nps_breakdown,
     nps_summary,
     score_counts,
+    topic_suggestions,
 )
-from surveys.services import case_update
+from surveys.services import case_update, response_topics_set
 
 from ..access import staff_object, staff_view
 from ..data.reports import RangeForm, day_bounds, local_today
 from ..services import audit_record
-from .forms import CaseFilterForm, CaseForm
+from .forms import CaseFilterForm, CaseForm, TopicsForm
 
 FEW_ANSWERS = 30  # a score from fewer answers is shown greyed: its margin is too wide to read much into
 TREND_MONTHS = 6
@@ -60,6 +61,13 @@ def _survey_row(program, survey: Survey, start: date, end: date) -> dict:
             bounds = day_bounds(program, month_start, month_end)
             trend.append((month_start, nps_summary(survey=survey, start_at=bounds[0], end_at=bounds[1])))
         row["trend"] = trend
+        row["chart_id"] = f"trend-{survey.code}"
+        row["chart"] = {
+            "labels": [month.strftime("%b %Y") for month, _ in trend],
+            "nps": [float(m.nps) if m.nps is not None else None for _, m in trend],
+            "low": [float(m.nps - m.margin_of_error) if m.nps is not None else None for _, m in trend],
+            "high": [float(m.nps + m.margin_of_error) if m.nps is not None else None for _, m in trend],
+        }
         # the same number of days just before: did the score move, beyond what chance explains?
         days = (end - start).days + 1
         before = day_bounds(program, start - timedelta(days=days), start - timedelta(days=1))
@@ -126,11 +134,18 @@ def cases(request):
         "overdue_count": cases_overdue(program=program).count()})
 
 
-def _case_render(request, case, form, *, status: int = 200):
+TOPIC_SUGGESTION_DAYS = 90
+
+
+def _case_render(request, case, form, *, topics_form=None, status: int = 200):
     now = timezone.now()
+    response = case.response
+    topics_form = topics_form or TopicsForm(initial={"topics": ", ".join(t.name for t in response.topics.all())})
     return render(request, "staff/surveys/case.html", {
-        "case": case, "form": form, "response": case.response, "changes": case.changes.select_related("actor"),
-        "overdue": case.status in OPEN_CASE_STATUSES and case.due_at < now,
+        "case": case, "form": form, "response": response, "changes": case.changes.select_related("actor"),
+        "overdue": case.status in OPEN_CASE_STATUSES and case.due_at < now, "topics_form": topics_form,
+        "suggestions": topic_suggestions(survey=response.survey, start_at=now - timedelta(days=TOPIC_SUGGESTION_DAYS),
+                                         end_at=now),
         "may_work": request.staff.may("case.work")}, status=status)
 
 
@@ -167,3 +182,27 @@ def case_detail(request, pk):
         return _case_render(request, case, form, status=409 if error.code == "case_changed" else 400)
     messages.success(request, f"Case saved: {updated.get_status_display().lower()}.")
     return HttpResponseRedirect(reverse("staff:case", kwargs={"pk": updated.pk}))
+
+
+@require_http_methods(["POST"])
+@staff_view("case.work", record=True)
+def case_topics(request, pk):
+    """Tag the case's answer with topics (a person confirms what the phrases suggest)."""
+    case = staff_object(request, FollowUpCase.objects.select_related("member", "assignee", "response__survey",
+                                                                     "response__store"), "case.work", pk=pk)
+    form = TopicsForm(request.POST)
+    if form.is_valid():
+        before = sorted(t.name for t in case.response.topics.all())
+        try:
+            with transaction.atomic():
+                topics = response_topics_set(response=case.response, names=form.names())
+                audit_record(actor=request.user, action="survey.topics", program=request.staff.program,
+                             target=case.response, target_label=f"Answer {case.response.survey.code} "
+                             f"{case.response.score}", before={"topics": before},
+                             after={"topics": sorted(t.name for t in topics)})
+        except DomainError as error:
+            form.add_error("topics", error.errors[0]["message"] if error.errors else error.detail)
+        else:
+            messages.success(request, "Topics saved.")
+            return HttpResponseRedirect(reverse("staff:case", kwargs={"pk": case.pk}))
+    return _case_render(request, case, CaseForm(case=case), topics_form=form, status=400)

@@ -75,13 +75,17 @@ def test_a_manager_works_a_case_to_resolution(page, demo):
     page.get_by_label("Status").select_option("in_progress")
     page.get_by_label("Assignee").select_option(label="demo-manager")
     page.get_by_label("Note").fill("Called Ben; apologised.")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert page.get_by_text("Case saved: in progress.").is_visible()
+
+    page.get_by_role("textbox", name="Topics").fill("waiting, opening hours")
+    page.get_by_role("button", name="Save topics").click()
+    assert page.get_by_text("Topics saved.").is_visible()
 
     page.get_by_label("Status").select_option("resolved")
     page.get_by_label("Root cause").fill("Counter unstaffed at opening")
     page.get_by_label("Ask the member how we handled it (when resolving)").check()
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     assert page.get_by_text("Case saved: resolved.").is_visible()
     assert_accessible(page)
     screenshot(page, "staff-case.png")
@@ -90,3 +94,4 @@ def test_a_manager_works_a_case_to_resolution(page, demo):
     assert (case.status, case.root_cause, case.assignee.username) == ("resolved", "Counter unstaffed at opening",
                                                                       "demo-manager")
     assert case.changes.count() == 2
+    assert sorted(case.response.topics.values_list("name", flat=True)) == ["opening hours", "waiting"]

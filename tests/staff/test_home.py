@@ -448,7 +448,7 @@ def test_the_query_count_is_bounded_whatever_the_size_of_the_program(ledger, ber
 
 
 def test_the_first_view_of_a_day_reads_the_earlier_days_once(ledger, manager_client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(15):  # with the survey cases' aggregate and the rollups' run
         home(manager_client)
 
 

@@ -51,6 +51,7 @@ def test_few_answers_are_greyed(manager_client, nps):
     response_record(survey=nps, score=10, channel="pos", actor="t")
     page = text(manager_client.get("/staff/surveys/"))
     assert "survey-few" in page and "few answers" in page
+    assert ">too few<" in page and ">100.0 ±" not in page  # groups and months of few answers show no score
 
 
 def test_bad_dates_answer_the_form_again(manager_client, nps):
@@ -78,6 +79,7 @@ def test_a_manager_works_a_case_to_closure(manager_client, manager, case):
     url = f"/staff/cases/{case.pk}/"
     page = text(manager_client.get(url))
     assert 'name="status"' in page and ">Save</button>" in page
+    assert f'href="/staff/members/{case.member_id}/#adjust">Give goodwill points</a>' in page
 
     response = manager_client.post(url, {"status": "in_progress", "assignee": manager.pk, "note": "Called Dora",
                                          "root_cause": "", "seen_changes": 0})
@@ -183,3 +185,22 @@ def test_overdue_cases_show_on_the_managers_home_and_are_emailed_once(manager_cl
     assert f"/staff/cases/{case.pk}/" in message.body and "Dora Diaz" in message.body
     call_command("escalate_overdue_cases", stdout=__import__("io").StringIO())
     assert len(mail.outbox) == 1  # once per case
+
+
+def test_an_agent_tags_the_answer_with_topics_and_they_become_a_breakdown(agent_client, manager_client, case, nps):
+    url = f"/staff/cases/{case.pk}/topics/"
+    assert agent_client.post(url, {"topics": "Queue, lunchtime , queue"}).status_code == 302
+    assert sorted(case.response.topics.values_list("name", flat=True)) == ["Queue", "lunchtime"]
+    assert AuditEvent.objects.filter(action="survey.topics").count() == 1
+    assert 'value="Queue, lunchtime"' in text(agent_client.get(f"/staff/cases/{case.pk}/")) or \
+        'value="lunchtime, Queue"' in text(agent_client.get(f"/staff/cases/{case.pk}/"))
+
+    refused = agent_client.post(url, {"topics": "x" * 61})
+    assert refused.status_code == 400 and "at most 60 characters" in text(refused)
+    assert "NPS by topic" in text(manager_client.get("/staff/surveys/")) and ">Queue<" in text(
+        manager_client.get("/staff/surveys/"))
+
+
+def test_analysts_may_not_tag(analyst_client, case):
+    assert analyst_client.post(f"/staff/cases/{case.pk}/topics/", {"topics": "x"}).status_code == 403
+    assert not case.response.topics.exists()
