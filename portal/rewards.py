@@ -129,6 +129,9 @@ def refusal_words(code: str, reward, *, spendable: int, program, now=None, top_r
             return _("Available from %(when)s") % {"when": _moment(reward.available_from, program)}
         if reward.available_until and now >= reward.available_until:
             return _("No longer available")
+    if code == "out_of_stock" and reward.restock_on and reward.restock_on > timezone.localtime(now, _zone(program)) \
+            .date():
+        return _("Out of stock: back on %(day)s") % {"day": date_format(reward.restock_on, "DATE_FORMAT")}
     return {
         "out_of_stock": _("Out of stock"),
         "member_suspended": _("Your membership is on hold: please ask at the till"),

@@ -66,6 +66,8 @@ class Reward(models.Model):
     available_from = models.DateTimeField(null=True, blank=True)
     available_until = models.DateTimeField(null=True, blank=True)
     stock_remaining = models.PositiveIntegerField(null=True, blank=True, help_text="Empty means unlimited.")
+    restock_on = models.DateField(
+        null=True, blank=True, help_text="When more are expected, as members read it while it is out of stock.")
     limit_per_member = models.PositiveIntegerField(null=True, blank=True)
     limit_period = models.CharField(max_length=8, choices=Period.choices, default=Period.EVER)
     min_tier = models.ForeignKey("tiers.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+")

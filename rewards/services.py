@@ -297,7 +297,7 @@ def vouchers_expire_due(*, now: datetime | None = None, batch_size: int = 500) -
 
 REWARD_FIELDS = frozenset({
     "name", "description", "image", "type", "points_cost", "discount_value", "points_min", "points_max",
-    "points_step", "money_per_point", "is_active", "available_from", "available_until", "stock_remaining",
+    "points_step", "money_per_point", "is_active", "available_from", "available_until", "stock_remaining", "restock_on",
     "limit_per_member", "limit_period", "min_tier", "voucher_valid_days", "refund_on_expiry"})
 _DISCOUNTS = (Reward.Type.PERCENT_DISCOUNT, Reward.Type.FIXED_DISCOUNT)
 

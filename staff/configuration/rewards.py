@@ -21,7 +21,7 @@ from .pages import audited_change, in_program_time, redirect_to
 
 REWARD_FIELDS = ["name", "description", "type", "points_cost", "discount_value", "points_min", "points_max",
                  "points_step", "money_per_point", "is_active", "available_from", "available_until",
-                 "stock_remaining", "limit_per_member", "limit_period", "min_tier", "voucher_valid_days",
+                 "stock_remaining", "restock_on", "limit_per_member", "limit_period", "min_tier", "voucher_valid_days",
                  "refund_on_expiry"]
 
 
@@ -57,6 +57,9 @@ class RewardForm(SettingsForm):
     # The stock a page showed travels with the form: a redemption meanwhile is not undone by a save
     # that left the stock alone.
     stock_remaining = _number("Stock", "Units left. Leave empty for unlimited.", show_hidden_initial=True)
+    restock_on = forms.DateField(label="Back in stock on", required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                                 help_text="While it is out of stock the portal tells members this date. Optional.")
     limit_per_member = _number("Limit per member", "Leave empty for no limit.")
     limit_period = forms.ChoiceField(label="Limit period", choices=Reward.Period.choices)
     min_tier = forms.ModelChoiceField(label="Lowest tier", queryset=Tier.objects.none(), required=False,

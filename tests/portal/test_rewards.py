@@ -410,3 +410,16 @@ def test_a_forced_redeem_of_a_reward_for_a_higher_tier_says_why_and_changes_noth
     response = member_client.post(f"/portal/{program.slug}/rewards/LOUNGE/redeem/", {"redemption": str(uuid.uuid4())})
     assert response.status_code == 400 and "Gold members only" in response.text
     assert not Redemption.objects.exists() and available(rich_member) == 250
+
+
+def test_an_out_of_stock_reward_says_when_it_is_back(member_client, member_with_login, program):
+    earn(member_with_login, 500)
+    reward_create(program=program, code="TOTE", name="Tote bag", points_cost=10, stock_remaining=0,
+                  restock_on=timezone.localdate() + timedelta(days=10))
+    reward_create(program=program, code="MUG", name="Mug", points_cost=10, stock_remaining=0,
+                  restock_on=timezone.localdate() - timedelta(days=1))  # a date passed says nothing
+    with translation.override("en"):
+        back = date_format(timezone.localdate() + timedelta(days=10), "DATE_FORMAT")
+    text = rewards_page(member_client, program).text
+    assert f"Out of stock: back on {back}" in text
+    assert text.count("Out of stock: back on") == 1 and "Out of stock<" in text

@@ -192,3 +192,13 @@ def test_another_programs_reward_is_a_404(manager_client, coffee, other_program)
     assert manager_client.get(f"{LIST}not-a-uuid/").status_code == 404
     theirs.refresh_from_db()
     assert theirs.name == "Theirs"
+
+
+def test_a_manager_sets_when_a_reward_is_back_in_stock(manager_client, tote):
+    response = manager_client.post(f"{LIST}{tote.pk}/", reward_data(tote, stock_remaining=0, restock_on="2027-01-15"))
+
+    assert response.status_code == 302
+    tote.refresh_from_db()
+    assert (tote.stock_remaining, tote.restock_on.isoformat()) == (0, "2027-01-15")
+    refused = manager_client.post(f"{LIST}{tote.pk}/", reward_data(tote, restock_on="the 15th"))
+    assert refused.status_code == 200 and "Enter a valid date." in refused.content.decode()
