@@ -1,5 +1,6 @@
 """What the home page checks for a program, each shown only to those who may act on it or read the page it
-links to: the ledger's latest verification, webhook deliveries, the email outbox and waiting approvals."""
+links to: the ledger's latest verification, webhook deliveries, the email outbox, waiting approvals
+and overdue survey follow-up cases."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from ledger.selectors import verification_latest
 from members.models import Member
 from notifications.selectors import outbox_stuck
+from surveys.selectors import cases_overdue
 from webhooks.selectors import endpoints_health
 
 from ..access import StaffContext
@@ -26,12 +28,15 @@ CHECK_ACTIONS = {
     # the program's email settings are managers'; the mail server itself is the operator's
     "outbox": "settings.change",
     "approvals": "adjustment.approve",
+    # follow-up cases of unhappy survey answers past their reply target: those who work them
+    "cases": "case.work",
 }
 OUTBOX_STUCK_AFTER = timedelta(minutes=15)  # past the first retries (1 and 5 minutes after the first try)
 VERIFICATION_DUE_WITHIN = timedelta(hours=48)  # nightly; one missed night is not yet worth a word
 DRIFT_MEMBERS_SHOWN = 5
 WEBHOOK_SETTINGS_URL = "/staff/settings/webhooks/"
 APPROVALS_URL = "/staff/approvals/"
+CASES_URL = "/staff/surveys/cases/"
 
 
 @dataclass
@@ -106,6 +111,17 @@ def _approvals(staff: StaffContext) -> Check:
     return check
 
 
+def _cases(staff: StaffContext, now: datetime) -> Check:
+    overdue = cases_overdue(program=staff.program, now=now)
+    count = overdue.count()
+    oldest = overdue.values_list("due_at", flat=True).first() if count else None
+    check = Check("cases", "Survey follow-up cases", "ok", {"count": count, "oldest": oldest},
+                  link=CASES_URL, link_text="Open the cases")
+    if count:
+        check.title, check.state = "Survey follow-up cases overdue", "warning"
+    return check
+
+
 def home_checks(*, staff: StaffContext, now: datetime | None = None) -> list[Check]:
     """The checks this person may see for the page's program, problems first (the worst first), each at most
     two statements; none is read for someone who may not see it."""
@@ -115,6 +131,7 @@ def home_checks(*, staff: StaffContext, now: datetime | None = None) -> list[Che
         "webhooks": lambda: _webhooks(staff),
         "outbox": lambda: _outbox(staff, now),
         "approvals": lambda: _approvals(staff),
+        "cases": lambda: _cases(staff, now),
     }
     checks = [make() for key, make in makers.items() if staff.may(CHECK_ACTIONS[key])]
     order = {"danger": 0, "warning": 1, "unknown": 2, "ok": 2}

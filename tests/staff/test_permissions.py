@@ -24,6 +24,10 @@ EXPECTED = {
     "import.run": {M},
     "export.download": {M, N},
     "report.view": {M, N},
+    "survey.view": {M, A, N},
+    "survey.change": {M},
+    "case.view": {M, A, N},
+    "case.work": {M, A},
     "audit.view": {M},
 }
 
