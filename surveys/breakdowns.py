@@ -16,7 +16,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from django.db.models import BooleanField, Case, CharField, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import TruncMonth, TruncQuarter
+from django.db.models.functions import Coalesce, TruncMonth, TruncQuarter
 from django.utils import timezone
 
 from earning.models import Purchase
@@ -217,7 +217,8 @@ def survey_breakdowns(*, survey: Survey, start_at: datetime, end_at: datetime, z
     answers = _answers(survey, start_at, end_at)
     kind = survey.kind
     stores = _grouped(answers, F("store__name"), kind)
-    tiers = _grouped(answers, F("member__tier_status__tier__name"), kind)
+    tiers = _grouped(answers, Case(When(member__isnull=True, then=Value(None, output_field=CharField())),
+                                   default=Coalesce("member__tier_status__tier__name", Value(""))), kind)
     trunc = TruncMonth if cohort == "month" else TruncQuarter
     cohorts = _grouped(answers, trunc("member__enrolled_at", tzinfo=zone), kind)
     last_purchase = Subquery(
@@ -240,7 +241,8 @@ def survey_breakdowns(*, survey: Survey, start_at: datetime, end_at: datetime, z
         Breakdown("store", "By store", "The store whose till took the answer; email and portal answers have none.",
                   _ordered(stores, {"sort": str.lower, "label": str}, "No store (email or portal)", kind)),
         Breakdown("tier", "By tier", "The member's tier today.",
-                  _ordered(tiers, {"sort": str.lower, "label": str}, "Anonymous answers", kind)),
+                  _ordered(tiers, {"sort": str.lower, "label": lambda name: name or "No tier"}, "Anonymous answers",
+                           kind)),
         Breakdown("cohort", f"By enrolment {'month' if cohort == 'month' else 'quarter'}",
                   "When the member joined the program.",
                   _ordered(cohorts, {"sort": lambda k: k, "label": month_or_quarter}, "Anonymous answers", kind)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
@@ -112,10 +113,10 @@ def _approvals(staff: StaffContext) -> Check:
 
 
 def _cases(staff: StaffContext, now: datetime) -> Check:
-    overdue = cases_overdue(program=staff.program, now=now)
-    count = overdue.count()
-    oldest = overdue.values_list("due_at", flat=True).first() if count else None
-    check = Check("cases", "Survey follow-up cases", "ok", {"count": count, "oldest": oldest},
+    overdue = cases_overdue(program=staff.program, now=now).order_by().aggregate(count=Count("pk"),
+                                                                                 oldest=Min("due_at"))
+    count = overdue["count"]
+    check = Check("cases", "Survey follow-up cases", "ok", overdue,
                   link=CASES_URL, link_text="Open the cases")
     if count:
         check.title, check.state = "Survey follow-up cases overdue", "warning"
