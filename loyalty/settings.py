@@ -274,6 +274,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-emails": {"task": "notifications.tasks.send_due_emails", "schedule": 60.0},
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 60.0},
     "send-survey-invitations": {"task": "surveys.tasks.send_due_invitations", "schedule": crontab(minute="*/5")},
+    "escalate-overdue-cases": {"task": "staff.tasks.escalate_overdue_cases", "schedule": crontab(minute=20)},
 }
 
 # Requests per POS key (programs.auth.PosKeyRateThrottle), e.g. "6000/min".

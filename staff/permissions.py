@@ -32,11 +32,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import.run": frozenset({MANAGER}),
     "export.download": frozenset({MANAGER, ANALYST}),
     "report.view": frozenset({MANAGER, ANALYST}),
-    # surveys: everyone reads the scores, managers define surveys; managers and agents work the follow-up cases
-    "survey.view": frozenset({MANAGER, AGENT, ANALYST}),
+    # surveys: managers define them, analysts read the scores; managers and agents work the follow-up cases
+    "survey.view": frozenset({MANAGER, ANALYST}),
     "survey.change": frozenset({MANAGER}),
     "case.view": frozenset({MANAGER, AGENT, ANALYST}),
     "case.work": frozenset({MANAGER, AGENT}),
+    "case.escalations": frozenset({MANAGER}),  # overdue cases are escalated to managers
     # who did what
     "audit.view": frozenset({MANAGER}),
 }

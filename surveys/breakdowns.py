@@ -1,18 +1,17 @@
 """What the staff survey page reads: a survey's scores over a span, month by month, broken down by store, tier,
-enrolment cohort and time since the last purchase, the bonus-incentivised answers apart, and whether a change
-between two periods is more than chance.
+enrolment cohort and time since the last purchase, the bonus-incentivised answers apart; and the follow-up cases
+as a work queue.
 
 Every read groups answers by (group, score) in one query and scores each group with ``surveys.scoring``, so the
-page, the trend and the export (``nps_summary``) count the same answers the same way. The significance test is a
-pure function of two periods' counts (``nps_difference``).
+page, the trend and the export (``nps_summary``) count the same answers the same way, for every kind of survey.
+Whether a change between two periods is more than chance is ``scoring.nps_change``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
-from fractions import Fraction
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import BooleanField, Case, CharField, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
@@ -22,60 +21,9 @@ from django.utils import timezone
 from earning.models import Purchase
 
 from .models import FollowUpCase, Kind, Response, Survey
-from .scoring import Z_95, NpsCounts, ces_easy_share, ces_mean, csat, nps, nps_category, nps_margin_of_error
+from .scoring import NpsCounts, ces_easy_share, ces_mean, csat, nps, nps_category, nps_margin_of_error
 
 TOO_FEW = 30  # a group with fewer answers is shown greyed out, "too few answers", never as a number
-
-
-# --- the significance of a change between two periods (pure) -------------------------------------------------
-
-
-def _adjusted(counts: NpsCounts) -> tuple[Fraction, Fraction]:
-    """The adjusted-Wald NPS (as a share, −1 to 1) and its variance: ¾ added to promoters and to detractors,
-    3 to n (the same adjustment as ``scoring.nps_margin_of_error``)."""
-    n = counts.responses + 3
-    promoters = Fraction(4 * counts.promoters + 3, 4 * n)
-    detractors = Fraction(4 * counts.detractors + 3, 4 * n)
-    net = promoters - detractors
-    return net, (promoters + detractors - net * net) / n
-
-
-@dataclass(frozen=True)
-class NpsComparison:
-    """The change from ``previous`` to ``current``: plain NPS points, the test's z, and its verdict."""
-
-    current: NpsCounts
-    previous: NpsCounts
-    change: Decimal | None  # NPS(current) − NPS(previous), one decimal; None when either has no answers
-    z: Decimal | None  # the test statistic, two decimals
-    significant: bool
-
-
-def nps_difference(current: NpsCounts, previous: NpsCounts) -> NpsComparison:
-    """Is the NPS of ``current`` different from that of ``previous`` beyond chance (95 %, two-sided)?
-
-    The test compares the two adjusted-Wald NPS (Sauro, MeasuringU, "Comparing two Net Promoter Scores"):
-
-        NPS'ᵢ = (promotersᵢ + ¾)/(nᵢ + 3) − (detractorsᵢ + ¾)/(nᵢ + 3)
-        Varᵢ  = (p'ᵢ + d'ᵢ − NPS'ᵢ²) / (nᵢ + 3)
-        z     = (NPS'₁ − NPS'₂) / √(Var₁ + Var₂)
-
-    and calls the change significant when |z| > 1.96. ``change`` is the plain NPS difference the page shows;
-    ``z`` is rounded to two decimals; with no answers in either period there is nothing to test."""
-    if current.responses == 0 or previous.responses == 0:
-        return NpsComparison(current, previous, None, None, False)
-    net_now, var_now = _adjusted(current)
-    net_before, var_before = _adjusted(previous)
-    variance = var_now + var_before
-    with localcontext() as context:
-        context.prec = 50
-        difference = Decimal(net_now.numerator) / Decimal(net_now.denominator) - (
-            Decimal(net_before.numerator) / Decimal(net_before.denominator))
-        z = difference / (Decimal(variance.numerator) / Decimal(variance.denominator)).sqrt()
-        significant = abs(z) > Z_95
-        z = z.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    change = nps(current) - nps(previous)
-    return NpsComparison(current, previous, change, z, significant)
 
 
 # --- scores of a group of answers ------------------------------------------------------------------------

@@ -224,6 +224,8 @@ class FollowUpCase(models.Model):
     notes = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="When the program's managers were told the case is overdue.")
 
     class Meta:
         ordering = ["due_at"]

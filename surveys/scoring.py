@@ -59,6 +59,15 @@ def nps(counts: NpsCounts) -> Decimal | None:
     return _rounded(Fraction(100 * (counts.promoters - counts.detractors), n))
 
 
+def _adjusted(counts: NpsCounts) -> tuple[Fraction, Fraction]:
+    """The adjusted-Wald NPS (as a share, −1 to 1) and its variance."""
+    adjusted_n = counts.responses + 3
+    promoters = Fraction(4 * counts.promoters + 3, 4 * adjusted_n)
+    detractors = Fraction(4 * counts.detractors + 3, 4 * adjusted_n)
+    net = promoters - detractors
+    return net, (promoters + detractors - net * net) / adjusted_n
+
+
 def nps_margin_of_error(counts: NpsCounts) -> Decimal | None:
     """Half-width of the 95 % confidence interval of the NPS, in NPS points, one decimal: adjusted-Wald.
 
@@ -75,14 +84,9 @@ def nps_margin_of_error(counts: NpsCounts) -> Decimal | None:
     The interval is ``100 × NPS' ± margin``; the margin is what we show beside the plain NPS. It never
     reaches 0, even for a handful of answers that all agree, which is the point of the adjustment.
     """
-    n = counts.responses
-    if n == 0:
+    if counts.responses == 0:
         return None
-    adjusted_n = n + 3
-    promoters = Fraction(4 * counts.promoters + 3, 4 * adjusted_n)
-    detractors = Fraction(4 * counts.detractors + 3, 4 * adjusted_n)
-    net = promoters - detractors
-    variance = (promoters + detractors - net * net) / adjusted_n
+    variance = _adjusted(counts)[1]
     with localcontext() as context:
         context.prec = 50
         root = (Decimal(variance.numerator) / Decimal(variance.denominator)).sqrt()
@@ -113,3 +117,25 @@ def ces_easy_share(scores_by_value: dict[int, int]) -> Decimal | None:
         return None
     easy = sum(count for score, count in scores_by_value.items() if score >= 5)
     return _rounded(Fraction(100 * easy, n))
+
+
+@dataclass(frozen=True)
+class NpsChange:
+    change: Decimal  # later − earlier, in NPS points, one decimal
+    significant: bool  # at 95 %
+
+
+def nps_change(earlier: NpsCounts, later: NpsCounts) -> NpsChange | None:
+    """Whether the NPS moved between two independent samples (two periods), at 95 %.
+
+    The difference of the two plain scores, and a z-test on the adjusted-Wald estimates (Sauro, MeasuringU,
+    "comparing two Net Promoter Scores"): ``z = (NPS'₂ − NPS'₁) / √(Var₁ + Var₂)``, significant when
+    ``|z| ≥ 1.96``. None when either period has no answers."""
+    if earlier.responses == 0 or later.responses == 0:
+        return None
+    net_1, var_1 = _adjusted(earlier)
+    net_2, var_2 = _adjusted(later)
+    difference = net_2 - net_1
+    # |z| ≥ 1.96  ⇔  difference² ≥ 1.96² (Var₁ + Var₂): exact, no square root
+    significant = difference * difference >= Fraction(196, 100) ** 2 * (var_1 + var_2)
+    return NpsChange(change=nps(later) - nps(earlier), significant=significant)

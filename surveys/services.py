@@ -290,12 +290,19 @@ def _user_name(user) -> str:
 
 @transaction.atomic
 def case_update(*, case: FollowUpCase, actor, status: str | None = None, assignee=_UNCHANGED, note: str = "",
-                root_cause: str | None = None, ask_member: bool = False) -> FollowUpCase:
+                root_cause: str | None = None, ask_member: bool = False, seen_changes: int | None = None
+                ) -> FollowUpCase:
     """Work a follow-up case: move it to ``status`` (along ``CASE_TRANSITIONS``), (un)assign it, add a note,
     name its root cause; one history row says who did what. Closing needs a root cause (given now or before).
     Resolving with ``ask_member`` invites the member to one CSAT question about the resolution; an unhappy
-    answer (1–2) reopens the case (``response_record``). Who may do it is the caller's (staff) decision."""
+    answer (1–2) reopens the case (``response_record``). Who may do it is the caller's (staff) decision.
+
+    ``seen_changes`` is how many changes the case had when the person opened it: if it has more now (someone
+    else worked it, or the same form was sent twice), nothing is changed (``case_changed``)."""
     case = FollowUpCase.objects.select_for_update().get(pk=case.pk)
+    if seen_changes is not None and case.changes.count() != seen_changes:
+        raise DomainError("case_changed", "This case has changed since you opened it (or the form was sent twice); "
+                          "nothing was changed. Look at it again.", status=409, title="Case changed")
     before = case.status
     note = (note or "").strip()
     if root_cause is not None:
@@ -327,6 +334,23 @@ def case_update(*, case: FollowUpCase, actor, status: str | None = None, assigne
     if ask_member and case.status == CaseStatus.RESOLVED and before != CaseStatus.RESOLVED:
         _resolution_invite(case=case, now=now)
     return case
+
+
+@transaction.atomic
+def case_escalations_take(*, now: datetime | None = None, limit: int = 500) -> dict:
+    """The overdue cases (open or in progress past their due date) not escalated yet, marked escalated now,
+    by program id: each is escalated once. Rows another run holds are skipped (``SKIP LOCKED``), so two runs
+    at once take each case once. The caller tells the managers in this transaction."""
+    now = now or timezone.now()
+    due = list(FollowUpCase.objects.select_for_update(skip_locked=True, of=("self",))
+               .filter(status__in=[CaseStatus.OPEN, CaseStatus.IN_PROGRESS], due_at__lt=now, escalated_at__isnull=True)
+               .select_related("member", "response__survey").order_by("due_at")[:limit])
+    FollowUpCase.objects.filter(pk__in=[case.pk for case in due]).update(escalated_at=now)
+    by_program: dict = {}
+    for case in due:
+        case.escalated_at = now
+        by_program.setdefault(case.program_id, []).append(case)
+    return by_program
 
 
 def _resolution_survey(program_id) -> Survey:

@@ -1,6 +1,6 @@
 """What the home page checks for a program, each shown only to those who may act on it or read the page it
-links to: the ledger's latest verification, webhook deliveries, the email outbox, waiting approvals
-and overdue survey follow-up cases."""
+links to: the ledger's latest verification, webhook deliveries, the email outbox, waiting approvals and overdue
+survey follow-up cases."""
 
 from __future__ import annotations
 
@@ -29,15 +29,15 @@ CHECK_ACTIONS = {
     # the program's email settings are managers'; the mail server itself is the operator's
     "outbox": "settings.change",
     "approvals": "adjustment.approve",
-    # follow-up cases of unhappy survey answers past their reply target: those who work them
-    "cases": "case.work",
+    # survey follow-up cases past their due date escalate to managers
+    "cases": "case.escalations",
 }
 OUTBOX_STUCK_AFTER = timedelta(minutes=15)  # past the first retries (1 and 5 minutes after the first try)
 VERIFICATION_DUE_WITHIN = timedelta(hours=48)  # nightly; one missed night is not yet worth a word
 DRIFT_MEMBERS_SHOWN = 5
 WEBHOOK_SETTINGS_URL = "/staff/settings/webhooks/"
 APPROVALS_URL = "/staff/approvals/"
-CASES_URL = "/staff/surveys/cases/"
+OVERDUE_CASES_URL = "/staff/surveys/cases/?status=overdue"
 
 
 @dataclass
@@ -114,12 +114,11 @@ def _approvals(staff: StaffContext) -> Check:
 
 def _cases(staff: StaffContext, now: datetime) -> Check:
     overdue = cases_overdue(program=staff.program, now=now).order_by().aggregate(count=Count("pk"),
-                                                                                 oldest=Min("due_at"))
-    count = overdue["count"]
-    check = Check("cases", "Survey follow-up cases", "ok", overdue,
-                  link=CASES_URL, link_text="Open the cases")
-    if count:
-        check.title, check.state = "Survey follow-up cases overdue", "warning"
+                                                                                  oldest=Min("due_at"))
+    check = Check("cases", "Survey follow-up cases", "ok", {"overdue": overdue["count"], "oldest": overdue["oldest"]},
+                  link=OVERDUE_CASES_URL, link_text="Open the overdue cases")
+    if overdue["count"]:
+        check.title, check.state = "Survey cases overdue", "warning"
     return check
 
 

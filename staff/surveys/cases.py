@@ -13,14 +13,13 @@ from django.views.decorators.http import require_POST, require_safe
 from loyalty.errors import DomainError
 from surveys.breakdowns import case_queue
 from surveys.models import FollowUpCase
-from surveys.services import case_update
 
 from ..access import staff_object, staff_view
 from ..adjustments.services import member_label, staff_policy_for
 from ..data.reports import program_zone
 from ..models import Adjustment, Role, StaffRole
 from .forms import CaseFilterForm, CaseForm, GoodwillForm
-from .services import case_goodwill_give
+from .services import case_goodwill_give, case_work_record
 
 PAGE_SIZE = 100
 
@@ -45,17 +44,22 @@ def case_list(request):
     people = case_workers(program)
     form = CaseFilterForm(request.GET or None, people=people)
     statuses, assignee, unassigned = [FollowUpCase.Status.OPEN, FollowUpCase.Status.IN_PROGRESS], None, False
+    overdue_only = False
     status = 200
     if form.is_bound:
         if form.is_valid():
             chosen = form.cleaned_data["status"]
-            statuses = [] if chosen == "all" else [chosen] if chosen else statuses
+            overdue_only = chosen == "overdue"
+            if chosen not in ("", "overdue"):
+                statuses = [] if chosen == "all" else [chosen]
             who = form.cleaned_data["assignee"]
             unassigned = who == "none"
             assignee = next((user for user in people if str(user.pk) == who), None)
         else:
             status = 400
     cases = case_queue(program=program, statuses=statuses, assignee=assignee, unassigned=unassigned)
+    if overdue_only:
+        cases = cases.filter(overdue=True)
     shown = list(cases[:PAGE_SIZE + 1])
     with timezone.override(program_zone(program)):
         return render(request, "staff/surveys/cases.html", {
@@ -74,7 +78,8 @@ def _case_page(request, case, *, form=None, goodwill=None, status=200):
     work = request.staff.may("case.work")
     if work and form is None:
         form = CaseForm(initial={"status": case.status, "assignee": str(case.assignee_id or ""),
-                                 "root_cause": case.root_cause}, people=people)
+                                 "root_cause": case.root_cause, "seen_changes": case.changes.count()},
+                        people=people)
     give = work and request.staff.may("member.adjust")
     if give and goodwill is None:
         goodwill = GoodwillForm()
@@ -110,11 +115,16 @@ def case_work(request, case_id):
         data = form.cleaned_data
         assignee = next((user for user in people if str(user.pk) == data["assignee"]), None)
         try:
-            case = case_update(case=case, actor=request.user, status=data["status"], assignee=assignee,
-                               note=data["note"], root_cause=data["root_cause"], ask_member=data["ask_member"])
+            case = case_work_record(case=case, actor=request.user, status=data["status"], assignee=assignee,
+                                    note=data["note"], root_cause=data["root_cause"], ask_member=data["ask_member"],
+                                    seen_changes=data["seen_changes"])
         except DomainError as error:
             if error.code == "invalid_transition":
                 form.add_error("status", error.detail)
+            elif error.code == "case_changed":  # answered with the case as it is now, and a fresh form
+                messages.warning(request, error.detail)
+                case.refresh_from_db()
+                return _case_page(request, case, status=409)
             else:
                 for item in error.errors or [{"field": None, "message": error.detail}]:
                     name = CASE_FIELDS.get(item["field"])

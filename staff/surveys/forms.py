@@ -105,7 +105,8 @@ STATUS_CHOICES = FollowUpCase.Status.choices
 
 class CaseFilterForm(forms.Form):
     status = forms.ChoiceField(label="Status", required=False,
-                               choices=[("", "Open and in progress"), *STATUS_CHOICES, ("all", "All")])
+                               choices=[("", "Open and in progress"), ("overdue", "Overdue"), *STATUS_CHOICES,
+                                        ("all", "All")])
     assignee = forms.ChoiceField(label="Assignee", required=False)
 
     def __init__(self, *args, people=(), **kwargs):
@@ -123,6 +124,12 @@ class CaseForm(forms.Form):
                            help_text="What you did or found out; kept in the case's history.")
     ask_member = forms.BooleanField(
         label="When resolving, ask the member how we handled it (one question by email)", required=False)
+    # how many changes the case had when the form was shown: a second submission, or someone else's change in
+    # between, changes nothing (``case_update``'s ``seen_changes``)
+    seen_changes = forms.IntegerField(
+        label="Form", widget=forms.HiddenInput, min_value=0, max_value=1_000_000,
+        error_messages=dict.fromkeys(("required", "invalid", "min_value", "max_value"),
+                                     "This form has expired. Reload the page and try again."))
 
     def __init__(self, *args, people=(), **kwargs):
         super().__init__(*args, **kwargs)

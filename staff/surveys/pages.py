@@ -17,12 +17,13 @@ from loyalty.errors import DomainError
 from surveys.breakdowns import (
     TOO_FEW,
     monthly_scores,
-    nps_difference,
     survey_breakdowns,
     survey_scores,
 )
 from surveys.definitions import survey_update
 from surveys.models import Kind, Survey
+from surveys.scoring import nps_change
+from surveys.selectors import comment_terms
 from surveys.services import survey_create
 
 from ..access import staff_object, staff_view
@@ -100,7 +101,11 @@ def survey_page(request, survey_id):
         query=f"program={program.slug}&survey={survey.code}&start={start}&end={end}",
     )
     if survey.kind == Kind.NPS:
-        context["comparison"] = nps_difference(current.counts, previous.counts)
+        context["comparison"] = nps_change(previous.counts, current.counts)
+        # what the detractors and the promoters talk about: their comments' most frequent words and phrases
+        context["talk"] = [
+            (label, *comment_terms(survey=survey, start_at=start_at, end_at=end_at, low=low, high=high, limit=8))
+            for label, low, high in (("Detractors (0–6)", 0, 6), ("Promoters (9–10)", 9, 10))]
     return render(request, "staff/surveys/survey.html", context)
 
 

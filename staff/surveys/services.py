@@ -1,5 +1,6 @@
-"""Goodwill points for a follow-up case: a staff adjustment (so the program's approval threshold and the
-agents' limit apply, and the audit log has it) and a note on the case, in one transaction."""
+"""Staff work on a follow-up case, each in one transaction with its audit row: a change of status, assignee,
+root cause or notes (``surveys.services.case_update``), and goodwill points, which are a staff adjustment (so
+the program's approval threshold and the agents' limit apply) noted on the case."""
 
 from __future__ import annotations
 
@@ -8,8 +9,29 @@ from django.db import transaction
 from surveys.models import FollowUpCase
 from surveys.services import case_update
 
-from ..adjustments.services import adjustment_key_for_form, adjustment_request
+from ..adjustments.services import adjustment_key_for_form, adjustment_request, member_label
 from ..models import Adjustment, ReasonCode
+from ..services import audit_record
+
+
+def _case_state(case: FollowUpCase) -> dict:
+    return {"status": case.status, "assignee": case.assignee.get_username() if case.assignee else "",
+            "root_cause": case.root_cause}
+
+
+@transaction.atomic
+def case_work_record(*, case: FollowUpCase, actor, seen_changes: int | None, note: str = "", **changes
+                     ) -> FollowUpCase:
+    """Work a case as a person on the dashboard: ``case_update`` with what they saw (``seen_changes``), and
+    an audit row saying what changed and why (the note)."""
+    before = _case_state(case)
+    updated = case_update(case=case, actor=actor, note=note, seen_changes=seen_changes, **changes)
+    after = _case_state(updated)
+    if after != before or (note or "").strip():
+        audit_record(actor=actor, program=updated.program, action="case.update", target=updated,
+                     target_label=f"Case of {member_label(updated.member)}", before=before, after=after,
+                     reason=(note or "").strip())
+    return updated
 
 
 @transaction.atomic

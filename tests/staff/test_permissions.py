@@ -24,10 +24,11 @@ EXPECTED = {
     "import.run": {M},
     "export.download": {M, N},
     "report.view": {M, N},
-    "survey.view": {M, A, N},
+    "survey.view": {M, N},
     "survey.change": {M},
     "case.view": {M, A, N},
     "case.work": {M, A},
+    "case.escalations": {M},
     "audit.view": {M},
 }
 

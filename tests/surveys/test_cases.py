@@ -100,3 +100,12 @@ def test_resolving_twice_asks_once(case, manager):
     case_update(case=case, actor=manager, status="in_progress")
     case_update(case=case, actor=manager, status="resolved", ask_member=True)
     assert Invitation.objects.filter(trigger="case_resolution").count() == 1
+
+
+def test_a_form_sent_twice_changes_the_case_once(case, manager):
+    case_update(case=case, actor=manager, note="Called", status="in_progress", seen_changes=0)
+    with pytest.raises(DomainError) as refused:
+        case_update(case=case, actor=manager, note="Called", status="in_progress", seen_changes=0)
+    assert refused.value.code == "case_changed"
+    case.refresh_from_db()
+    assert case.notes.count("Called") == 1 and case.changes.count() == 1

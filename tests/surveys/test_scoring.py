@@ -97,3 +97,30 @@ def test_csat_is_a_percentage(scores):
 def test_ces_mean_stays_on_the_scale(scores):
     assert Decimal(1) <= ces_mean(scores) <= Decimal(7)
     assert Decimal(0) <= ces_easy_share(scores) <= Decimal(100)
+
+
+def test_a_change_between_two_periods_is_significant_or_not():
+    from surveys.scoring import nps_change
+
+    small = nps_change(NpsCounts(50, 30, 20), NpsCounts(55, 28, 17))
+    assert small.change == Decimal("8.0") and small.significant is False
+    big = nps_change(NpsCounts(50, 30, 20), NpsCounts(80, 15, 5))
+    assert big.change == Decimal("45.0") and big.significant is True
+    # by hand: p' = 50.75/103, d' = 20.75/103 against 80.75/103, 5.75/103; z = 0.4563/√(0.005916+0.002969) ≈ 4.84
+    assert nps_change(NpsCounts(), NpsCounts(1, 0, 0)) is None
+
+
+@given(counts, counts)
+def test_significance_agrees_with_the_z_test_in_floating_point(a, b):
+    from surveys.scoring import nps_change
+
+    def adjusted(c):
+        n = c.responses + 3
+        p, d = (c.promoters + 0.75) / n, (c.detractors + 0.75) / n
+        return p - d, (p + d - (p - d) ** 2) / n
+
+    (x, vx), (y, vy) = adjusted(a), adjusted(b)
+    z = (y - x) / math.sqrt(vx + vy)
+    if abs(abs(z) - 1.96) > 1e-9:
+        assert nps_change(a, b).significant is (abs(z) >= 1.96)
+    assert nps_change(a, b).change == nps(b) - nps(a)
