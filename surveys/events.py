@@ -11,7 +11,7 @@ from loyalty.events import DomainEvent
 from tiers.events import tier_change_events
 
 from .models import Trigger
-from .services import TRIGGERED, invitations_for_occasion
+from .services import TRIGGERED, invitations_for_occasion, member_survey_data_forget
 
 
 def _trigger(event: DomainEvent) -> str | None:
@@ -42,3 +42,7 @@ def tier_changes_received(sender, *, program, changes, **kwargs) -> int:
         queued += len(invitations_for_occasion(program_id=program.pk, member=event.member,
                                                trigger=Trigger.TIER_CHANGE, occasion=str(event.id)))
     return queued
+
+
+def member_anonymised_received(sender, *, member, **kwargs) -> None:
+    member_survey_data_forget(member=member)

@@ -143,6 +143,8 @@ def _check_score(survey: Survey, score) -> int:
 def _check_answers(survey: Survey, answers: dict | None) -> dict:
     """The extra questions' answers: a choice by its index, a text as text; unknown ids refused."""
     answers = answers or {}
+    if not isinstance(answers, dict):
+        raise DomainError.invalid("answers", "An object of answers by question id.")
     questions = {q["id"]: q for q in survey.extra_questions}
     cleaned = {}
     for qid, value in answers.items():
@@ -389,6 +391,16 @@ def _case_reopen_if_unhappy(*, response: Response) -> None:
     FollowUpCaseChange.objects.create(case=case, actor=None, actor_name="the member's answer", from_status=before,
                                       to_status=case.status, assignee_name=_user_name(case.assignee),
                                       note=f"Reopened: the member rated the resolution {response.score} of 5.")
+
+
+@transaction.atomic
+def member_survey_data_forget(*, member: Member) -> int:
+    """Keep nothing an anonymised member wrote: their answers' comments and text answers are wiped (the scores
+    stay, and count, as an anonymous answer's would), and invitations not sent yet are dropped. Answers how many
+    answers were wiped."""
+    Invitation.objects.filter(member=member, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.SKIPPED, skip_reason="member anonymised")
+    return Response.objects.filter(member=member).update(comment="", answers={})
 
 
 # --- invitations: links -------------------------------------------------------------------------

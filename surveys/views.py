@@ -107,8 +107,11 @@ def answer(request, token: str):
                 form.add_error("score" if field == "score" else None, error.detail.partition(": ")[2])
             else:
                 bonus = survey.bonus_points if recorded.response.incentivised else 0
-                return render(request, "surveys/thanks.html", {"program": program, "language": language,
-                                                                "bonus": bonus})
+                # A promoter is asked to bring a friend, with their referral code (the sign-up page takes it).
+                promoter = recorded.response.category == "promoter"
+                return render(request, "surveys/thanks.html", {
+                    "program": program, "language": language, "bonus": bonus,
+                    "referral_code": invitation.member.referral_code if promoter else ""})
         status = 400 if request.method == "POST" else 200
         return render(request, "surveys/answer.html",
                       {"form": form, "survey": survey, "program": program, "language": language}, status=status)

@@ -211,3 +211,13 @@ def test_a_german_thank_you(client, nps_survey, program, store):
     german = MemberFactory(program=program, store=store, language="de")
     page = client.post(link(sent_invitation(nps_survey, german)), {"score": "10"}).content.decode()
     assert "Vielen Dank" in page and "Wir haben Ihre Antwort erhalten." in page
+
+
+def test_a_promoter_is_asked_to_bring_a_friend_with_their_referral_code(client, nps_survey, program, store):
+    fan = MemberFactory(program=program, store=store, language="de")
+    page = client.post(link(sent_invitation(nps_survey, fan)), {"score": "10"}).content.decode()
+    assert "Kennen Sie jemanden, dem Coffee Club gefallen würde?" in page and fan.referral_code in page
+
+    critic = MemberFactory(program=program, store=store)
+    page = client.post(link(sent_invitation(nps_survey, critic)), {"score": "8"}).content.decode()
+    assert critic.referral_code not in page and "Know someone" not in page

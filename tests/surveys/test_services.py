@@ -99,3 +99,35 @@ def test_the_admin_refuses_bad_extra_questions(client, program, django_user_mode
     response = client.post(f"/admin/surveys/survey/{survey.pk}/change/", data)
     assert response.status_code == 200 and "type is choice or text" in response.content.decode()
     assert Survey.objects.get().extra_questions == []
+
+
+def test_anonymising_a_member_wipes_what_they_wrote_and_keeps_the_score(program, store):
+    from members.services import member_anonymise
+    from surveys.models import Invitation, Response
+    from tests.factories import MemberFactory
+
+    member = MemberFactory(program=program, store=store, marketing_opt_in=True)
+    survey = survey_create(program=program, code="nps", kind="nps", extra_questions=[
+        {"id": "idea", "type": "text", "text_en": "Idea?", "text_de": "Idee?"}])
+    response_record(survey=survey, score=3, channel="pos", actor="t", member=member, comment="I am Ada, call me",
+                    answers={"idea": "Ring +49 151 000"})
+    Invitation.objects.create(program=program, survey=survey, member=member, trigger="manual", trigger_key="k")
+
+    member_anonymise(member=member)
+
+    answer = Response.objects.get()
+    assert (answer.score, answer.comment, answer.answers) == (3, "", {})
+    assert Invitation.objects.get().status == "skipped"
+
+
+@pytest.mark.parametrize(("answers", "field"), [(["x"], "answers"), ({"nope": 1}, "answers.nope"),
+                                                ({"visit": 5}, "answers.visit"), ({"visit": True}, "answers.visit"),
+                                                ({"idea": 3}, "answers.idea"), ({"idea": "x" * 2001}, "answers.idea")])
+def test_extra_answers_are_checked(program, answers, field):
+    survey = survey_create(program=program, code="s", kind="nps", extra_questions=[
+        {"id": "visit", "type": "choice", "text_en": "Where?", "text_de": "Wo?", "choices_en": ["Store", "Online"],
+         "choices_de": ["Laden", "Online"]},
+        {"id": "idea", "type": "text", "text_en": "Idea?", "text_de": "Idee?"}])
+    with pytest.raises(DomainError) as refused:
+        response_record(survey=survey, score=9, channel="pos", actor="t", answers=answers)
+    assert refused.value.errors[0]["field"] == field
