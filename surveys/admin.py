@@ -7,7 +7,7 @@ from django.contrib import admin
 from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline
 from loyalty.errors import DomainError
 
-from .models import FollowUpCase, FollowUpCaseChange, Invitation, Response, Survey
+from .models import FollowUpCase, FollowUpCaseChange, Invitation, Response, Survey, Topic
 from .services import extra_questions_check
 
 
@@ -60,3 +60,10 @@ class FollowUpCaseAdmin(ReadOnlyAdmin):
     list_filter = ("status", "program")
     list_select_related = ("member", "assignee")
     inlines = [FollowUpCaseChangeInline]
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ("name", "program", "created_at")
+    list_filter = ("program",)
+    search_fields = ("name",)

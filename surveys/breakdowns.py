@@ -161,7 +161,8 @@ def _quarter(moment) -> str:
 def survey_breakdowns(*, survey: Survey, start_at: datetime, end_at: datetime, zone: ZoneInfo,
                       cohort: str = "quarter") -> list[Breakdown]:
     """The answers of ``[start_at, end_at)`` by store, the member's tier, their enrolment cohort (month or
-    quarter) and the time from their last purchase to the answer; four grouped queries."""
+    quarter), the time from their last purchase to the answer, and the topics staff tagged them with; five
+    grouped queries."""
     answers = _answers(survey, start_at, end_at)
     kind = survey.kind
     stores = _grouped(answers, F("store__name"), kind)
@@ -179,6 +180,7 @@ def survey_breakdowns(*, survey: Survey, start_at: datetime, end_at: datetime, z
             whens.append(When(Q(last_purchase__gte=F("answered_at") - timedelta(days=days)), then=Value(key)))
     recency = _grouped(answers.annotate(last_purchase=last_purchase),
                        Case(*whens, default=Value(RECENCY[-1][0]), output_field=CharField()), kind)
+    topics = _grouped(answers, Coalesce("topics__name", Value("")), kind)  # two topics: counted in both
     recency_labels = {key: label for key, label, _ in RECENCY} | {NO_PURCHASE[0]: NO_PURCHASE[1]}
     recency_order = [key for key, _, _ in RECENCY] + [NO_PURCHASE[0]]
 
@@ -197,6 +199,9 @@ def survey_breakdowns(*, survey: Survey, start_at: datetime, end_at: datetime, z
         Breakdown("recency", "By time since the last purchase", "From the member's last purchase to the answer.",
                   _ordered(recency, {"sort": recency_order.index, "label": recency_labels.__getitem__},
                            "Anonymous answers", kind)),
+        Breakdown("topic", "By topic", "What staff tagged the answer with; an answer with two topics counts in both.",
+                  _ordered(topics, {"sort": lambda name: (name == "", name.lower()),
+                                    "label": lambda name: name or "No topic"}, "No topic", kind)),
     ]
 
 

@@ -170,6 +170,21 @@ class Category(models.TextChoices):
     DETRACTOR = "detractor", "Detractor"
 
 
+class Topic(models.Model):
+    """What answers are about, named by staff (suggested from frequent phrases, confirmed by a person)."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=60)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["program", "name"], name="topic_name_unique_in_program")]
+
+    def __str__(self):
+        return self.name
+
+
 class Response(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
@@ -189,6 +204,7 @@ class Response(models.Model):
     answered_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now)
     incentivised = models.BooleanField(default=False, help_text="The answer earned a points bonus.")
+    topics = models.ManyToManyField(Topic, blank=True, related_name="responses")
 
     class Meta:
         ordering = ["-answered_at"]

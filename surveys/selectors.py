@@ -27,7 +27,7 @@ from earning.models import Purchase
 from members.models import Member
 from programs.models import Program
 
-from .models import FollowUpCase, Kind, Response, Survey
+from .models import FollowUpCase, Kind, Response, Survey, Topic
 from .scoring import NpsCounts, nps, nps_margin_of_error
 from .text import frequent_terms
 
@@ -128,7 +128,7 @@ def incentivised_count(*, survey: Survey, start_at: datetime, end_at: datetime) 
 
 
 BREAKDOWNS = {"store": "Store", "tier": "Tier (now)", "cohort": "Quarter joined",
-              "recency": "Last purchase before answering"}
+              "recency": "Last purchase before answering", "topic": "Topic"}
 RECENCY_BANDS = [(7, "within 7 days"), (30, "8–30 days"), (90, "31–90 days")]
 
 
@@ -142,6 +142,8 @@ def _group_key(by: str):
         return Case(When(member__isnull=True, then=Value("Anonymous")),
                     default=Concat(Cast(ExtractYear("member__enrolled_at"), CharField()), Value(" Q"),
                                    Cast(ExtractQuarter("member__enrolled_at"), CharField())))
+    if by == "topic":  # an answer with two topics counts in both
+        return Coalesce(F("topics__name"), Value("No topic"))
     if by == "recency":
         return Case(When(member__isnull=True, then=Value("Anonymous")), When(last_purchase__isnull=True,
                     then=Value("never bought")),
@@ -167,5 +169,14 @@ def nps_breakdown(*, survey: Survey, start_at: datetime, end_at: datetime, by: s
     if by == "recency":
         order = [label for _, label in RECENCY_BANDS] + ["more than 90 days", "never bought", "Anonymous"]
         return sorted(groups, key=lambda group: order.index(group[0]))
-    return sorted(groups, key=lambda group: (group[0] in ("Anonymous", "No tier", "No store (email, portal)"),
+    return sorted(groups, key=lambda group: (group[0] in ("Anonymous", "No tier", "No store (email, portal)",
+                                                          "No topic"),
                                              group[0]))
+
+
+def topic_suggestions(*, survey: Survey, start_at: datetime, end_at: datetime, limit: int = 8) -> list[str]:
+    """Topics to suggest: the most frequent two-word phrases of the survey's comments in the span (any score)
+    that are not topics of the program yet. A person confirms them by tagging answers."""
+    _, phrases = comment_terms(survey=survey, start_at=start_at, end_at=end_at, limit=limit * 2)
+    taken = {name.lower() for name in Topic.objects.filter(program_id=survey.program_id).values_list("name", flat=True)}
+    return [term.text for term in phrases if term.text not in taken][:limit]

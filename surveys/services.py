@@ -52,6 +52,7 @@ from .models import (
     Kind,
     Response,
     Survey,
+    Topic,
     Trigger,
 )
 from .scoring import nps_category
@@ -401,6 +402,37 @@ def member_survey_data_forget(*, member: Member) -> int:
     Invitation.objects.filter(member=member, status=Invitation.Status.PENDING).update(
         status=Invitation.Status.SKIPPED, skip_reason="member anonymised")
     return Response.objects.filter(member=member).update(comment="", answers={})
+
+
+# --- topics ----------------------------------------------------------------------------------------
+
+MAX_TOPIC = 60
+MAX_TOPICS_PER_ANSWER = 10
+
+
+@transaction.atomic
+def response_topics_set(*, response: Response, names) -> list[Topic]:
+    """Tag an answer with topics by name (a person confirms them): names are trimmed and compared without regard
+    to case, new ones become the program's topics; an empty list removes every tag. Answers the topics set."""
+    cleaned: dict[str, str] = {}
+    for name in names:
+        name = " ".join(str(name).split())
+        if not name:
+            continue
+        if len(name) > MAX_TOPIC or "\x00" in name:
+            raise DomainError.invalid("topics", f"A topic has at most {MAX_TOPIC} characters.")
+        cleaned.setdefault(name.lower(), name)
+    if len(cleaned) > MAX_TOPICS_PER_ANSWER:
+        raise DomainError.invalid("topics", f"At most {MAX_TOPICS_PER_ANSWER} topics per answer.")
+    existing = {topic.name.lower(): topic for topic in Topic.objects.filter(program_id=response.program_id)}
+    topics = []
+    for key, name in cleaned.items():
+        topic = existing.get(key)
+        if topic is None:
+            topic, _ = Topic.objects.get_or_create(program_id=response.program_id, name=name)
+        topics.append(topic)
+    response.topics.set(topics)
+    return topics
 
 
 # --- invitations: links -------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpResponseRedirect
@@ -13,15 +15,17 @@ from django.views.decorators.http import require_POST, require_safe
 from loyalty.errors import DomainError
 from surveys.breakdowns import case_queue
 from surveys.models import FollowUpCase
+from surveys.selectors import topic_suggestions
 
 from ..access import staff_object, staff_view
 from ..adjustments.services import member_label, staff_policy_for
 from ..data.reports import program_zone
 from ..models import Adjustment, Role, StaffRole
-from .forms import CaseFilterForm, CaseForm, GoodwillForm
-from .services import case_goodwill_give, case_work_record
+from .forms import CaseFilterForm, CaseForm, GoodwillForm, TopicsForm
+from .services import answer_topics_record, case_goodwill_give, case_work_record
 
 PAGE_SIZE = 100
+TOPIC_SUGGESTION_DAYS = 90
 
 
 def case_url(case) -> str:
@@ -73,7 +77,7 @@ def _case(request, case_id, action: str) -> FollowUpCase:
     return staff_object(request, queryset, action, pk=case_id)
 
 
-def _case_page(request, case, *, form=None, goodwill=None, status=200):
+def _case_page(request, case, *, form=None, goodwill=None, topics=None, status=200):
     people = case_workers(case.program, case.assignee, request.user)
     work = request.staff.may("case.work")
     if work and form is None:
@@ -83,6 +87,12 @@ def _case_page(request, case, *, form=None, goodwill=None, status=200):
     give = work and request.staff.may("member.adjust")
     if give and goodwill is None:
         goodwill = GoodwillForm()
+    response = case.response
+    if work and topics is None:
+        topics = TopicsForm(initial={"topics": ", ".join(topic.name for topic in response.topics.all())})
+    now = timezone.now()
+    suggestions = topic_suggestions(survey=response.survey, start_at=now - timedelta(days=TOPIC_SUGGESTION_DAYS),
+                                    end_at=now) if work else []
     policy = staff_policy_for(program=case.program)
     adjustments = Adjustment.objects.filter(member=case.member, reason_code="goodwill",
                                             requested_at__gte=case.created_at).order_by("-requested_at")
@@ -91,6 +101,7 @@ def _case_page(request, case, *, form=None, goodwill=None, status=200):
             "case": case, "response": case.response, "member_name": member_label(case.member),
             "may_open_member": request.staff.may("member.view"), "changes": case.changes.all(),
             "form": form if work else None, "goodwill": goodwill if give else None, "policy": policy,
+            "topics": topics if work else None, "suggestions": suggestions,
             "agent": request.staff.role == Role.AGENT, "adjustments": adjustments, "now": timezone.now(),
             "overdue": case.status in (FollowUpCase.Status.OPEN, FollowUpCase.Status.IN_PROGRESS)
             and case.due_at < timezone.now()}, status=status)
@@ -163,3 +174,20 @@ def case_goodwill(request, case_id):
                 messages.success(request, f"{adjustment.points:+,} goodwill points given.")
             return HttpResponseRedirect(case_url(case))
     return _case_page(request, case, goodwill=form, status=400)
+
+
+@require_POST
+@staff_view("case.work", record=True)
+def case_topics(request, case_id):
+    """Tag the case's answer with topics (a person confirms what the frequent phrases suggest)."""
+    case = _case(request, case_id, "case.work")
+    form = TopicsForm(request.POST)
+    if form.is_valid():
+        try:
+            answer_topics_record(response=case.response, names=form.names(), actor=request.user)
+        except DomainError as error:
+            form.add_error("topics", error.errors[0]["message"] if error.errors else error.detail)
+        else:
+            messages.success(request, "Topics saved.")
+            return HttpResponseRedirect(case_url(case))
+    return _case_page(request, case, topics=form, status=400)

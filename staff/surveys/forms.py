@@ -141,3 +141,11 @@ class GoodwillForm(TokenForm):
                                 widget=forms.NumberInput(attrs={"step": 1, "inputmode": "numeric"}))
     message = forms.CharField(label="Message on the member's statement", max_length=500,
                               help_text="Why the member gets the points; kept in the audit log.")
+
+
+class TopicsForm(forms.Form):
+    topics = forms.CharField(label="Topics", required=False, max_length=700,
+                             help_text="What the answer is about, separated by commas, e.g. “queue, friendly staff”.")
+
+    def names(self) -> list[str]:
+        return [name for name in self.cleaned_data["topics"].split(",") if name.strip()]

@@ -1,13 +1,13 @@
 """Staff work on a follow-up case, each in one transaction with its audit row: a change of status, assignee,
-root cause or notes (``surveys.services.case_update``), and goodwill points, which are a staff adjustment (so
-the program's approval threshold and the agents' limit apply) noted on the case."""
+root cause or notes (``surveys.services.case_update``), the topics of its answer, and goodwill points, which are
+a staff adjustment (so the program's approval threshold and the agents' limit apply) noted on the case."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from surveys.models import FollowUpCase
-from surveys.services import case_update
+from surveys.models import FollowUpCase, Response, Topic
+from surveys.services import case_update, response_topics_set
 
 from ..adjustments.services import adjustment_key_for_form, adjustment_request, member_label
 from ..models import Adjustment, ReasonCode
@@ -48,3 +48,14 @@ def case_goodwill_give(*, case: FollowUpCase, points: int, message: str, token: 
                  else "posted")
         case_update(case=case, actor=actor, note=f"Goodwill: {points:+,} points, {state}. “{message.strip()}”")
     return adjustment
+
+
+@transaction.atomic
+def answer_topics_record(*, response: Response, names: list[str], actor) -> list[Topic]:
+    """Tag an answer with topics as a person on the dashboard (``response_topics_set``), with its audit row."""
+    before = sorted(topic.name for topic in response.topics.all())
+    topics = response_topics_set(response=response, names=names)
+    audit_record(actor=actor, action="survey.topics", program=response.program, target=response,
+                 target_label=f"Answer {response.survey.code} {response.score}", before={"topics": before},
+                 after={"topics": sorted(topic.name for topic in topics)})
+    return topics

@@ -10,6 +10,7 @@ urlpatterns = [
     path("cases/<uuid:case_id>/", cases.case_page, name="case"),
     path("cases/<uuid:case_id>/work/", cases.case_work, name="case-work"),
     path("cases/<uuid:case_id>/goodwill/", cases.case_goodwill, name="case-goodwill"),
+    path("cases/<uuid:case_id>/topics/", cases.case_topics, name="case-topics"),
     path("<uuid:survey_id>/", pages.survey_page, name="survey"),
     path("<uuid:survey_id>/edit/", pages.survey_edit, name="survey-edit"),
 ]

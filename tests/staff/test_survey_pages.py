@@ -186,3 +186,23 @@ def test_overdue_cases_show_on_the_managers_home_and_are_emailed_once(manager_cl
     assert f"/staff/surveys/cases/{case.pk}/" in message.body and "Dora Diaz" in message.body
     call_command("escalate_overdue_cases", stdout=__import__("io").StringIO())
     assert len(mail.outbox) == 1  # once per case
+
+
+def test_an_agent_tags_the_answer_with_topics_and_they_become_a_breakdown(agent_client, manager_client, case, nps):
+    url = f"/staff/surveys/cases/{case.pk}/topics/"
+    assert agent_client.post(url, {"topics": "Queue, lunchtime , queue"}).status_code == 302
+    assert sorted(case.response.topics.values_list("name", flat=True)) == ["Queue", "lunchtime"]
+    assert AuditEvent.objects.filter(action="survey.topics").count() == 1
+    page = text(agent_client.get(f"/staff/surveys/cases/{case.pk}/"))
+    assert 'value="Queue, lunchtime"' in page or 'value="lunchtime, Queue"' in page
+
+    refused = agent_client.post(url, {"topics": "x" * 61})
+    assert refused.status_code == 400 and "at most 60 characters" in text(refused)
+    scores = text(manager_client.get(f"/staff/surveys/{nps.pk}/"))
+    topic_table = scores.split('id="breakdown-topic"', 1)[1].split("</table>", 1)[0]
+    assert ">Queue<" in topic_table and ">lunchtime<" in topic_table
+
+
+def test_analysts_may_not_tag(analyst_client, case):
+    assert analyst_client.post(f"/staff/surveys/cases/{case.pk}/topics/", {"topics": "x"}).status_code == 403
+    assert not case.response.topics.exists()

@@ -53,3 +53,34 @@ def test_breakdowns(db, django_assert_num_queries):
     assert nps_breakdown(by="recency", **window) == [
         ("within 7 days", NpsCounts(1, 0, 0)), ("31–90 days", NpsCounts(1, 0, 0)), ("never bought", NpsCounts(0, 0, 1)),
         ("Anonymous", NpsCounts(0, 0, 1))]
+
+
+def test_topics_tag_answers_and_become_a_breakdown(program):
+    from datetime import timedelta
+
+    import pytest
+
+    from loyalty.errors import DomainError
+    from surveys.models import Topic
+    from surveys.selectors import topic_suggestions
+    from surveys.services import response_topics_set, survey_create
+
+    survey = survey_create(program=program, code="nps", kind="nps")
+    queue = response_record(survey=survey, score=2, channel="pos", actor="t", comment="Long queue at lunch").response
+    both = response_record(survey=survey, score=9, channel="pos", actor="t",
+                           comment="Long queue, friendly staff").response
+    response_record(survey=survey, score=10, channel="pos", actor="t", comment="Friendly staff")
+    now = timezone.now()
+    window = {"survey": survey, "start_at": now - timedelta(hours=1), "end_at": now + timedelta(hours=1)}
+
+    assert topic_suggestions(**window) == ["friendly staff", "long queue"]
+    response_topics_set(response=queue, names=["Queue ", "queue"])
+    response_topics_set(response=both, names=["queue", "Staff"])
+
+    assert list(Topic.objects.values_list("name", flat=True)) == ["Queue", "Staff"]
+    assert nps_breakdown(by="topic", **window) == [("Queue", NpsCounts(1, 0, 1)), ("Staff", NpsCounts(1, 0, 0)),
+                                                   ("No topic", NpsCounts(1, 0, 0))]
+    with pytest.raises(DomainError):
+        response_topics_set(response=queue, names=["x" * 61])
+    response_topics_set(response=queue, names=[])
+    assert not queue.topics.exists()
