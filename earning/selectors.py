@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
 
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from loyalty.rows import prep, rows_exist, statement_cursor
 
-from .models import EarningRule, Purchase, RuleAward
+from .models import EarningRule, Event, Purchase, Return, RuleAward
 from .rules import program_timezone
 
 
@@ -42,6 +45,12 @@ def rule_points_awarded(*, program, rule: EarningRule, member, at: datetime) -> 
 def member_has_purchased(*, member) -> bool:
     return rows_exist(Purchase, '"member_id" = %s', [prep(Purchase, "member", member.pk)])
 
+
+
+def member_purchased_earlier(*, member, than: datetime) -> bool:
+    """Whether the member has a purchase dated before ``than``: "first purchase" for a purchase of that date
+    (a claimed one)."""
+    return Purchase.objects.filter(member=member, occurred_at__lt=than).exists()
 
 
 def referral_bonus_granted(*, referee) -> bool:
@@ -78,3 +87,54 @@ def member_purchases_recent(*, member, limit: int = 10) -> list[Purchase]:
     """The member's latest purchases with their store and returns (``purchase_member_recent_idx``)."""
     return list(Purchase.objects.filter(member=member).select_related("store").prefetch_related("returns")
                 .order_by("-occurred_at", "-id")[:limit])
+
+
+def purchases_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, store id, purchases, by members, sales, sales to members, returned)]`` of the purchases
+    made (``occurred_at``) from ``start_at`` up to ``end_at``, by store."""
+    member = Q(member__isnull=False)
+    return list(
+        Purchase.objects.filter(program_id=program_id, occurred_at__gte=start_at, occurred_at__lt=end_at)
+        .annotate(day=TruncDate("occurred_at", tzinfo=zone)).order_by().values("day", "store_id")
+        .annotate(purchases=Count("id"), member_purchases=Count("id", filter=member), sales=Sum("total"),
+                  member_sales=Sum("total", filter=member), returned=Sum("returned_total"))
+        .values_list("day", "store_id", "purchases", "member_purchases", "sales", "member_sales", "returned"))
+
+
+def member_purchase_get(*, member, purchase_id) -> Purchase | None:
+    """One of ``member``'s own purchases by id, with its store; another member's is None."""
+    try:
+        purchase_id = uuid.UUID(str(purchase_id))
+    except ValueError:
+        return None
+    return Purchase.objects.filter(member=member, pk=purchase_id).select_related("store").first()
+
+
+def program_rewards_birthdays(*, program) -> bool:
+    """Whether the program pays anything on a member's birthday: a birthday bonus, or a rule with a birthday
+    condition, active and not over. Then a member's birth date is worth points, and they may set it only once."""
+    now = timezone.now()
+    return (EarningRule.objects.filter(program=program, active=True)
+            .filter(Q(applies_to=EarningRule.AppliesTo.BIRTHDAY) | Q(conditions__contains=[{"kind": "birthday"}]))
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)).exists())
+
+
+# --- a member's own data (the portal's "Download my data") -------------------------------------
+
+def member_purchases_export(*, member):
+    """The member's purchases, oldest first, as dicts (a lazy queryset: iterate it with ``.iterator()``)."""
+    return (Purchase.objects.filter(member=member).order_by("occurred_at", "id")
+            .values("id", "external_id", "store__name", "occurred_at", "currency", "total", "returned_total",
+                    "points_awarded", "points_reversed", "lines", "claimed_at"))
+
+
+def member_returns_export(*, member):
+    """Returns of the member's purchases, oldest first, as dicts (a lazy queryset)."""
+    return (Return.objects.filter(purchase__member=member).order_by("created_at", "id")
+            .values("id", "purchase_id", "external_id", "store__name", "amount", "points_reversed", "created_at"))
+
+
+def member_events_export(*, member):
+    """The member's activity other than purchases (events posted by the program), oldest first (a lazy queryset)."""
+    return (Event.objects.filter(member=member).order_by("occurred_at", "id")
+            .values("id", "type", "quantity", "attributes", "occurred_at", "points_awarded", "store__name"))

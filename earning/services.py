@@ -38,6 +38,7 @@ from .rules import (
 )
 from .selectors import (
     member_has_purchased,
+    member_purchased_earlier,
     referral_bonus_granted,
     rule_points_awarded,
 )
@@ -210,28 +211,96 @@ def purchase_record(
         breakdown=[e.as_dict() for e in earnings], actor=actor,
         claimable_until=None if member else occurred_at + timedelta(days=program.claim_window_days),
     )
-    if member is not None and points > 0:
-        purchase.earn_transaction = points_earn(
-            member=member, points=points, idempotency_key=f"purchase:{store.pk}:{external_id}",
-            source_type="purchase", source_id=str(purchase.pk), actor=actor, occurred_at=occurred_at,
-            available_at=occurred_at + timedelta(days=program.pending_days),
-            expires_at=_expires_at(program, occurred_at),
-            description=f"Purchase {external_id} at {store.name}", locked=account,
-        )
+    if member is not None:
+        _purchase_credit(purchase=purchase, points=points, account=account, actor=actor)
     row_insert(purchase)
-    if member is not None and points > 0:
+    if member is not None:
+        _purchase_credited(purchase=purchase, context=context, earnings=earnings, points=points, spend=total,
+                           actor=actor)
+    return purchase
+
+
+def _purchase_credit(*, purchase: Purchase, points: int, account, actor: str) -> None:
+    """Credit ``points`` for the member's purchase, dated its ``occurred_at`` (pending for the return window,
+    expiring after the program's expiry days from then); ``account`` is the member's, locked."""
+    if points <= 0:
+        return
+    program, store, occurred_at = purchase.program, purchase.store, purchase.occurred_at
+    purchase.earn_transaction = points_earn(
+        member=purchase.member, points=points, idempotency_key=f"purchase:{store.pk}:{purchase.external_id}",
+        source_type="purchase", source_id=str(purchase.pk), actor=actor, occurred_at=occurred_at,
+        available_at=occurred_at + timedelta(days=program.pending_days),
+        expires_at=_expires_at(program, occurred_at),
+        description=f"Purchase {purchase.external_id} at {store.name}", locked=account,
+    )
+
+
+def _purchase_credited(*, purchase: Purchase, context: EarningContext, earnings: list[Earning], points: int,
+                       spend: Decimal, actor: str) -> None:
+    """What follows a member's purchase once its row is written: the rules' awards, ``points.earned``, the tier's
+    qualifying activity and, on a referee's first rewarded purchase, the referral bonus."""
+    program, store, member, occurred_at = purchase.program, purchase.store, purchase.member, purchase.occurred_at
+    if points > 0:
         _awards_record(earnings=earnings, member=member, occurred_at=occurred_at, source_type="purchase",
                        source_id=str(purchase.pk))
         announce(program=program, type="points.earned", member=member, key=f"purchase:{purchase.pk}",
                              payload={"points": points,
                                       "available_at": occurred_at + timedelta(days=program.pending_days),
-                                      "source": {"type": "purchase", "id": purchase.pk, "external_id": external_id,
+                                      "source": {"type": "purchase", "id": purchase.pk,
+                                                 "external_id": purchase.external_id,
                                                  "store": store.code, "store_name": store.name}})
-    if member is not None:  # after earning at the tier held before this purchase: crossing earns at the old tier
-        tier_activity_record(member=member, occurred_at=occurred_at, points=points, spend=total,
-                             source_type="purchase", source_id=str(purchase.pk), actor=actor)
-    if context is not None and member.referred_by_id is not None:
+    # After earning at the tier held before this purchase: crossing earns at the old tier.
+    tier_activity_record(member=member, occurred_at=occurred_at, points=points, spend=spend,
+                         source_type="purchase", source_id=str(purchase.pk), actor=actor)
+    if member.referred_by_id is not None:
         _referral_bonus_grant(context=context, actor=actor)
+
+
+def _claim_refused() -> DomainError:
+    # One answer for an unknown receipt, one of another store and one past its window: a stranger guessing
+    # receipt numbers learns nothing from it.
+    return DomainError("purchase_not_claimable", "No purchase to claim with this receipt number at this store.",
+                       title="Purchase not claimable")
+
+
+@service_atomic
+def purchase_claim(*, member: Member, store: Store, external_id: str, actor: str) -> Purchase:
+    """A member claims a guest purchase by its store and receipt number, within the program's claim window,
+    and earns as if it had been posted for them on its date: the same rules as ``purchase_record``, with
+    ``occurred_at`` the purchase's, pending and expiry counted from it. Exactly once: the purchase row is
+    locked, and a purchase that has a member (claimed, by anyone, or posted for one) is ``already_claimed``.
+    A purchase partly returned as a guest earns in proportion to what was kept, as a return would have left it.
+    """
+    external_id = (external_id or "").strip()
+    if store.program_id != member.program_id or not external_id or len(external_id) > 64 \
+            or not external_id.isprintable():
+        raise _claim_refused()
+    program = store.program
+    member = _member_lock(program=program, reference={"id": str(member.pk)})
+    purchase = (Purchase.objects.select_for_update().filter(store=store, external_id=external_id).first())
+    now = timezone.now()
+    if purchase is None:
+        raise _claim_refused()
+    if purchase.member_id is not None:
+        raise DomainError("already_claimed", "This purchase has already been claimed.", title="Already claimed")
+    if purchase.claimable_until is None or purchase.claimable_until <= now or purchase.returned_total >= purchase.total:
+        raise _claim_refused()
+    purchase.program, purchase.store, purchase.member = program, store, member
+    account = account_lock(member=member)
+    context = _purchase_context(program=program, member=member, store=store, total=purchase.total,
+                                lines=purchase.lines, occurred_at=purchase.occurred_at,
+                                has_purchased=member_purchased_earlier(member=member, than=purchase.occurred_at))
+    earnings = _purchase_earnings(context)
+    points = sum(e.points for e in earnings)
+    kept = purchase.total - purchase.returned_total
+    credited = floor_points(Decimal(points) * kept / purchase.total)
+    _purchase_credit(purchase=purchase, points=credited, account=account, actor=actor)
+    purchase.claimed_at, purchase.points_awarded, purchase.points_reversed = now, points, points - credited
+    purchase.breakdown = [e.as_dict() for e in earnings]
+    purchase.save(update_fields=["member", "claimed_at", "points_awarded", "points_reversed", "breakdown",
+                                 "earn_transaction"])
+    _purchase_credited(purchase=purchase, context=context, earnings=earnings, points=credited, spend=kept,
+                       actor=actor)
     return purchase
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Q, Sum, Value
@@ -297,6 +297,27 @@ def liability_by_day(*, program_id, start_at, end_at, zone) -> dict:
     return days
 
 
+def ledger_daily_totals(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, kind, signed points, entries)]`` of the program's entries booked from ``start_at`` up to
+    ``end_at``: one grouped read, what the analytics rollups store."""
+    return list(
+        LedgerEntry.objects.filter(program_id=program_id, created_at__gte=start_at, created_at__lt=end_at)
+        .annotate(day=TruncDate("created_at", tzinfo=zone)).order_by().values("day", "kind")
+        .annotate(points=Sum("points"), entries=Count("id")).values_list("day", "kind", "points", "entries"))
+
+
+def ledger_kind_totals(*, program_id, end_at) -> dict[str, int]:
+    """``{kind: signed points}`` of every entry of the program booked before ``end_at``."""
+    return dict(LedgerEntry.objects.filter(program_id=program_id, created_at__lt=end_at).order_by().values("kind")
+                .annotate(points=Sum("points")).values_list("kind", "points"))
+
+
+def first_entry_at(*, program_id):
+    """When the program's first ledger entry was booked (``None``: it has none)."""
+    return LedgerEntry.objects.filter(program_id=program_id).order_by("id").values_list("created_at", flat=True) \
+        .first()
+
+
 def points_expiring_by_month(*, program_id, after, until, zone) -> list[tuple]:
     """``[(first day of the local month, points, accounts)]`` of the points that expire after ``after`` up to
     ``until``: what is left in lots not expired yet, pending ones included."""
@@ -326,3 +347,70 @@ def entry_export_rows(*, program_id, start_at=None, end_at=None):
         entries = entries.filter(created_at__lt=end_at)
     # Ids rise with booking time: the primary key's order needs no sort of a large table.
     return entries.order_by("id").values_list(*ENTRY_EXPORT_FIELDS)
+
+
+def transfer_sent_points(*, account, start: datetime, end: datetime) -> int:
+    """Points the account sent to other members in ``[start, end)`` (``entry_activity_idx``): what a daily
+    transfer limit counts."""
+    sent = (LedgerEntry.objects.filter(account=account, kind=Kind.TRANSFER_OUT, created_at__gte=start,
+                                       created_at__lt=end)
+            .aggregate(points=Coalesce(Sum("points"), Value(0)))["points"])
+    return -sent
+
+
+def program_day(*, program, at: datetime) -> tuple[datetime, datetime]:
+    """The program-local calendar day containing ``at``, as ``[start, end)``."""
+    zone = ZoneInfo(program.time_zone or "UTC")
+    day = at.astimezone(zone).date()
+    return datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone)
+
+
+def transfer_left_today(*, program, account, now: datetime) -> int | None:
+    """Points the account may still send today under the program's daily limit (None: no limit)."""
+    limit = program.transfer_daily_limit
+    if limit is None:
+        return None
+    start, end = program_day(program=program, at=now)
+    return max(limit - transfer_sent_points(account=account, start=start, end=end), 0)
+
+
+def transfer_sent_get(*, sender, idempotency_key: str) -> tuple[int, object] | None:
+    """A transfer ``sender`` made under ``idempotency_key``: ``(points, recipient member)``, else None."""
+    entries = list(LedgerEntry.objects.filter(
+        transaction__program_id=sender.program_id, transaction__idempotency_key=idempotency_key,
+        transaction__kind=Kind.TRANSFER_OUT).select_related("account__member"))
+    sent = next((e for e in entries if e.kind == Kind.TRANSFER_OUT and e.account.member_id == sender.pk), None)
+    received = next((e for e in entries if e.kind == Kind.TRANSFER_IN), None)
+    if sent is None or received is None:
+        return None
+    return -sent.points, received.account.member
+
+
+def bonus_entries(*, account, source_type: str):
+    """The account's bonus entries of one source (``referral``, ``signup``, …), newest first, with their
+    transaction (whose ``source_id`` names what earned them)."""
+    return (LedgerEntry.objects.filter(account=account, kind=Kind.BONUS, transaction__source_type=source_type)
+            .select_related("transaction").order_by("-created_at", "-id"))
+
+
+def members_with_kind(*, member_ids, kind: str) -> set:
+    """Which of ``member_ids`` have at least one ledger entry of ``kind`` (``earn``: their first points)."""
+    return set(LedgerEntry.objects.filter(account__member_id__in=list(member_ids), kind=kind)
+               .values_list("account__member_id", flat=True).distinct())
+
+
+# --- a member's own data (the portal's "Download my data") -------------------------------------
+
+def member_entries_export(*, member):
+    """Every entry of the member's statement, oldest first, as dicts (a lazy queryset: iterate it with
+    ``.iterator()``; ``entry_activity_idx`` serves the order, read backwards)."""
+    return (LedgerEntry.objects.filter(account__member=member).order_by("created_at", "id")
+            .values("public_id", "kind", "points", "created_at", "expires_at", "description",
+                    "transaction__source_type"))
+
+
+def member_lots_export(*, member):
+    """The member's lots (each earn's points: pending until, expiring when, what is left), oldest first, as dicts
+    (a lazy queryset)."""
+    return (PointsLot.objects.filter(account__member=member).order_by("earned_at", "id")
+            .values("id", "amount", "remaining", "earned_at", "available_at", "released", "expires_at", "expired"))

@@ -34,7 +34,7 @@ from loyalty.transactions import service_atomic
 
 from . import sql
 from .models import Kind, LedgerEntry, LedgerTransaction, PointsAccount, PointsLot, VerificationRun
-from .selectors import LedgerReport, ledger_verify_report
+from .selectors import LedgerReport, ledger_verify_report, transfer_left_today
 from .signals import points_expired
 
 logger = logging.getLogger(__name__)
@@ -583,6 +583,44 @@ def points_transfer(
         into.repay_debt_from(new_lot)
     return _post(program_id=source.program_id, kind=Kind.TRANSFER_OUT, idempotency_key=idempotency_key,
                  source_type="transfer", source_id="", actor=actor, reason=reason, postings=[out, into], now=now)
+
+
+@transaction.atomic
+def points_transfer_member(
+    *, sender, recipient, points: int, idempotency_key: str, actor: str,
+) -> LedgerTransaction:
+    """A member's own transfer to another member of the program (family pooling), within the program's rules.
+
+    ``Program.transfer_daily_limit`` caps the points one sender sends per program-local day (None: no cap,
+    0: transfers are off); both members must be active. Both accounts are locked before the day's total is
+    read, so two transfers of one sender at once cannot both slip under the limit; a key already used
+    answers its transfer (marked ``replayed``) before any limit is looked at, so a second submit of one
+    form is the first transfer, not a refusal.
+    """
+    program = sender.program
+    limit = program.transfer_daily_limit
+    if limit == 0:
+        raise DomainError("transfers_off", "This program does not allow transfers between members.",
+                          title="Transfers off")
+    _require_positive(points)
+    if sender.pk == recipient.pk:
+        raise DomainError.invalid("recipient", "Points cannot be transferred to the same member.")
+    if sender.program_id != recipient.program_id or recipient.is_suspended:
+        raise DomainError("member_not_found", "No member matches this reference in the program.",
+                          title="Member not found")
+    if sender.is_suspended:
+        raise DomainError("member_suspended", "This member is suspended and cannot earn or redeem points.",
+                          title="Member suspended")
+    source, _ = _lock_accounts(sender, recipient)
+    if existing := _replay(source.program_id, idempotency_key):
+        return existing
+    left = transfer_left_today(program=program, account=source, now=timezone.now())
+    if left is not None and points > left:
+        raise DomainError("transfer_limit_reached",
+                          f"At most {limit} points a day may be transferred; {left} left today.",
+                          title="Transfer limit reached", extra={"limit": limit, "left": left})
+    return points_transfer(sender=sender, recipient=recipient, points=points, idempotency_key=idempotency_key,
+                           actor=actor)
 
 
 # --- time-driven ---------------------------------------------------------------------------

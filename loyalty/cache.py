@@ -17,6 +17,7 @@ import logging
 import time
 
 import redis
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
@@ -150,3 +151,21 @@ class RedisCache(DjangoRedisCache):
         with self._cache.get_client(key, write=True).pipeline() as pipe:
             count, _ = pipe.incr(key).expire(key, timeout).execute()
         return count
+
+
+def counter_add(key: str, *, timeout: int) -> int | None:
+    """Add one to the counter ``key`` of the default cache and answer its value; a new counter lives ``timeout``
+    seconds. None when the cache cannot count (Redis is down): rate limits built on it then let calls through.
+    Rate limits name one counter per window (the window's number in ``key``)."""
+    cache = caches[DEFAULT_CACHE_ALIAS]  # the backend itself (``django.core.cache.cache`` is a proxy to it)
+    if hasattr(cache, "count"):  # the Redis cache (RedisCache above): one round trip
+        return cache.count(key, timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's first call (or its counter was evicted)
+        if cache.add(key, 1, timeout=timeout):
+            return 1
+        try:
+            return cache.incr(key)  # another process started the window first
+        except ValueError:
+            return 1

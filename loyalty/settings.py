@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "notifications",
     "webhooks",
     "surveys",
+    "analytics",
     "staff",
     "portal",
 ]
@@ -111,6 +112,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# A streaming replica for reports and exports (loyalty.replica): reads only, never migrated. Tests read it
+# as the primary's mirror unless they start a replica of their own.
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db_url("DATABASE_REPLICA_URL")
+    DATABASES["replica"].update(ENGINE="loyalty.postgresql", CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+                                CONN_HEALTH_CHECKS=True, TEST={"MIRROR": "default"})
+    DATABASE_ROUTERS = ["loyalty.replica.ReplicaRouter"]  # without a replica, no router is asked per query
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://loyalty")}
@@ -266,6 +274,10 @@ CELERY_BEAT_SCHEDULE = {
     "recalculate-tiers": {"task": "loyalty.for_each_program", "args": ["tiers.tasks.tier_recalculate_program"],
                           "schedule": crontab(hour=2, minute=30)},
     "verify-ledger": {"task": "ledger.tasks.ledger_verify", "schedule": crontab(hour=4, minute=0)},
+    # After midnight in every zone the programs use is still "yesterday" for some; rolling up yesterday and
+    # today each night, the late hours of a western program's day are rolled up the night after.
+    "roll-up-analytics": {"task": "loyalty.for_each_program", "args": ["analytics.tasks.rollup_program"],
+                          "schedule": crontab(hour=0, minute=40)},
     "purge-idempotency-keys": {"task": "loyalty.tasks.purge_idempotency_keys", "schedule": crontab(hour=3, minute=45)},
     "send-expiry-warnings": {"task": "notifications.tasks.send_expiry_warnings",
                              "schedule": crontab(hour=9, minute=0)},

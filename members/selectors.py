@@ -165,6 +165,12 @@ def member_emails_taken(*, program: Program, emails) -> set[str]:
             .values_list("email", flat=True)}
 
 
+def member_has_login(*, program: Program, email: str) -> bool:
+    """Whether the program's member with ``email`` can sign in to the portal (False: no such member, or one
+    enrolled at the till who has no login yet)."""
+    return Member.objects.filter(program=program, email__lower=email.strip().lower(), user__isnull=False).exists()
+
+
 MEMBER_EXPORT_FIELDS = (
     "id", "card_number", "email", "phone", "first_name", "last_name", "birth_date", "language", "status",
     "marketing_opt_in", "enrolled_at", "referral_code",
@@ -316,3 +322,52 @@ def member_search(*, program: Program, query: str, page: int = 1, page_size: int
         member.program = program
     return MemberSearch(query=query, members=[shown[pk] for pk in ids if pk in shown], page=page, pages=pages,
                         total=len(found), more=more)
+
+
+def enrolments_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, store id or None, enrolments)]`` of the members who joined from ``start_at`` up to
+    ``end_at``, by the store that enrolled them (``None``: the portal, an import)."""
+    return list(
+        Member.objects.filter(program_id=program_id, enrolled_at__gte=start_at, enrolled_at__lt=end_at)
+        .annotate(day=TruncDate("enrolled_at", tzinfo=zone)).order_by().values("day", "enrolled_store_id")
+        .annotate(enrolments=Count("id")).values_list("day", "enrolled_store_id", "enrolments"))
+
+
+def member_referrals(*, member: Member, limit: int = 200) -> list[Member]:
+    """The members ``member`` referred, newest first."""
+    return list(Member.objects.filter(program_id=member.program_id, referred_by=member)
+                .only("id", "first_name", "last_name", "enrolled_at").order_by("-enrolled_at")[:limit])
+
+
+# --- a member's own data (the portal's "Download my data") -------------------------------------
+
+def member_personal_data(*, member: Member) -> dict:
+    """What the program holds about the member themselves: their details, their marketing consent (given or
+    withdrawn, when and where), their referrals and their login. Two queries at most."""
+    member = (Member.objects.select_related("enrolled_store", "referred_by", "user")
+              .annotate(referred=Count("referrals")).get(pk=member.pk))
+    referrer = member.referred_by
+    login = member.user
+    return {
+        "profile": {
+            "id": member.pk, "card_number": member.card_number, "email": member.email,
+            "email_verified_at": member.email_verified_at, "phone": member.phone,
+            "first_name": member.first_name, "last_name": member.last_name, "birth_date": member.birth_date,
+            "language": member.language, "status": member.status, "enrolled_at": member.enrolled_at,
+            "enrolled_at_store": member.enrolled_store.name if member.enrolled_store else None,
+        },
+        "marketing_consent": {
+            "email_offers_and_news": member.marketing_opt_in,
+            "changed_at": member.marketing_opt_in_at,
+            "source": member.marketing_opt_in_source or None,
+        },
+        "referrals": {
+            "own_referral_code": member.referral_code,
+            # Who referred them, as they would know that person; nothing more of another member.
+            "referred_by": {"first_name": referrer.first_name, "referral_code": referrer.referral_code}
+            if referrer else None,
+            "members_referred": member.referred,
+        },
+        "login": {"username": login.get_username(), "created_at": login.date_joined,
+                  "last_sign_in": login.last_login} if login else None,
+    }

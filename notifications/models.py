@@ -21,6 +21,9 @@ class Kind(models.TextChoices):
     POINTS_EXPIRING = "points_expiring", "Points expiring"
     REWARD_ISSUED = "reward_issued", "Reward issued"
     SURVEY_INVITATION = "survey_invitation", "Survey invitation"
+    PASSWORD_RESET = "password_reset", "Password reset"
+    EMAIL_CONFIRMATION = "email_confirmation", "Email confirmation"
+    CARD_CLAIM = "card_claim", "Card claim"
 
 
 class Category(models.TextChoices):
@@ -32,13 +35,17 @@ class Category(models.TextChoices):
 
 
 # Which kinds need consent. A survey invitation asks for something the member did not request
-# (feedback for the program's benefit), so it is marketing; the others report on the account.
+# (feedback for the program's benefit), so it is marketing; the others report on the account, and the
+# account's links (a new password, confirming the email, claiming a card made at the till) were asked for.
 KIND_CATEGORY = {
     Kind.POINTS_EARNED: Category.TRANSACTIONAL,
     Kind.TIER_CHANGED: Category.TRANSACTIONAL,
     Kind.POINTS_EXPIRING: Category.TRANSACTIONAL,
     Kind.REWARD_ISSUED: Category.TRANSACTIONAL,
     Kind.SURVEY_INVITATION: Category.MARKETING,
+    Kind.PASSWORD_RESET: Category.TRANSACTIONAL,
+    Kind.EMAIL_CONFIRMATION: Category.TRANSACTIONAL,
+    Kind.CARD_CLAIM: Category.TRANSACTIONAL,
 }
 
 DEFAULT_EXPIRY_WARNING_DAYS = 30

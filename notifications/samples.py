@@ -17,6 +17,11 @@ COMMON_PLACEHOLDERS = [
     ("program.name", "The program's name"),
 ]
 
+LINK_VALIDITY = [
+    ("data.hours", "How many hours the link works"),
+    ("data.days", "The same in whole days, from two days on (else empty)"),
+]
+
 PLACEHOLDERS = {
     Kind.POINTS_EARNED: [
         ("data.points", "Points earned"),
@@ -45,6 +50,18 @@ PLACEHOLDERS = {
         ("data.survey_name", "The survey's name"),
         ("data.survey_url", "The link to answer it"),
     ],
+    Kind.PASSWORD_RESET: [
+        ("data.link", "The one-time link to choose a new password (keep it: without it the email is useless)"),
+        *LINK_VALIDITY,
+    ],
+    Kind.EMAIL_CONFIRMATION: [
+        ("data.link", "The link that confirms the address (keep it: without it the email is useless)"),
+        *LINK_VALIDITY,
+    ],
+    Kind.CARD_CLAIM: [
+        ("data.link", "The one-time link to choose a password for a card made at the till (keep it)"),
+        *LINK_VALIDITY,
+    ],
 }
 
 
@@ -67,4 +84,9 @@ def sample_data(kind: str) -> dict:
                              "voucher_code": "7QK4-M2XD", "donation": False, "expires_at": now + timedelta(days=30)},
         Kind.SURVEY_INVITATION: {"survey_name": "How was your visit?",
                                  "survey_url": "https://example.com/portal/survey/sample/"},
+        Kind.PASSWORD_RESET: {"link": "https://example.com/portal/sample/password/reset/MQ/sample-link/",
+                              "hours": 2, "days": None},
+        Kind.EMAIL_CONFIRMATION: {"link": "https://example.com/portal/sample/email/confirm/sample-link/",
+                                  "hours": 168, "days": 7},
+        Kind.CARD_CLAIM: {"link": "https://example.com/portal/sample/claim/sample-link/", "hours": 24, "days": None},
     }[kind]

@@ -28,3 +28,11 @@ def outbox_stuck(*, program, queued_before: datetime) -> OutboxStuck:
         last_error = (stuck.exclude(last_error="").order_by("-next_attempt_at", "-pk")
                       .values_list("last_error", flat=True).first() or "")
     return OutboxStuck(count=totals["count"], oldest=totals["oldest"], last_error=last_error)
+
+
+def member_emails_export(*, member):
+    """Every email queued for the member, oldest first, with what it said once sent, as dicts (a lazy
+    queryset; ``outbox_member_kind_idx`` finds them)."""
+    return (Outbox.objects.filter(member=member).order_by("created_at", "id")
+            .values("created_at", "kind", "category", "status", "to", "rendered_subject", "rendered_text",
+                    "sent_at"))

@@ -2,9 +2,10 @@
 
 Which messages need consent (``models.KIND_CATEGORY``):
 
-* **transactional** — points earned, tier changed, points expiring, reward issued. They report on
-  the member's own account and are sent whatever the marketing choice (as long as the program
-  sends emails at all).
+* **transactional** — points earned, tier changed, points expiring, reward issued, and the links the
+  member asks for (a new password, confirming the email, claiming a card made at the till). They
+  concern the member's own account and are sent whatever the marketing choice (as long as the
+  program sends emails at all).
 * **marketing** — survey invitations. Queued only for members with ``marketing_opt_in``, and
   dropped at send time if consent was withdrawn in between. They carry ``List-Unsubscribe``
   (RFC 8058 one-click) headers.
@@ -112,7 +113,7 @@ def _unsubscribe_url(member_id: str) -> str:
 @transaction.atomic
 def member_unsubscribe(*, member: Member) -> Member:
     """Withdraw marketing consent and drop the member's marketing emails not yet sent."""
-    member = member_consent_set(member=member, marketing_opt_in=False)
+    member = member_consent_set(member=member, marketing_opt_in=False, source="email")
     Outbox.objects.filter(member=member, category=Category.MARKETING, status=Outbox.Status.PENDING).update(
         status=Outbox.Status.CANCELLED, last_error="marketing consent withdrawn")
     return member
@@ -580,6 +581,43 @@ def voucher_email_resend(*, redemption: Redemption, request_key: str) -> bool:
     dedupe_key = f"{Kind.REWARD_ISSUED}:resend:{redemption.pk}:{request_key}"
     written = outbox_insert([outbox_values(member=member, kind=Kind.REWARD_ISSUED, data=data, dedupe_key=dedupe_key,
                                            program_settings=program_settings, now=timezone.now())])
+    if written:
+        _schedule(dedupe_key)
+    return bool(written)
+
+
+# The emails that carry a link to the member's own account, asked for by the person (on the portal).
+ACCOUNT_LINK_KINDS = (Kind.PASSWORD_RESET, Kind.EMAIL_CONFIRMATION, Kind.CARD_CLAIM)
+
+
+def account_emails_possible(*, program: Program) -> bool:
+    """Whether the program sends emails at all, so that a page can offer a link by email."""
+    return _SETTINGS.get(program.pk).emails_enabled
+
+
+@transaction.atomic
+def account_link_send(*, member: Member, kind: str, link: str, hours: int, request_key: str,
+                      language: str = "") -> bool:
+    """Queue the email ``kind`` (one of ``ACCOUNT_LINK_KINDS``) carrying ``link``, valid ``hours``; it is sent after
+    the caller's transaction commits. Transactional: no marketing consent needed.
+
+    The member's own language if they chose one, else ``language`` (the page they asked on), else the site's.
+    ``request_key`` names the request: the same key queues one email. Answers False when nothing is queued
+    (the program sends no emails, the member has no address, or the key was used).
+    """
+    if kind not in ACCOUNT_LINK_KINDS:
+        raise ValueError(f"{kind} is not an account link email")
+    program_settings = _SETTINGS.get(member.program_id)
+    if reason := outbox_refusal(member, kind, program_settings):
+        logger.info("no %s email to member %s: %s", kind, member.pk, reason)
+        return False
+    data = {"link": link, "hours": hours, "days": hours // 24 if hours >= 48 and hours % 24 == 0 else None}
+    dedupe_key = f"{kind}:{member.pk}:{request_key}"
+    row = outbox_values(member=member, kind=kind, data=data, dedupe_key=dedupe_key,
+                        program_settings=program_settings, now=timezone.now())
+    if not member.language and language in {code for code, _ in settings.LANGUAGES}:
+        row["context"]["language"] = language
+    written = outbox_insert([row])
     if written:
         _schedule(dedupe_key)
     return bool(written)

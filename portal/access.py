@@ -70,8 +70,9 @@ def portal_view(*, signed_in: bool = True):
                 request.LANGUAGE_CODE = language
                 response = view(request, *args, **kwargs)
                 response.headers.setdefault("Content-Language", language)
-                if member is not None:
+                if member is not None and "Cache-Control" not in response.headers:
                     # A member's points and vouchers are theirs: no shared cache, no back button after sign-out.
+                    # A view that says how it may be kept (a reward's picture, private for minutes) keeps that.
                     add_never_cache_headers(response)
                     response.headers["Cache-Control"] += ", private"
                 # The same address answers in the browser's language: caches must keep them apart.

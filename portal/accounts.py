@@ -18,10 +18,11 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from loyalty.errors import DomainError
-from members.selectors import member_emails_taken
+from members.selectors import member_emails_taken, member_has_login
 from members.services import member_enrol, member_login_create, member_username
 
 from .access import SESSION_PROGRAM, portal_view
+from .links import email_link_send
 
 
 class LoginForm(forms.Form):
@@ -41,6 +42,12 @@ class SignupForm(forms.Form):
                                  widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
     last_name = forms.CharField(label=_("Last name"), max_length=100,
                                 widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    referral_code = forms.CharField(label=_("Referral code"), max_length=16, required=False,
+                                    help_text=_("From the member who invited you."),
+                                    widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+    def clean_referral_code(self):
+        return self.cleaned_data["referral_code"].strip().upper()
 
     def clean(self):
         data = super().clean()
@@ -124,24 +131,34 @@ def sign_up(request):
     program = request.program
     if request.member is not None:
         return HttpResponseRedirect(reverse("portal:home", args=[program.slug]))
-    form = SignupForm(request.POST or None)
+    # A friend's link (?ref=CODE) fills the referral code in.
+    form = SignupForm(request.POST or None, initial={"referral_code": request.GET.get("ref", "")[:16]})
+    claim_hint = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if member_emails_taken(program=program, emails=[data["email"]]):
-            form.add_error("email", _("This email is already a member of %(program)s. Sign in instead.")
-                           % {"program": program.name})
+            if member_has_login(program=program, email=data["email"]):
+                form.add_error("email", _("This email is already a member of %(program)s. Sign in instead.")
+                               % {"program": program.name})
+            else:  # enrolled at the till: their card, points and all, is theirs to claim
+                claim_hint = True
+                form.add_error("email", _("You already have a %(program)s card with this email, from the till. "
+                                          "Claim it to use it online.") % {"program": program.name})
         else:
             try:
                 with transaction.atomic():
                     member = member_enrol(program=program, email=data["email"], first_name=data["first_name"],
-                                          last_name=data["last_name"])
+                                          last_name=data["last_name"], referral_code=data["referral_code"] or None)
                     member_login_create(member=member, password=data["password"])
+                    email_link_send(request, member=member, request_key="signup")
             except DomainError as error:
                 field = error.errors[0]["field"] if error.errors else None
                 message = error.errors[0]["message"] if error.errors else error.detail
+                if field == "referral_code":
+                    message = _("No member of %(program)s has this referral code.") % {"program": program.name}
                 form.add_error(field if field in form.fields else None, message)
             else:
                 _sign_in(request, member.user, program)
                 return HttpResponseRedirect(reverse("portal:home", args=[program.slug]))
     status = 400 if request.method == "POST" else 200
-    return render(request, "portal/signup.html", {"form": form}, status=status)
+    return render(request, "portal/signup.html", {"form": form, "claim_hint": claim_hint}, status=status)

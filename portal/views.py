@@ -1,35 +1,29 @@
-"""The member's pages: home (points and card), activity, rewards and vouchers."""
+"""The member's pages: home (points and card) and activity; rewards and vouchers are in ``rewards.py``."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from django import forms
-from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_safe
 
 from ledger.models import Kind
 from ledger.selectors import account_balance_get, account_open_lots, statement_page
-from ledger.services import account_lock
-from loyalty.errors import DomainError
 from loyalty.images import image_response
 from programs.models import Program
 from rewards.models import Redemption
-from rewards.selectors import redemption_get, reward_eligibility, reward_get_by_code, reward_list, voucher_get
-from rewards.services import reward_redeem
 from tiers.selectors import member_tier_progress
 
 from .access import portal_view
 from .qr import barcode_svg, qr_svg
+from .recovery import email_notice
+from .surveys import open_surveys
 from .templatetags.portal_format import money, number
 
 PAGE_SIZE = 20
@@ -68,12 +62,6 @@ def logo(request, program_slug: str):
     if program is None:
         raise Http404("No such program.")
     return image_response(program.logo, cache_control="public, max-age=3600")
-
-
-@require_safe
-@portal_view()
-def reward_image(request, code: str):
-    return image_response(_reward_or_404(request.program, code).image)
 
 
 def _luminance(colour: str) -> float:
@@ -120,8 +108,10 @@ def home(request):
         "tier_targets": _tier_targets(member_tier_progress(member=member), member.program),
         "card_qr": qr_svg(member.card_number, label=_("QR code of your card %(number)s") % card_words),
         "card_barcode": barcode_svg(member.card_number, label=_("Barcode of your card %(number)s") % card_words),
+        "surveys": open_surveys(request),
         "vouchers": Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED)
         .select_related("reward").order_by("-issued_at")[:5],
+        "email_notice": email_notice(request),
     })
 
 
@@ -212,113 +202,4 @@ def activity(request):
     return render(request, "portal/activity.html", {
         "lines": lines, "page": page, "has_next": len(entries) > PAGE_SIZE, "has_previous": page > 1,
         "show": show, "filters": filters,
-    })
-
-
-def _refusal_words(code: str, reward, member, spendable: int) -> str:
-    """Why a reward is out of reach, as the member reads it."""
-    if code == "insufficient_points":
-        missing = max(reward.points_cost - max(spendable, 0), 1)
-        return ngettext("%(count)s more point needed", "%(count)s more points needed", missing) % {
-            "count": f"{missing:,}"}
-    if code == "tier_required" and reward.min_tier is not None:
-        return _("For %(tier)s members and above") % {"tier": reward.min_tier.name}
-    return {
-        "limit_reached": _("You have reached this reward's limit for now"),
-        "out_of_stock": _("Out of stock"),
-        "reward_not_available": _("Not available at the moment"),
-        "member_suspended": _("Your membership is on hold: please ask at the till"),
-    }.get(code, _("Not available at the moment"))
-
-
-@require_safe
-@portal_view()
-def rewards(request):
-    member = request.member
-    rewards = list(reward_list(program=request.program))
-    eligibility = reward_eligibility(rewards=rewards, member=member) if rewards else {}
-    spendable = account_balance_get(member=member)["available"]
-    items = []
-    for reward in rewards:
-        ok, code = eligibility[reward.pk]
-        if reward.is_pay_with_points:
-            # The amount of points is chosen at the till for now.
-            ok, why = False, _("Choose how many points to use at the till")
-        else:
-            why = "" if ok else _refusal_words(code, reward, member, spendable)
-        items.append({"reward": reward, "redeemable": ok, "why": why})
-    return render(request, "portal/rewards.html", {"items": items, "available": spendable})
-
-
-class ConfirmForm(forms.Form):
-    # One id per confirmation page: the redemption is made under it, so a second submit finds the first.
-    redemption = forms.UUIDField(widget=forms.HiddenInput)
-
-
-def _reward_or_404(program, code: str):
-    if not code.isprintable() or len(code) > 64:  # PostgreSQL refuses NUL in text: a junk code is a plain miss
-        raise Http404("No such reward.")
-    try:
-        return reward_get_by_code(program=program, code=code)
-    except DomainError as error:
-        raise Http404("No such reward.") from error
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-@portal_view()
-def redeem(request, code: str):
-    member, program = request.member, request.program
-    reward = _reward_or_404(program, code)
-    if reward.is_pay_with_points:  # the amount is chosen at the till for now; the rewards page says so
-        raise Http404("Not redeemable here.")
-    form = ConfirmForm(request.POST or None, initial={"redemption": uuid.uuid4()})
-    problem = ""
-    if request.method == "POST":
-        if not form.is_valid():
-            problem = _("This confirmation has expired. Check the reward and confirm again.")
-            form = ConfirmForm(initial={"redemption": uuid.uuid4()})
-        else:
-            try:
-                redemption = _redeem_once(member=member, reward=reward, redemption_id=form.cleaned_data["redemption"])
-            except DomainError as error:
-                problem = _refusal_words(error.code, reward, member, account_balance_get(member=member, fresh=True)
-                                         ["available"])
-                form = ConfirmForm(initial={"redemption": uuid.uuid4()})
-            else:
-                return HttpResponseRedirect(
-                    reverse("portal:voucher", args=[program.slug, redemption.voucher_code]) + "?new=1")
-    available = account_balance_get(member=member)["available"]
-    return render(request, "portal/redeem.html", {
-        "reward": reward, "form": form, "problem": problem, "available": available,
-        "after": available - reward.points_cost,
-    }, status=400 if problem else 200)
-
-
-def _redeem_once(*, member, reward, redemption_id):
-    """Redeem under the form's id; the same form sent again answers with the redemption it made."""
-    with transaction.atomic():
-        account_lock(member=member)  # a twin submit waits here, then finds the first one's redemption
-        try:
-            earlier = redemption_get(program=member.program, redemption_id=redemption_id)
-        except DomainError:
-            return reward_redeem(member=member, reward=reward, actor=f"user:{member.user_id}",
-                                 redemption_id=redemption_id)
-    if earlier.member_id != member.pk:
-        raise Http404("No such redemption.")
-    return earlier
-
-
-@require_safe
-@portal_view()
-def voucher(request, code: str):
-    try:
-        redemption = voucher_get(program=request.program, code=code[:64])
-    except DomainError as error:
-        raise Http404("No such voucher.") from error
-    if redemption.member_id != request.member.pk:
-        raise Http404("No such voucher.")
-    return render(request, "portal/voucher.html", {
-        "redemption": redemption, "new": request.GET.get("new") == "1",
-        "qr": qr_svg(redemption.voucher_code, label=_("QR code of voucher %(code)s") % {
-            "code": redemption.voucher_code}),
     })

@@ -3,9 +3,10 @@
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
+
+from loyalty.cache import counter_add
 
 from .models import Program, Store, StoreApiKey
 from .selectors import api_key_cache_put, api_key_cached_with_call_counted, api_key_get_active
@@ -122,19 +123,7 @@ class PosKeyRateThrottle(throttling.SimpleRateThrottle):
     def _count(self, key: str) -> int | None:
         """The window's count after this call (a window's counter outlives it by a few seconds, then goes);
         None when the cache cannot count it."""
-        cache = caches[DEFAULT_CACHE_ALIAS]  # the backend itself (``self.cache`` is a proxy to it)
-        timeout = self.counter_timeout
-        if hasattr(cache, "count"):  # the Redis cache (loyalty.cache.RedisCache)
-            return cache.count(key, timeout)
-        try:
-            return cache.incr(key)
-        except ValueError:  # the window's first call (or its counter was evicted)
-            if cache.add(key, 1, timeout=timeout):
-                return 1
-            try:
-                return cache.incr(key)  # another process started the window first
-            except ValueError:
-                return 1
+        return counter_add(key, timeout=self.counter_timeout)
 
     def get_cache_key(self, request, view):
         client = request.user

@@ -66,6 +66,7 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
     result = DemoResult(program=program, store=store, created_program=created)
     _demo_tiers_ensure(program)
     _demo_rewards_ensure(program)
+    _demo_causes_ensure(program)
     _demo_survey_ensure(program)
     if api_key:
         existing = StoreApiKey.objects.filter(key_hash=hash_api_key(api_key)).select_related("store").first()
@@ -83,7 +84,7 @@ def demo_seed(*, program_slug: str = "demo", store_code: str = "DEMO-001", api_k
         member = Member.objects.filter(program=program, email__lower=email).first()
         if member is None:
             member = member_enrol(program=program, store=store, email=email, first_name=first, last_name=last,
-                                  phone=phone, marketing_opt_in=True)
+                                  phone=phone, marketing_opt_in=True, consent_source="staff")
             member_login_create(member=member, password=DEMO_MEMBER_PASSWORD)
         result.members.append(member)
 
@@ -123,6 +124,23 @@ def _demo_rewards_ensure(program: Program) -> None:
                 program=program, code=code, name=name, points_cost=cost, stock_remaining=stock,
                 min_tier=Tier.objects.get(program=program, code=tier_code) if tier_code else None,
             )
+
+
+DEMO_CAUSES = [
+    # code, name, description
+    ("TREES", "Plant a tree", "Every 500 points plant one tree with a local reforestation project."),
+    ("FOOD-BANK", "City food bank", "Points turned into meals for families in our neighbourhood."),
+]
+
+
+def _demo_causes_ensure(program: Program) -> None:
+    """Causes members can give points to in the portal, created once; an existing cause is left as it is."""
+    from rewards.models import Cause
+    from rewards.services import cause_create
+
+    for code, name, description in DEMO_CAUSES:
+        if not Cause.objects.filter(program=program, code=code).exists():
+            cause_create(program=program, code=code, name=name, description=description)
 
 
 def _demo_survey_ensure(program: Program) -> None:

@@ -26,7 +26,8 @@ def program_create(*, slug: str, name: str, currency: str, **policy) -> Program:
 # What staff may change on a program. The slug and the currency stay: tills, links and every
 # amount already booked are read with them.
 PROGRAM_SETTINGS = frozenset({"name", "points_per_unit", "pending_days", "expiry_days", "claim_window_days",
-                              "time_zone", "value_per_point", "accent_color", "logo"})
+                              "time_zone", "value_per_point", "accent_color", "logo", "redemption_undo_minutes",
+                              "transfer_daily_limit"})
 # The portal puts white text on the accent colour; WCAG AA asks 4.5:1 for text of that size.
 ACCENT_MIN_CONTRAST = 4.5
 

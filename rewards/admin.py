@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from loyalty.admin import ReadOnlyAdmin, ReadOnlyInline, flag_column, flag_filter
 
-from .models import Redemption, RedemptionStatusChange, Reward, RewardCategory
+from .models import Cause, Donation, Redemption, RedemptionStatusChange, Reward, RewardCategory
 
 
 @admin.register(RewardCategory)
@@ -39,3 +39,23 @@ class RedemptionAdmin(ReadOnlyAdmin):
     list_select_related = ("reward", "member")
     search_fields = ("voucher_code", "member__card_number", "member__email")
     inlines = [StatusChangeInline]
+
+
+@admin.register(Cause)
+class CauseAdmin(admin.ModelAdmin):
+    """Causes members give points to in the portal; a cause with donations is switched off, not deleted."""
+
+    list_display = ("code", "name", "program", flag_column("active", "active"), "created_at")
+    list_filter = ("program", flag_filter("active", "status", "Active", "Inactive"))
+    list_select_related = ("program",)
+    search_fields = ("code", "name")
+
+
+@admin.register(Donation)
+class DonationAdmin(ReadOnlyAdmin):
+    """Donations are points spent through the ledger: never changed through a form."""
+
+    list_display = ("cause", "member", "points", "created_at")
+    list_filter = ("cause__program", "cause")
+    list_select_related = ("cause", "member")
+    search_fields = ("member__card_number", "member__email", "cause__code")

@@ -153,3 +153,53 @@ class RedemptionStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class Cause(models.Model):
+    """Something members may give points to (a charity, a local project), managed by the program's staff."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="causes")
+    code = models.CharField(
+        max_length=32,
+        validators=[RegexValidator(r"^[A-Z0-9][A-Z0-9_-]*$", "Upper-case letters, digits, - and _.")],
+        help_text="Its short name in addresses, e.g. TREES; unique in the program.",
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, default="")
+    image = models.ImageField(upload_to="causes/", blank=True)
+    active = models.BooleanField(default=True, help_text="Members see and give to active causes only.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["program", "code"], name="cause_code_unique_in_program")]
+
+    def __str__(self):
+        return f"{self.code} ({self.name})"
+
+
+class Donation(models.Model):
+    """Points a member gave to a cause: spent through the ledger (kind ``redeem``, source ``donation``), so the
+    liability report counts them as redeemed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="+")
+    cause = models.ForeignKey(Cause, on_delete=models.PROTECT, related_name="donations")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="donations")
+    points = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=100, help_text="The caller's key: one donation per key and member.")
+    spend_transaction = models.ForeignKey("ledger.LedgerTransaction", on_delete=models.PROTECT, related_name="+")
+    actor = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "idempotency_key"], name="donation_key_unique_per_member"),
+            models.CheckConstraint(condition=Q(points__gt=0), name="donation_points_positive"),
+        ]
+        indexes = [models.Index(fields=["cause", "member"], name="donation_cause_member_idx")]
+
+    def __str__(self):
+        return f"{self.points} points to {self.cause_id}"

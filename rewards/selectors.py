@@ -1,16 +1,34 @@
-from django.db.models import Count, Q, Sum
+import uuid
+
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loyalty.errors import DomainError
 from loyalty.rows import prep, rows_select_one
 
-from .models import Redemption, Reward
-from .services import VOUCHER_ALPHABET, VOUCHER_LENGTH, period_start, reward_refusal, voucher_code_normalize
+from .models import Cause, Donation, Redemption, Reward, RewardCategory
+from .services import (
+    VOUCHER_ALPHABET,
+    VOUCHER_LENGTH,
+    period_start,
+    redemption_undo_until,
+    reward_refusal,
+    voucher_code_normalize,
+)
 
 
-def reward_list(*, program):
-    return Reward.objects.filter(program=program, is_active=True).select_related("min_tier").order_by(
-        "points_cost", "code")
+def reward_list(*, program, category: RewardCategory | None = None):
+    rewards = Reward.objects.filter(program=program, is_active=True)
+    if category is not None:
+        rewards = rewards.filter(categories=category)
+    return rewards.select_related("min_tier").order_by("points_cost", "code")
+
+
+def reward_category_list(*, program) -> list[RewardCategory]:
+    """The program's categories that hold at least one active reward, in their order."""
+    return list(RewardCategory.objects.filter(program=program, rewards__is_active=True).distinct()
+                .order_by("position", "name"))
 
 
 def reward_get_by_code(*, program, code: str) -> Reward:
@@ -90,3 +108,75 @@ def member_redemptions_recent(*, member, limit: int = 10) -> list[Redemption]:
     """The member's latest redemptions, whatever became of their vouchers, with the reward."""
     return list(Redemption.objects.filter(member=member).select_related("reward", "used_store")
                 .order_by("-issued_at", "-id")[:limit])
+
+
+def member_vouchers_usable(*, member, now=None, limit: int = 50) -> list[Redemption]:
+    """The member's vouchers a till would take now (issued, not past their date), soonest to expire first."""
+    now = now or timezone.now()
+    return list(Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED)
+                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).select_related("reward")
+                .order_by(F("expires_at").asc(nulls_last=True), "-issued_at", "-id")[:limit])
+
+
+def member_vouchers_past(*, member, now=None, offset: int = 0, limit: int = 20) -> list[Redemption]:
+    """The member's vouchers no longer usable (used, cancelled, expired or past their date), newest first."""
+    now = now or timezone.now()
+    return list(Redemption.objects.filter(member=member)
+                .exclude(Q(status=Redemption.Status.ISSUED) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now)))
+                .select_related("reward").order_by("-issued_at", "-id")[offset:offset + limit])
+
+
+def redemption_undoable_until(*, redemption: Redemption, minutes: int, now=None):
+    """Until when the member may still undo ``redemption`` (``services.redemption_undo`` decides), or ``None``
+    when it cannot be undone now: used, cancelled, past its date, or the program's window of ``minutes`` over."""
+    now = now or timezone.now()
+    if redemption.status != Redemption.Status.ISSUED or (redemption.expires_at and redemption.expires_at <= now):
+        return None
+    until = redemption_undo_until(redemption, minutes=minutes)
+    return until if now < until else None
+
+
+def cause_list(*, program, member=None) -> list[Cause]:
+    """The program's active causes, each with ``points_total`` (given by every member) and, with ``member``,
+    ``points_mine`` (given by them): one grouped query."""
+    causes = Cause.objects.filter(program=program, active=True).annotate(
+        points_total=Coalesce(Sum("donations__points"), Value(0)),
+        points_mine=Coalesce(Sum("donations__points", filter=Q(donations__member=member)), Value(0))
+        if member is not None else Value(0),
+    ).order_by("name")
+    return list(causes)
+
+
+def cause_get(*, program, code: str, member=None) -> Cause:
+    """An active cause of ``program`` by its code, with its totals as ``cause_list`` gives them."""
+    code = (code or "").strip().upper()
+    well_formed = code.isprintable() and len(code) <= 32  # PostgreSQL refuses NUL in text: junk is a plain miss
+    found = list(Cause.objects.filter(program=program, active=True, code=code)[:1]) if well_formed else []
+    if not found:
+        raise DomainError("cause_not_found", "No active cause with this code.", title="Cause not found")
+    totals = Donation.objects.filter(cause=found[0]).aggregate(
+        total=Coalesce(Sum("points"), Value(0)),
+        mine=Coalesce(Sum("points", filter=Q(member=member)), Value(0)) if member is not None else Value(0))
+    found[0].points_total, found[0].points_mine = totals["total"], totals["mine"]
+    return found[0]
+
+
+def donation_get(*, member, donation_id) -> Donation | None:
+    """One of ``member``'s own donations by id (another member's is None), with its cause."""
+    try:
+        donation_id = uuid.UUID(str(donation_id))
+    except ValueError:
+        return None
+    return Donation.objects.filter(member=member, pk=donation_id).select_related("cause").first()
+
+
+def member_redemptions_export(*, member):
+    """Every reward the member redeemed with its voucher, oldest first, as dicts (a lazy queryset)."""
+    return (Redemption.objects.filter(member=member).order_by("issued_at", "id")
+            .values("id", "reward__code", "reward__name", "points_spent", "discount_amount", "voucher_code",
+                    "status", "issued_at", "expires_at", "used_at", "store__name", "used_store__name"))
+
+
+def member_vouchers_unused_count(*, member) -> int:
+    """How many of the member's vouchers are issued and not used, cancelled or expired."""
+    return Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED).count()

@@ -21,7 +21,7 @@ from loyalty.rows import locked_row_suffix, prep, row_insert, row_update, rows_s
 from loyalty.transactions import service_atomic
 from tiers.selectors import member_tier_get
 
-from .models import Redemption, RedemptionStatusChange, Reward, RewardCategory
+from .models import Cause, Donation, Redemption, RedemptionStatusChange, Reward, RewardCategory
 
 VOUCHER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols, none easily confused
 VOUCHER_LENGTH = 10  # 50 bits
@@ -45,6 +45,20 @@ def period_start(period: str, now: datetime) -> datetime | None:
         Reward.Period.YEAR: day.replace(month=1, day=1),
         Reward.Period.EVER: None,
     }[period]
+
+
+def period_end(period: str, now: datetime) -> datetime | None:
+    """When the limit period holding ``now`` ends (the next one starts); ``None`` for a limit in total."""
+    start = period_start(period, now)
+    if start is None:
+        return None
+    if period == Reward.Period.DAY:
+        return start + timedelta(days=1)
+    if period == Reward.Period.WEEK:
+        return start + timedelta(days=7)
+    if period == Reward.Period.MONTH:
+        return (start + timedelta(days=32)).replace(day=1)
+    return start.replace(year=start.year + 1)
 
 
 def _member_tier_rank(member) -> int | None:
@@ -221,6 +235,37 @@ def redemption_cancel(*, redemption: Redemption, actor: str, reason: str = "") -
     return _give_back(redemption, new_status=Redemption.Status.CANCELLED, actor=actor, reason=reason, refund=True)
 
 
+def redemption_undo_until(redemption: Redemption, *, minutes: int) -> datetime:
+    """Until when (not included) the member may undo ``redemption``, given the program's undo window."""
+    return redemption.issued_at + timedelta(minutes=minutes)
+
+
+@transaction.atomic
+def redemption_undo(*, redemption: Redemption, member, now: datetime | None = None) -> Redemption:
+    """The member takes back a redemption they made moments ago: their own, unused, within the program's
+    ``redemption_undo_minutes``. Points and stock come back as when staff cancel it (kind ``refund``).
+
+    The row is locked first, so an undo racing the till's use of the voucher sees what the other did: one
+    of them wins, the other is refused. Undoing twice refuses the second (the voucher is cancelled).
+    """
+    now = now or timezone.now()
+    redemption = _lock(redemption)
+    if redemption.member_id != member.pk:  # another member's voucher: as if there were none
+        raise DomainError("voucher_not_found", "No voucher with this code.", title="Voucher not found")
+    if redemption.status != Redemption.Status.ISSUED:
+        raise _not_usable(redemption)
+    if redemption.expires_at and redemption.expires_at <= now:
+        raise DomainError("voucher_not_usable", "This voucher has expired.", title="Voucher not usable")
+    minutes = redemption.program.redemption_undo_minutes
+    if now >= redemption_undo_until(redemption, minutes=minutes):
+        raise DomainError("undo_window_closed",
+                          f"A redemption can be undone within {minutes} minutes of being made.",
+                          status=409, title="Too late to undo")
+    actor = f"user:{member.user_id}" if member.user_id else f"member:{member.pk}"
+    return _give_back(redemption, new_status=Redemption.Status.CANCELLED, actor=actor,
+                      reason="undone by the member", refund=True)
+
+
 @transaction.atomic
 def voucher_expire(*, redemption: Redemption, now: datetime | None = None,
                    actor: str = "system:voucher-expiry") -> bool:
@@ -337,3 +382,52 @@ def reward_category_create(*, program, name: str) -> RewardCategory:
         program=program, slug=slug,
         defaults={"name": name[:80], "position": RewardCategory.objects.filter(program=program).count()})
     return category
+
+
+# --- causes: members give points -------------------------------------------------------------------
+
+
+@transaction.atomic
+def cause_create(*, program, code: str, name: str, description: str = "", active: bool = True) -> Cause:
+    cause = Cause(program=program, code=code.strip().upper(), name=name.strip(), description=description,
+                  active=active)
+    record_check(cause)
+    cause.save(force_insert=True)
+    return cause
+
+
+@service_atomic
+def cause_donate(*, member, cause: Cause, points: int, idempotency_key: str, actor: str = "") -> Donation:
+    """Give ``points`` of the member's available points to ``cause``, once per ``idempotency_key``.
+
+    The points are spent through the ledger as a redemption (kind ``redeem``, source ``donation``): a
+    donation is points redeemed, which is how the liability report counts it. A key the member used
+    already answers its donation (marked ``replayed``) whatever else was asked.
+    """
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise DomainError.invalid("points", "Points must be a positive whole number.")
+    if not idempotency_key or len(idempotency_key) > 100:
+        raise DomainError.invalid("idempotency_key", "Give a key of 1 to 100 characters.")
+    if cause.program_id != member.program_id or not cause.active:
+        raise DomainError("cause_not_found", "No active cause with this code.", title="Cause not found")
+    if member.is_suspended:
+        raise DomainError("member_suspended", "This member is suspended and cannot earn or redeem points.",
+                          title="Member suspended")
+    account = account_lock(member=member)  # a twin submit waits here, then finds the first one's donation
+    if earlier := Donation.objects.filter(member=member, idempotency_key=idempotency_key).first():
+        earlier.replayed = True
+        return earlier
+    if account.spendable < points:
+        raise DomainError("insufficient_points", f"Needs {points} points; {max(account.spendable, 0)} available.",
+                          title="Insufficient points")
+    now = timezone.now()
+    actor = actor or f"member:{member.pk}"
+    donation = Donation(program_id=member.program_id, cause=cause, member=member, points=points,
+                        idempotency_key=idempotency_key, actor=actor, created_at=now)
+    donation.spend_transaction = points_spend(
+        member=member, points=points, idempotency_key=f"donation:{member.pk}:{idempotency_key}", source_type="donation",
+        source_id=str(donation.pk), actor=actor, description=f"Donation to {cause.name}", locked=account,
+    )
+    row_insert(donation)
+    donation.replayed = False
+    return donation

@@ -27,7 +27,7 @@ from earning.models import Purchase
 from members.models import Member
 from programs.models import Program
 
-from .models import FollowUpCase, Kind, Response, Survey, Topic
+from .models import FollowUpCase, Invitation, Kind, Response, Survey, Topic
 from .scoring import NpsCounts, nps, nps_margin_of_error
 from .text import frequent_terms
 
@@ -180,3 +180,13 @@ def topic_suggestions(*, survey: Survey, start_at: datetime, end_at: datetime, l
     _, phrases = comment_terms(survey=survey, start_at=start_at, end_at=end_at, limit=limit * 2)
     taken = {name.lower() for name in Topic.objects.filter(program_id=survey.program_id).values_list("name", flat=True)}
     return [term.text for term in phrases if term.text not in taken][:limit]
+
+
+def member_invitations_open(*, member, now: datetime | None = None, limit: int = 10) -> list[Invitation]:
+    """The member's invitations still to be answered, newest first: sent, not answered, not expired, and their
+    survey still taking answers."""
+    now = now or timezone.now()
+    rows = (Invitation.objects.filter(member=member, sent_at__isnull=False, answered_at__isnull=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).select_related("survey")
+            .order_by("-sent_at")[:limit])
+    return [invitation for invitation in rows if invitation.survey.is_open(now)]

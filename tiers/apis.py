@@ -65,14 +65,16 @@ class MemberEnrolApi(PosApi):
         referral_code = StrictCharField(max_length=16, required=False, allow_null=True, allow_blank=True,
                                               default=None)
         marketing_opt_in = StrictBooleanField(required=False, default=False)
+        # Not given: the member has chosen none, and their emails and portal follow their browser or English.
         language = serializers.ChoiceField(choices=[code for code, _ in settings.LANGUAGES], required=False,
-                                           default="en")
+                                           default="")
 
     @extend_schema(operation_id="member_enrol", request=InputSerializer,
                    responses={201: MemberOutputSerializer, **problems("member_exists")}, tags=["members"])
     def post(self, request):
         validated = self.serializer_validated(self.InputSerializer, request.data)
-        member = member_enrol(program=request.user.program, store=request.user.store, **validated)
+        member = member_enrol(program=request.user.program, store=request.user.store, consent_source="pos",
+                              **validated)
         return Response(self.serializer_data(MemberOutputSerializer, member), status=status.HTTP_201_CREATED)
 
 

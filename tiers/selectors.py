@@ -158,3 +158,9 @@ def qualifying_activity_before(*, member, until: datetime, limit: int = 10) -> l
     """The member's most recent activity from before ``until``: what no longer counts."""
     return list(QualifyingActivity.objects.filter(member=member, occurred_at__lt=until)
                 .order_by("-occurred_at", "-id")[:limit])
+
+
+def member_tier_history_export(*, member):
+    """The member's tier changes, oldest first, as dicts (a lazy queryset)."""
+    return (TierChange.objects.filter(member=member).order_by("created_at", "id")
+            .values("created_at", "from_tier__name", "to_tier__name", "cause", "reason", "qualifying_value"))

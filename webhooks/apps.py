@@ -8,6 +8,7 @@ class WebhooksConfig(AppConfig):
     def ready(self):
         from ledger.signals import points_expired
         from loyalty.events import domain_event
+        from members.signals import member_anonymised
         from tiers.signals import tier_changes_recorded
 
         # tasks too: without a broker, work a web request queues runs in this process at once, by task name,
@@ -17,3 +18,4 @@ class WebhooksConfig(AppConfig):
         domain_event.connect(events.domain_event_received, dispatch_uid="webhooks.domain_event")
         points_expired.connect(events.points_expired_received, dispatch_uid="webhooks.points_expired")
         tier_changes_recorded.connect(events.tier_changes_received, dispatch_uid="webhooks.tier_changes")
+        member_anonymised.connect(events.member_anonymised_received, dispatch_uid="webhooks.member_anonymised")

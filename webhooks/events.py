@@ -22,7 +22,13 @@ from members.models import Member
 from programs.models import Program
 from tiers.events import tier_change_events
 
-from .services import WebhookEvent, webhook_endpoints_by_program, webhook_event_wanted, webhook_events_queue
+from .services import (
+    WebhookEvent,
+    webhook_endpoints_by_program,
+    webhook_event_wanted,
+    webhook_events_queue,
+    webhook_member_forget,
+)
 
 
 def _json(value):
@@ -87,3 +93,7 @@ def tier_changes_received(sender, *, program: Program, changes, **kwargs) -> int
     now = timezone.now()
     events = [_delivery(event, program, now) for event in tier_change_events(program=program, changes=changes)]
     return webhook_events_queue(events=events, endpoints=endpoints) if events else 0
+
+
+def member_anonymised_received(sender, *, member, **kwargs) -> None:
+    webhook_member_forget(member=member)

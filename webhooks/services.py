@@ -17,11 +17,13 @@ from datetime import datetime, timedelta
 from http.client import HTTPException
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.celery import app
 from loyalty.config_cache import ProgramMemo
 from loyalty.edits import changes_apply, record_check
+from loyalty.events import event_id_for
 from loyalty.queue import Wake, attempt_failed, attempt_run, claim_finish, lease_renew, rows_claim
 from loyalty.rows import database, rows_insert, rows_select
 
@@ -200,6 +202,27 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery, actor: str) -> Webhook
         event_type=delivery.event_type, payload=delivery.payload, replay_of=delivery, replayed_by=actor)
     _schedule([replay.pk])
     return replay
+
+
+@transaction.atomic
+def webhook_member_forget(*, member) -> int:
+    """Wipe what deliveries of an anonymised member's enrolment carry of the person (email, name, language,
+    consent): their ``data.member`` keeps only the id and the (anonymised) card number, as every other event's
+    does, so a replay sends nothing more. Other events never carried more. Answers how many were wiped.
+
+    Found by the enrolment's event id through the index of one delivery per endpoint and event, then its replays.
+    """
+    event_id = event_id_for(program_id=member.program_id, type="member.enrolled", key=str(member.pk))
+    endpoints = list(WebhookEndpoint.objects.filter(program_id=member.program_id).values_list("pk", flat=True))
+    originals = list(WebhookDelivery.objects.filter(endpoint_id__in=endpoints, event_id=event_id,
+                                                    replay_of__isnull=True).values_list("pk", flat=True))
+    wiped = 0
+    for delivery in WebhookDelivery.objects.filter(Q(pk__in=originals) | Q(replay_of_id__in=originals)):
+        delivery.payload = {**delivery.payload, "data": {**delivery.payload.get("data", {}), "member": {
+            "id": str(member.pk), "card_number": member.card_number}}}
+        delivery.save(update_fields=["payload"])
+        wiped += 1
+    return wiped
 
 
 def payload_body(payload: dict) -> bytes:

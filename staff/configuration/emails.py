@@ -35,6 +35,9 @@ WHEN_SENT = {
     Kind.POINTS_EXPIRING: "Before points expire, within the program's warning window.",
     Kind.REWARD_ISSUED: "When a member redeems a reward: it carries the voucher code.",
     Kind.SURVEY_INVITATION: "Asks members who agreed to marketing emails to answer a survey.",
+    Kind.PASSWORD_RESET: "When a member asks for a new password: it carries a one-time link.",
+    Kind.EMAIL_CONFIRMATION: "After joining online, and when a member asks again: a link confirming the address.",
+    Kind.CARD_CLAIM: "When a member with a card from the till asks to use it online: a link to choose a password.",
 }
 # The email preview is the message as members get it: its layout styles each element inline, which this page
 # allows for that (sandboxed, script-less) frame.

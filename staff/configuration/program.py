@@ -20,7 +20,7 @@ from .images import UploadedImageField
 from .pages import audited_change, redirect_to
 
 PROGRAM_FIELDS = ["name", "points_per_unit", "pending_days", "expiry_days", "claim_window_days", "time_zone",
-                  "value_per_point", "accent_color"]
+                  "value_per_point", "accent_color", "redemption_undo_minutes", "transfer_daily_limit"]
 POLICY_FIELDS = ["approval_threshold", "agent_adjustment_limit", "manager_mfa_required"]
 TIME_ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
@@ -51,6 +51,14 @@ class ProgramSettingsForm(SettingsForm):
         error_messages={"invalid": "Choose a colour such as #4a3fe0."},
         widget=forms.TextInput(attrs={"type": "color"}),
         help_text="The portal's buttons and the member card; white text must stay readable on it.")
+    redemption_undo_minutes = forms.IntegerField(
+        label="Undo window (minutes)", min_value=0, max_value=1440,
+        help_text="For how long after redeeming a member may undo it in the portal, while the voucher is unused: "
+                  "the points come back. 0 turns undo off.")
+    transfer_daily_limit = forms.IntegerField(
+        label="Daily transfer limit (points)", required=False, min_value=0, max_value=10_000_000,
+        help_text="The most points a member may transfer to other members in a day. Leave empty for no limit; "
+                  "0 turns transfers off.")
     logo = UploadedImageField(label="Logo", help_text="PNG, JPEG or WebP, up to 2 MB; a square image looks best.")
     logo_remove = forms.BooleanField(label="Remove the logo", required=False)
     approval_threshold = forms.IntegerField(
@@ -102,6 +110,13 @@ def _explained(program) -> list[str]:
                  f"Points expire {program.expiry_days} days after the purchase.")
     worth = Decimal(1000) * program.value_per_point
     lines.append(f"1,000 points are worth {worth:,.2f} {program.currency}.")
+    lines.append("Members cannot undo a redemption." if not program.redemption_undo_minutes else
+                 f"Members may undo a redemption within {program.redemption_undo_minutes} minutes, while the "
+                 "voucher is unused.")
+    limit = program.transfer_daily_limit
+    lines.append("Members may transfer any number of points." if limit is None else
+                 "Members cannot transfer points." if limit == 0 else
+                 f"Members may transfer up to {limit:,} points a day.")
     return lines
 
 

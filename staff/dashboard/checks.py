@@ -1,6 +1,6 @@
 """What the home page checks for a program, each shown only to those who may act on it or read the page it
-links to: the ledger's latest verification, webhook deliveries, the email outbox, waiting approvals and overdue
-survey follow-up cases."""
+links to: the ledger's latest verification, webhook deliveries, the email outbox, waiting approvals,
+overdue survey follow-up cases and the analytics rollups' agreement with the ledger."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.selectors import rollup_latest
 from ledger.selectors import verification_latest
 from members.models import Member
 from notifications.selectors import outbox_stuck
@@ -29,6 +30,8 @@ CHECK_ACTIONS = {
     # the program's email settings are managers'; the mail server itself is the operator's
     "outbox": "settings.change",
     "approvals": "adjustment.approve",
+    # the daily rollups the analytics read: wrong rollups make every analytics figure wrong
+    "rollups": "report.view",
     # survey follow-up cases past their due date escalate to managers
     "cases": "case.escalations",
 }
@@ -73,6 +76,21 @@ def _ledger(staff: StaffContext, now: datetime) -> Check:
             check.link_text = "Open the verification run"
     elif now - run.finished_at > VERIFICATION_DUE_WITHIN:
         check.title, check.state = "Ledger not verified lately", "warning"
+    else:
+        check.state = "ok"
+    return check
+
+
+def _rollups(staff: StaffContext, now: datetime) -> Check:
+    run = rollup_latest(program=staff.program)
+    check = Check("rollups", "Analytics rollups", "unknown", {"run": run})
+    if run is None:
+        return check
+    if run.drift:
+        check.title, check.state = "Analytics rollups disagree with the ledger", "danger"
+        check.data["kinds"] = sorted(run.drift)
+    elif now - run.finished_at > VERIFICATION_DUE_WITHIN:
+        check.title, check.state = "Analytics not rolled up lately", "warning"
     else:
         check.state = "ok"
     return check
@@ -128,6 +146,7 @@ def home_checks(*, staff: StaffContext, now: datetime | None = None) -> list[Che
     now = now or timezone.now()
     makers = {
         "ledger": lambda: _ledger(staff, now),
+        "rollups": lambda: _rollups(staff, now),
         "webhooks": lambda: _webhooks(staff),
         "outbox": lambda: _outbox(staff, now),
         "approvals": lambda: _approvals(staff),

@@ -17,6 +17,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.http import StreamingHttpResponse
 
+from loyalty.replica import read_alias
+
 # A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...,
 # -2+3, @SUM(...)); a leading tab or carriage return hides such a start from a quick look.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -121,8 +123,9 @@ def csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
 def _in_one_transaction(lines: Iterator[str]) -> Iterator[bytes]:
     """The lines, read inside one transaction: a server-side cursor (``.iterator()``) then streams; outside one,
     Django declares it WITH HOLD and PostgreSQL copies the whole result before the first row. A download the
-    client abandons closes this generator, which ends the transaction."""
-    with transaction.atomic():
+    client abandons closes this generator, which ends the transaction. The transaction is on the database the
+    rows are read from (a replica, for the exports that read one)."""
+    with transaction.atomic(using=read_alias()):
         for line in lines:
             yield line.encode()
 

@@ -13,6 +13,7 @@ from itertools import islice
 from django.views.decorators.http import require_safe
 
 from ledger.selectors import account_balances, entry_export_rows
+from loyalty.replica import reads_from_replica
 from members.selectors import MEMBER_EXPORT_FIELDS, member_export_rows
 from programs.models import Program
 from tiers.selectors import member_tier_names
@@ -62,6 +63,7 @@ def ledger_rows(program: Program, start_at=None, end_at=None) -> Iterator[list]:
 
 @require_safe
 @staff_view("export.download")
+@reads_from_replica
 def members_csv(request):
     program = request.staff.program
     return csv_response(f"members-{program.slug}.csv", MEMBER_COLUMNS, member_rows(program))
@@ -69,6 +71,7 @@ def members_csv(request):
 
 @require_safe
 @staff_view("export.download")
+@reads_from_replica
 def ledger_csv(request):
     """Every entry of the program, or with ``start`` and ``end`` those booked on those local dates."""
     program = request.staff.program

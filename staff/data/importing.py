@@ -153,7 +153,7 @@ class MembersFile:
         return data["email"].lower() in self.taken
 
     def write(self, data: dict) -> None:
-        member_enrol(program=self.program, **data)
+        member_enrol(program=self.program, consent_source="import", **data)
 
     def problem(self, error: DomainError, data: dict) -> RowProblem:
         if error.code == "member_exists":  # the email was checked first: it is the phone number

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_safe
 
 from ledger.models import Kind
 from ledger.selectors import liability_by_day, liability_totals, points_expiring_by_month
+from loyalty.replica import reads_from_replica
 from programs.models import Program
 from surveys.models import Kind as SurveyKind
 from surveys.selectors import NpsSummary, nps_summary, survey_find
@@ -270,6 +271,7 @@ def _default_range(program: Program) -> dict:
 
 @require_safe
 @staff_view("report.view")
+@reads_from_replica
 def report_page(request):
     program = request.staff.program
     asked = "start" in request.GET or "end" in request.GET
@@ -297,6 +299,7 @@ def _report_asked(request) -> Liability | HttpResponseBadRequest:
 
 @require_safe
 @staff_view("export.download")
+@reads_from_replica
 def liability_csv(request):
     report = _report_asked(request)
     if not isinstance(report, Liability):
@@ -307,6 +310,7 @@ def liability_csv(request):
 
 @require_safe
 @staff_view("export.download")
+@reads_from_replica
 def liability_daily_csv(request):
     report = _report_asked(request)
     if not isinstance(report, Liability):
@@ -320,6 +324,7 @@ def liability_daily_csv(request):
 
 @require_safe
 @staff_view("export.download")
+@reads_from_replica
 def expiry_csv(request):
     program = request.staff.program
     rows = ([row["month"].strftime("%Y-%m"), row["points"], row["members"], row["value"]]

@@ -48,7 +48,10 @@ def walk(page, anna, size: str) -> None:
     balance = till.get("/api/v1/pos/members/lookup/", {"email": anna.email}).json()["balance"]
     assert page.get_by_test_id("available").inner_text().replace(",", "") == str(balance["available"])
     assert page.get_by_role("img", name="QR code of your card").is_visible()
+    barcode = page.get_by_role("img", name=f"Barcode of your card {anna.card_number}")
+    assert barcode.bounding_box()["width"] >= 300  # wide enough for a laser scanner off a phone screen
     assert page.get_by_text(anna.card_number).is_visible()
+    assert page.get_by_role("meter", name="Reach Silver").is_visible()
     assert no_horizontal_overflow(page)
     assert_accessible(page)
     screenshot(page, f"portal-home-{size}.png")
@@ -74,6 +77,11 @@ def walk(page, anna, size: str) -> None:
     assert no_horizontal_overflow(page)
     assert_accessible(page)
     screenshot(page, f"portal-activity-{size}.png")
+    page.get_by_role("link", name="Spent").click()
+    page.wait_for_url("**/activity/?show=spent")
+    assert page.get_by_role("link", name="Spent").get_attribute("aria-current") == "page"
+    assert page.get_by_text("Free coffee").first.is_visible()
+    assert page.locator(".portal-points.is-plus").count() == 0
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_load_state()
     assert "/login/" in page.url

@@ -82,7 +82,7 @@ def test_consent_withdrawn_after_queueing_stops_the_marketing_email_at_send_time
 
     member = MemberFactory(program=program, store=store, marketing_opt_in=True)
     invite(member)
-    member_consent_set(member=member, marketing_opt_in=False)  # e.g. in the portal, not by the link
+    member_consent_set(member=member, marketing_opt_in=False, source="portal")  # e.g. in the portal, not by the link
 
     assert outbox_send_due()["cancelled"] == 1
     assert mail.outbox == []

@@ -5,7 +5,7 @@ import uuid
 
 from django.test import Client
 
-from rewards.models import Redemption, Reward
+from rewards.models import Redemption
 from rewards.services import reward_create, reward_redeem
 from tests.ledger.support import earn
 
@@ -95,14 +95,6 @@ def test_redeem_with_a_junk_form_changes_nothing(rich_member, member_client, cof
     assert response.status_code == 400 and "confirm again" in response.text
     assert not Redemption.objects.filter(member=rich_member).exists()
     assert member_client.get(f"/portal/{slug}/rewards/NOPE/redeem/").status_code == 404
-
-
-def test_a_pay_with_points_reward_is_not_redeemed_here(rich_member, member_client):
-    Reward.objects.create(program=rich_member.program, code="DISCOUNT", name="Points off your bill",
-                          type="pay_with_points", points_min=10, points_step=10, money_per_point="0.01")
-    slug = rich_member.program.slug
-    assert "Choose how many points to use at the till" in member_client.get(f"/portal/{slug}/rewards/").text
-    assert member_client.get(f"/portal/{slug}/rewards/DISCOUNT/redeem/").status_code == 404
 
 
 def test_another_members_redemption_id_is_not_taken_over(rich_member, member_client, coffee, other_member):

@@ -175,7 +175,7 @@ def test_every_kind_of_staff_change_is_audited(manager_client, second_manager_cl
     settings_form = {
         "name": "Coffee Club", "points_per_unit": "2", "pending_days": 0, "expiry_days": 365, "claim_window_days": 30,
         "value_per_point": "0.01", "time_zone": "UTC", "accent_color": "#4a3fe0", "approval_threshold": 1000,
-        "agent_adjustment_limit": 500,
+        "agent_adjustment_limit": 500, "redemption_undo_minutes": 15, "transfer_daily_limit": 10000,
     }
 
     def adjust(client, points):
@@ -262,7 +262,8 @@ def test_rows_edited_inline_in_the_admin_are_audited_one_by_one(superuser, progr
     form = {
         "slug": program.slug, "name": program.name, "currency": "EUR", "points_per_unit": "1", "pending_days": 0,
         "expiry_days": 365, "claim_window_days": 30, "time_zone": "UTC", "default_phone_region": "DE",
-        "value_per_point": "0.01", "accent_color": "#4a3fe0",
+        "value_per_point": "0.01", "accent_color": "#4a3fe0", "redemption_undo_minutes": 15,
+        "transfer_daily_limit": 10000,
         "stores-TOTAL_FORMS": 2, "stores-INITIAL_FORMS": 1, "stores-MIN_NUM_FORMS": 0, "stores-MAX_NUM_FORMS": 1000,
         "stores-0-id": store.pk, "stores-0-program": program.pk, "stores-0-code": store.code,
         "stores-0-name": "Renamed inline", "stores-0-is_active": "on",

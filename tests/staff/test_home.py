@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from analytics.models import RollupRun
 from ledger.models import Kind, PointsAccount, VerificationRun
 from ledger.services import lots_expire_due, points_adjust, points_earn, points_spend
 from notifications.models import Outbox
@@ -376,11 +377,14 @@ def everything_wrong(member, agent, other_program):
     PointsAccount.objects.filter(member=member).update(available=11)
     with at(NOW - timedelta(hours=1)), pytest.raises(CommandError):
         call_command("ledger_verify")
+    RollupRun.objects.create(program=member.program, first_day=NOW.date(), last_day=NOW.date(), trigger="nightly",
+                             rows=2, seconds=0.1, finished_at=NOW - timedelta(hours=1),
+                             drift={"earn": {"rollup": 9, "ledger": 10}})
 
 
 @pytest.mark.parametrize(("role", "seen"), [
-    ("manager", ["ledger", "webhooks", "outbox", "approvals"]),
-    ("analyst", ["ledger", "webhooks"]),  # they read reports and the webhook settings, nothing else here
+    ("manager", ["ledger", "rollups", "webhooks", "outbox", "approvals"]),
+    ("analyst", ["ledger", "rollups", "webhooks"]),  # they read reports and the webhook settings, nothing else here
     ("agent", []),
 ])
 def test_each_role_sees_the_alerts_it_may_act_on_the_worst_first(everything_wrong, role, seen, request):
@@ -395,6 +399,19 @@ def test_an_analyst_sees_the_drift_without_links_to_member_pages(everything_wron
     page = home(analyst_client).content.decode()
 
     assert "Ledger drift" in page and f"/staff/members/{member.pk}/" not in page
+    assert "Analytics rollups disagree with the ledger" in page and "for earn" in page
+
+
+def test_rollups_in_agreement_are_all_clear_and_an_old_run_is_a_warning(manager_client, program):
+    run = RollupRun.objects.create(program=program, first_day=NOW.date(), last_day=NOW.date(), trigger="nightly",
+                                   rows=2, seconds=0.1, finished_at=NOW - timedelta(hours=3))
+    with at(NOW):
+        response = home(manager_client)
+    assert "rollups" not in alert_keys(response)
+    assert "in agreement with the ledger" in response.content.decode()
+    RollupRun.objects.filter(pk=run.pk).update(finished_at=NOW - timedelta(days=3))
+    with at(NOW):
+        assert "rollups" in alert_keys(home(manager_client))
 
 
 def test_an_agent_gets_the_figures_without_any_check(member, agent_client):
@@ -426,12 +443,12 @@ def test_the_query_count_is_bounded_whatever_the_size_of_the_program(ledger, ber
     with CaptureQueriesContext(connection) as bigger:
         home(manager_client)
 
-    # 14: the overdue survey follow-up cases, counted in one aggregate
-    assert len(bigger) == len(small) <= 14, [q["sql"][:80] for q in bigger]
+    # 15: the overdue survey follow-up cases (one aggregate) and the rollups' latest run (one row)
+    assert len(bigger) == len(small) <= 15, [q["sql"][:80] for q in bigger]
 
 
 def test_the_first_view_of_a_day_reads_the_earlier_days_once(ledger, manager_client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):  # with the survey cases' aggregate and the rollups' run
         home(manager_client)
 
 

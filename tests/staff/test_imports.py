@@ -76,6 +76,7 @@ def test_importing_enrols_the_good_rows_through_enrolment_and_reports_the_bad_on
     assert members_of(program) == {"grace@example.com", "alan@example.com"}
     grace = Member.objects.get(program=program, email="grace@example.com")
     assert grace.phone == "+4915112340001" and grace.marketing_opt_in and str(grace.birth_date) == "1906-12-09"
+    assert grace.marketing_opt_in_source == "import"  # where her consent was given
     assert len(grace.card_number) == 16 and grace.account.pk  # enrolment opened the points account
     assert Member.objects.get(email="alan@example.com").language == "de"
     assert job.content == b""  # the file is not kept once imported

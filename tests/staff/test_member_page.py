@@ -58,13 +58,14 @@ def story(program, store, api_key, member, manager, second_manager, ladder):
 
 
 def test_the_profile_and_consent_are_shown(manager_client, member):
-    member_consent_set(member=member, marketing_opt_in=True)
+    member_consent_set(member=member, marketing_opt_in=True, source="staff")
     html = page(manager_client, member)
     profile = text(section(html, "profile-title"))
     assert "ada@example.com" in profile and "+4915112345678" in profile and member.card_number in profile
     assert "Ada Lovelace" in text(html)
     consent = text(section(html, "consent-title"))
     assert "Opted in" in consent and "Never asked" not in consent
+    assert "Where" in consent and "By staff" in consent
 
 
 def test_the_balance_shows_available_pending_with_release_dates_and_expiring_with_dates(manager_client, story):

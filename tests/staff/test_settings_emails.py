@@ -182,3 +182,10 @@ def test_unknown_emails_and_other_programs_answer_404(manager_client, other_prog
     assert manager_client.post("/staff/settings/emails/jackpot/en/reset/").status_code == 404
     assert manager_client.post(f"{EARNED_EN}?program=other", {"subject": "S", "body": "B"}).status_code == 404
     assert not EmailTemplateOverride.objects.exists()
+
+
+@pytest.mark.parametrize("kind", [Kind.PASSWORD_RESET, Kind.EMAIL_CONFIRMATION, Kind.CARD_CLAIM])
+def test_the_portals_account_emails_can_be_worded_too(manager_client, program, kind):
+    html = manager_client.get(f"/staff/settings/emails/{kind}/de/").content.decode()
+    assert "data.link" in html and "data.hours" in html  # the values listed for the wording
+    assert "https://example.com/portal/sample/" in html  # the preview carries the sample link

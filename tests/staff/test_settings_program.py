@@ -29,6 +29,8 @@ def form_data(program, policy, **changes):
         "claim_window_days": program.claim_window_days, "value_per_point": program.value_per_point,
         "time_zone": program.time_zone, "accent_color": program.accent_color,
         "approval_threshold": policy.approval_threshold, "agent_adjustment_limit": policy.agent_adjustment_limit,
+        "redemption_undo_minutes": program.redemption_undo_minutes,
+        "transfer_daily_limit": program.transfer_daily_limit if program.transfer_daily_limit is not None else "",
     }
     if policy.manager_mfa_required:
         data["manager_mfa_required"] = "on"
@@ -215,3 +217,60 @@ def test_the_settings_sections_link_every_configuration_page(manager_client):
     for href in ("/staff/settings/stores/", "/staff/settings/tiers/", "/staff/settings/rewards/",
                  "/staff/settings/rules/", "/staff/settings/emails/", "/staff/settings/webhooks/"):
         assert f'href="{href}"' in html
+
+
+def test_the_portal_settings_have_labels_and_help(manager_client, program):
+    html = manager_client.get(URL).content.decode()
+    assert '<label for="id_redemption_undo_minutes">Undo window (minutes)' in html
+    assert "0 turns undo off" in html and 'value="15"' in html
+    assert '<label for="id_transfer_daily_limit">Daily transfer limit (points)' in html
+    assert "Leave empty for no limit; 0 turns transfers off." in html and 'value="10000"' in html
+    assert "Members may undo a redemption within 15 minutes" in html
+    assert "Members may transfer up to 10,000 points a day." in html
+
+
+def test_manager_changes_the_undo_window_and_transfer_limit_audited(manager_client, program, policy):
+    response = manager_client.post(URL, form_data(program, policy, redemption_undo_minutes=30,
+                                                  transfer_daily_limit=""))
+
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert program.redemption_undo_minutes == 30 and program.transfer_daily_limit is None
+    event = AuditEvent.objects.get(action="program.update")
+    assert event.before == {"redemption_undo_minutes": 15, "transfer_daily_limit": 10000}
+    assert event.after == {"redemption_undo_minutes": 30, "transfer_daily_limit": None}
+    html = manager_client.get(URL).content.decode()
+    assert "Members may transfer any number of points." in html
+
+    manager_client.post(URL, form_data(program, policy, redemption_undo_minutes=0, transfer_daily_limit=0))
+    program.refresh_from_db()
+    assert program.redemption_undo_minutes == 0 and program.transfer_daily_limit == 0
+    html = manager_client.get(URL).content.decode()
+    assert "Members cannot undo a redemption." in html and "Members cannot transfer points." in html
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"redemption_undo_minutes": "-1"}, "redemption_undo_minutes", "greater than or equal to 0"),
+    ({"redemption_undo_minutes": "1441"}, "redemption_undo_minutes", "less than or equal to 1440"),
+    ({"redemption_undo_minutes": ""}, "redemption_undo_minutes", "This field is required"),
+    ({"redemption_undo_minutes": "soon"}, "redemption_undo_minutes", "Enter a whole number"),
+    ({"transfer_daily_limit": "-5"}, "transfer_daily_limit", "greater than or equal to 0"),
+    ({"transfer_daily_limit": "9" * 30}, "transfer_daily_limit", "less than or equal to"),
+    ({"transfer_daily_limit": "plenty"}, "transfer_daily_limit", "Enter a whole number"),
+])
+def test_bad_portal_settings_answer_beside_the_field_and_change_nothing(
+        manager_client, program, policy, changes, field, message):
+    before = Program.objects.filter(pk=program.pk).values().get()
+
+    response = manager_client.post(URL, form_data(program, policy, **changes))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'id="id_{field}_error"' in html and message in html
+    assert Program.objects.filter(pk=program.pk).values().get() == before
+    assert not AuditEvent.objects.exists()
+
+
+def test_an_analyst_sees_the_portal_settings_without_a_form(analyst_client, program):
+    html = analyst_client.get(URL).content.decode()
+    assert 'id="id_redemption_undo_minutes"' in html and "disabled" in html and "Save settings" not in html

@@ -77,7 +77,7 @@ def test_no_consent_no_invitation(store, program, after_purchase):
 
 def test_consent_withdrawn_before_sending_skips_the_invitation(store, shopper, after_purchase):
     buy(store, shopper)
-    member_consent_set(member=shopper, marketing_opt_in=False)
+    member_consent_set(member=shopper, marketing_opt_in=False, source="portal")
 
     assert invitations_send_due(now=later(61)) == {"sent": 0, "skipped": 1}
     invitation = Invitation.objects.get()
