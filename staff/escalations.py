@@ -39,11 +39,11 @@ def overdue_cases_escalate(*, now=None) -> int:
             continue
         base = settings.SITE_URL.rstrip("/")
         lines = [f"- {case.member.first_name} {case.member.last_name} ({case.response.survey.code} "
-                 f"{case.response.score}), due {case.due_at:%Y-%m-%d %H:%M} UTC: {base}/staff/cases/{case.pk}/"
+                 f"{case.response.score}), due {case.due_at:%Y-%m-%d %H:%M} UTC: {base}/staff/surveys/cases/{case.pk}/"
                  for case in cases]
         plural = "s" if len(cases) > 1 else ""
         message = ("These cases of unhappy answers have passed their reply target and nobody has resolved them yet:"
-                   "\n\n" + "\n".join(lines) + f"\n\nAll overdue cases: {base}/staff/cases/?status=overdue\n")
+                   "\n\n" + "\n".join(lines) + f"\n\nAll overdue cases: {base}/staff/surveys/cases/?status=overdue\n")
         send_mail(subject=f"{program.name}: {len(cases)} survey follow-up case{plural} overdue", message=message,
                   from_email=None, recipient_list=recipients)
     return escalated

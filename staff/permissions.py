@@ -32,7 +32,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import.run": frozenset({MANAGER}),
     "export.download": frozenset({MANAGER, ANALYST}),
     "report.view": frozenset({MANAGER, ANALYST}),
-    # survey follow-up cases: agents and managers work them, analysts read them
+    # surveys: managers define them, analysts read the scores; managers and agents work the follow-up cases
+    "survey.view": frozenset({MANAGER, ANALYST}),
+    "survey.change": frozenset({MANAGER}),
     "case.view": frozenset({MANAGER, AGENT, ANALYST}),
     "case.work": frozenset({MANAGER, AGENT}),
     "case.escalations": frozenset({MANAGER}),  # overdue cases are escalated to managers

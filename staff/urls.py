@@ -21,5 +21,5 @@ urlpatterns = [
     path("", include("staff.adjustments.urls")),
     path("settings/", include("staff.configuration.urls")),
     path("", include("staff.data.urls")),
-    path("", include("staff.surveys.urls")),
+    path("surveys/", include("staff.surveys.urls")),
 ]

@@ -40,7 +40,7 @@ VERIFICATION_DUE_WITHIN = timedelta(hours=48)  # nightly; one missed night is no
 DRIFT_MEMBERS_SHOWN = 5
 WEBHOOK_SETTINGS_URL = "/staff/settings/webhooks/"
 APPROVALS_URL = "/staff/approvals/"
-OVERDUE_CASES_URL = "/staff/cases/?status=overdue"
+OVERDUE_CASES_URL = "/staff/surveys/cases/?status=overdue"
 
 
 @dataclass

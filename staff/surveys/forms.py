@@ -1,44 +1,146 @@
+"""The forms of the staff survey pages: a survey's definition, the page's dates, a case's work and goodwill."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
 from django import forms
-from django.contrib.auth import get_user_model
 
-from staff.models import Role
-from surveys.models import FollowUpCase
-from surveys.services import CASE_TRANSITIONS, MAX_ROOT_CAUSE
+from surveys.models import DEFAULT_FOLLOW_UP, FollowUpCase, Kind, Survey
 
-STATUS_FILTERS = [("active", "Open and in progress"), ("overdue", "Overdue"), ("open", "Open"),
-                  ("in_progress", "In progress"), ("resolved", "Resolved"), ("closed", "Closed"), ("all", "All")]
+from ..adjustments.forms import TokenForm
+from ..data.reports import RangeForm
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A moment as the browser's date-and-time picker writes it, in the program's time zone (the view's)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT)
+    input_formats = [DATETIME_FORMAT, "%Y-%m-%d %H:%M"]
+    default_error_messages = {"invalid": "Give a date and time, e.g. 2026-05-01T09:00."}
+
+
+class SurveyForm(forms.Form):
+    kind = forms.ChoiceField(label="Kind", choices=[("", "Choose…"), *Kind.choices],
+                             help_text="The answer scale; it cannot change once the survey exists.")
+    code = forms.SlugField(label="Code", max_length=32,
+                           help_text="Letters, digits, - and _, e.g. nps. The tills name the survey by it; "
+                                     "it cannot change later.")
+    name = forms.CharField(label="Name", max_length=120, required=False,
+                           help_text="What staff and the invitation email call it. Empty: the kind's name.")
+    question_en = forms.CharField(label="Question in English", max_length=300, required=False,
+                                  help_text="{program} stands for the program's name. Empty: the kind's usual "
+                                            "question.")
+    question_de = forms.CharField(label="Question in German", max_length=300, required=False,
+                                  help_text="{program} stands for the program's name.")
+    follow_up_en = forms.CharField(label="Follow-up question in English", max_length=300, required=False,
+                                   help_text="The free-text question after the score. Empty: none.")
+    follow_up_de = forms.CharField(label="Follow-up question in German", max_length=300, required=False)
+    active = forms.BooleanField(label="Active: takes answers and sends invitations", required=False)
+    starts_at = LocalDateTimeField(label="Starts", required=False, help_text="Empty: from now on.")
+    ends_at = LocalDateTimeField(label="Ends", required=False, help_text="Empty: open-ended.")
+    on_purchase = forms.BooleanField(label="Invite after a purchase", required=False)
+    on_redemption = forms.BooleanField(label="Invite after a redemption", required=False)
+    on_tier_change = forms.BooleanField(label="Invite after a tier change", required=False)
+    sampling_percent = forms.DecimalField(
+        label="Sampling (% of events that invite)", min_value=Decimal("0"), max_value=Decimal("100"),
+        max_digits=5, decimal_places=2, help_text="100 invites after every event, 10 after one in ten.")
+    delay_minutes = forms.IntegerField(label="Delay (minutes after the event)", min_value=0, max_value=60 * 24 * 30)
+    cooldown_days = forms.IntegerField(
+        label="Cool-down (days)", min_value=0, max_value=3650,
+        help_text="No invitation to a member invited to any survey of the program within this many days.")
+    invitation_days = forms.IntegerField(label="Link works for (days)", min_value=1, max_value=365)
+    reply_target_business_days = forms.IntegerField(
+        label="Reply target (business days)", min_value=1, max_value=30,
+        help_text="A follow-up case of an unhappy answer is due this many business days after it.")
+    bonus_points = forms.IntegerField(
+        label="Bonus points for answering", min_value=0, max_value=100_000,
+        help_text="Once per member and survey; 0: no bonus. Answers given for a bonus are reported apart.")
+
+    def __init__(self, *args, survey: Survey | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.survey = survey
+        if survey is not None:  # code and kind are fixed once the survey exists
+            del self.fields["kind"]
+            del self.fields["code"]
+
+    @classmethod
+    def initial_for(cls, survey: Survey | None) -> dict:
+        if survey is None:
+            return {"active": True, "follow_up_en": DEFAULT_FOLLOW_UP[0], "follow_up_de": DEFAULT_FOLLOW_UP[1],
+                    "sampling_percent": Decimal("100"), "delay_minutes": 60, "cooldown_days": 90,
+                    "invitation_days": 14, "reply_target_business_days": 2, "bonus_points": 0}
+        names = [name for name in cls.base_fields if name not in ("kind", "code", "sampling_percent")]
+        initial = {name: getattr(survey, name) for name in names}
+        initial["sampling_percent"] = (survey.sampling_rate * 100).normalize()
+        return initial
+
+    def clean(self):
+        data = super().clean()
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", "The survey must end after it starts.")
+        return data
+
+    def definition(self) -> dict:
+        """The survey's fields as the services take them."""
+        data = dict(self.cleaned_data)
+        data["sampling_rate"] = (data.pop("sampling_percent") / 100).quantize(Decimal("0.0001"))
+        data.pop("kind", None)
+        data.pop("code", None)
+        return data
+
+
+class SurveyRangeForm(RangeForm):
+    """The page's dates, and how the enrolment cohorts are cut."""
+
+    cohort = forms.ChoiceField(label="Cohorts by", required=False, initial="quarter",
+                               choices=[("quarter", "Quarter joined"), ("month", "Month joined")])
+
+
+STATUS_CHOICES = FollowUpCase.Status.choices
 
 
 class CaseFilterForm(forms.Form):
-    status = forms.ChoiceField(label="Show", choices=STATUS_FILTERS, required=False)
+    status = forms.ChoiceField(label="Status", required=False,
+                               choices=[("", "Open and in progress"), ("overdue", "Overdue"), *STATUS_CHOICES,
+                                        ("all", "All")])
+    assignee = forms.ChoiceField(label="Assignee", required=False)
+
+    def __init__(self, *args, people=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", "Anyone"), ("none", "Nobody yet"),
+                                           *((str(user.pk), user.get_username()) for user in people)]
 
 
 class CaseForm(forms.Form):
-    """Work one case: its status (the moves allowed from where it is), assignee, a note, the root cause."""
-
-    status = forms.ChoiceField(label="Status")
-    assignee = forms.ModelChoiceField(label="Assignee", queryset=get_user_model().objects.none(), required=False,
-                                      empty_label="Nobody")
-    note = forms.CharField(label="Note", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text="What you did or learnt; kept with your name and the time.")
-    root_cause = forms.CharField(label="Root cause", required=False, max_length=MAX_ROOT_CAUSE,
-                                 help_text="Needed to close the case, e.g. “Queue at lunchtime”.")
+    status = forms.ChoiceField(label="Status", choices=STATUS_CHOICES)
+    assignee = forms.ChoiceField(label="Assignee", required=False)
+    root_cause = forms.CharField(label="Root cause", max_length=200, required=False,
+                                 help_text="What made the member unhappy; needed to close the case.")
+    note = forms.CharField(label="Note", max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text="What you did or found out; kept in the case's history.")
     ask_member = forms.BooleanField(
-        label="Ask the member how we handled it (when resolving)", required=False,
-        help_text="One question by email, with their consent; an unhappy answer reopens the case.")
-    seen_changes = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+        label="When resolving, ask the member how we handled it (one question by email)", required=False)
+    # how many changes the case had when the form was shown: a second submission, or someone else's change in
+    # between, changes nothing (``case_update``'s ``seen_changes``)
+    seen_changes = forms.IntegerField(
+        label="Form", widget=forms.HiddenInput, min_value=0, max_value=1_000_000,
+        error_messages=dict.fromkeys(("required", "invalid", "min_value", "max_value"),
+                                     "This form has expired. Reload the page and try again."))
 
-    def __init__(self, *args, case: FollowUpCase, **kwargs):
-        kwargs.setdefault("initial", {"status": case.status, "assignee": case.assignee_id,
-                                      "root_cause": case.root_cause, "seen_changes": case.changes.count()})
+    def __init__(self, *args, people=(), **kwargs):
         super().__init__(*args, **kwargs)
-        allowed = [case.status, *sorted(CASE_TRANSITIONS[case.status])]
-        labels = dict(FollowUpCase.Status.choices)
-        self.fields["status"].choices = [(status, labels[status]) for status in allowed]
-        self.fields["assignee"].queryset = get_user_model().objects.filter(
-            staff_roles__program_id=case.program_id, staff_roles__role__in=[Role.MANAGER, Role.AGENT]
-        ).order_by("username")
-        self.fields["assignee"].label_from_instance = lambda user: user.get_username()
+        self.fields["assignee"].choices = [("", "Nobody"), *((str(user.pk), user.get_username()) for user in people)]
+
+
+class GoodwillForm(TokenForm):
+    points = forms.IntegerField(label="Goodwill points", min_value=1, max_value=1_000_000,
+                                widget=forms.NumberInput(attrs={"step": 1, "inputmode": "numeric"}))
+    message = forms.CharField(label="Message on the member's statement", max_length=500,
+                              help_text="Why the member gets the points; kept in the audit log.")
 
 
 class TopicsForm(forms.Form):

@@ -1,32 +1,51 @@
-// The Surveys page's charts: each NPS survey's score month by month, with its margin of error as a band,
-// from the JSON the page carries. Without it the page reads the same: the table under each chart has the figures.
+// The survey page's trend: each month's score (for NPS with its margin of error as a band), from the JSON the
+// page carries. Without it the page reads the same: the table under the chart holds every figure.
 (function () {
   "use strict";
 
-  if (typeof window.Chart === "undefined") return;
+  var canvas = document.getElementById("survey-trend-chart");
+  var source = document.getElementById("survey-trend-data");
+  if (!canvas || !source || typeof window.Chart === "undefined") return;
+  var data = JSON.parse(source.textContent);
   var brand = getComputedStyle(document.documentElement).getPropertyValue("--brand-600").trim() || "#4a3fe0";
+  var band = "rgba(74, 63, 224, 0.12)";
+  var nps = data.kind === "nps";
+  var datasets = [];
 
-  document.querySelectorAll("canvas.survey-trend").forEach(function (canvas) {
-    var source = document.getElementById(canvas.dataset.source);
-    if (!source) return;
-    var data = JSON.parse(source.textContent);
-    var band = { borderWidth: 0, pointRadius: 0, backgroundColor: "rgba(74, 63, 224, 0.10)", spanGaps: false };
-    new window.Chart(canvas, {
-      type: "line",
-      data: {
-        labels: data.labels,
-        datasets: [
-          Object.assign({ label: "Upper bound", data: data.high, fill: "+1" }, band),
-          Object.assign({ label: "Lower bound", data: data.low, fill: false }, band),
-          { label: "NPS", data: data.nps, borderColor: brand, backgroundColor: brand, pointRadius: 3, tension: 0.2 }
-        ]
+  if (nps) {
+    var low = data.values.map(function (v, i) { return v === null ? null : v - data.margins[i]; });
+    var high = data.values.map(function (v, i) { return v === null ? null : v + data.margins[i]; });
+    datasets.push({ label: "Lower bound", data: low, borderWidth: 0, pointRadius: 0, fill: false });
+    datasets.push({ label: "Upper bound", data: high, borderWidth: 0, pointRadius: 0, fill: "-1",
+                    backgroundColor: band });
+  }
+  datasets.push({ label: nps ? "NPS" : data.kind.toUpperCase(), data: data.values, borderColor: brand,
+                  backgroundColor: brand, pointRadius: 3, tension: 0.2, spanGaps: false });
+
+  canvas.closest("[data-chart-box]").hidden = false;
+  new window.Chart(canvas, {
+    type: "line",
+    data: { labels: data.labels, datasets: datasets },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      plugins: {
+        legend: { display: false },
+        tooltip: {
+          filter: function (item) { return item.datasetIndex === datasets.length - 1; },
+          callbacks: {
+            label: function (item) {
+              var text = item.dataset.label + " " + item.parsed.y;
+              if (nps && data.margins[item.dataIndex] !== null) text += " ±" + data.margins[item.dataIndex];
+              return text + " (" + data.responses[item.dataIndex] + " answers)";
+            }
+          }
+        }
       },
-      options: {
-        animation: false,
-        maintainAspectRatio: false,
-        plugins: { legend: { display: false } },
-        scales: { x: { grid: { display: false } }, y: { min: -100, max: 100, ticks: { stepSize: 50 } } }
+      scales: {
+        x: { grid: { display: false } },
+        y: nps ? { min: -100, max: 100 } : { beginAtZero: true }
       }
-    });
+    }
   });
 })();

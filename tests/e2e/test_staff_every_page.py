@@ -11,6 +11,8 @@ from collections import deque
 import pytest
 
 from members.models import Member
+from surveys.models import Survey
+from surveys.services import response_record
 
 from .conftest import DEMO_API_KEY, axe_violations, staff_sign_in
 
@@ -51,6 +53,10 @@ def test_every_staff_page_a_manager_reaches_answers_and_passes_axe(demo, page):
     page.get_by_label("Reason").fill("Waits for a second manager")
     page.get_by_role("button", name="Adjust points").click()
     page.wait_for_load_state()
+    # a detractor's answer, so the survey pages have scores and the case queue a case to open
+    survey = Survey.objects.get(program=demo.program, code="nps")
+    response_record(survey=survey, score=3, channel="pos", actor="crawl", member=anna, store=demo.store,
+                    comment="Slow service")
 
     queue, seen, problems, opened = deque(["/staff/"]), {shape("/staff/")}, [], []
     while queue and len(opened) < MAX_PAGES:
@@ -74,6 +80,8 @@ def test_every_staff_page_a_manager_reaches_answers_and_passes_axe(demo, page):
     # the crawl reached the areas, not only the home page (39 pages of different shapes in the demo today)
     assert len(opened) >= 30, opened
     for area in ("/staff/members/", "/staff/approvals/", "/staff/settings/rules/", "/staff/reports/",
-                 "/staff/imports/", "/staff/audit/", "/staff/account/"):
+                 "/staff/imports/", "/staff/audit/", "/staff/account/", "/staff/surveys/cases/"):
         assert any(url.startswith(area) for url in opened), (area, opened)
     assert any(re.match(r"/staff/members/[0-9a-f-]{36}/purchases/", url) for url in opened), opened
+    assert any(re.match(r"/staff/surveys/cases/[0-9a-f-]{36}/", url) for url in opened), opened
+    assert any(re.match(r"/staff/surveys/[0-9a-f-]{36}/edit/", url) for url in opened), opened

@@ -24,6 +24,8 @@ EXPECTED = {
     "import.run": {M},
     "export.download": {M, N},
     "report.view": {M, N},
+    "survey.view": {M, N},
+    "survey.change": {M},
     "case.view": {M, A, N},
     "case.work": {M, A},
     "case.escalations": {M},
