@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from staff_pages import LINES, members_load, percentile, program_load, queries_of, timed
+from staff_pages import LINES, members_load, percentile, program_load, queries_of
 from tiers_recalc import ROOT, database_recreate, machine
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_portal"
@@ -103,6 +103,19 @@ def load(*, members: int, entries: int):
         cursor.execute("VACUUM ANALYZE")
 
 
+def timed_whole(client, url: str, expect: str | None = None) -> float:
+    """``timed``, reading a streamed answer (the data download) to its end."""
+    started = time.perf_counter()
+    response = client.get(url)
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: {response.status_code}")
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    seconds = time.perf_counter() - started
+    if expect and expect not in body.decode():
+        raise SystemExit(f"{url}: expected {expect!r} in the answer")
+    return seconds
+
+
 def measure(*, requests: int) -> tuple[list[dict], int]:
     from django.test import Client
     from staff_pages import PROGRAM_SLUG
@@ -118,12 +131,16 @@ def measure(*, requests: int) -> tuple[list[dict], int]:
         raise SystemExit(f"sign-in: {signed.status_code}")
     base = f"/portal/{PROGRAM_SLUG}/"
     pages = [("home", base, "QR"), ("activity, first page", f"{base}activity/", None),
-             ("activity, page 200", f"{base}activity/?page=200", None), ("rewards", f"{base}rewards/", None)]
+             ("activity, page 200", f"{base}activity/?page=200", None),
+             ("activity, spent only", f"{base}activity/?show=spent", None), ("rewards", f"{base}rewards/", None),
+             ("my vouchers", f"{base}vouchers/", None), ("give & share", f"{base}give/", None),
+             ("profile", f"{base}profile/", None), ("surveys", f"{base}surveys/", None),
+             ("download my data (whole file)", f"{base}profile/data/", None)]
     results = []
     for kind, url, expect in pages:
         for _ in range(20):
-            timed(client, url, expect)
-        times = [timed(client, url, expect) for _ in range(requests)]
+            timed_whole(client, url, expect)
+        times = [timed_whole(client, url, expect) for _ in range(requests // 10 if "data" in kind else requests)]
         results.append({"kind": kind, "times": times, "queries": queries_of(client, url)})
     return results, held
 
