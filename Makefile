@@ -60,7 +60,8 @@ test: install-dev
 README_SCREENSHOTS = home-desktop.png home-phone.png admin-members.png staff-home-manager.png \
 	staff-member-page-desktop.png staff-member-explain-purchase-desktop.png staff-rules-new-preview-view.png \
 	staff-data-reports.png staff-walk-manager-approvals-tablet.png \
-	portal-home-phone.png portal-rewards-phone.png portal-voucher-phone.png
+	portal-home-phone.png portal-rewards-phone.png portal-voucher-phone.png portal-give-phone.png \
+	staff-surveys-survey-desktop.png staff-surveys-case-desktop.png
 screenshots: install-dev
 	$(BIN)/python -m pytest tests/e2e -q
 	cd var/screenshots && cp $(README_SCREENSHOTS) ../../docs/screenshots/
