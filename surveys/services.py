@@ -585,18 +585,10 @@ CAMPAIGN_BATCH = 1000
 
 
 @transaction.atomic
-def survey_campaign_send(*, survey: Survey, members, key: str, now: datetime | None = None) -> dict:
-    """Invite the members of a segment (a ``Member`` queryset of the survey's program, e.g.
-    ``selectors.campaign_members``) to ``survey``, sent by the periodic job from now on.
-
-    Set-based: one query finds who may be invited (consent and an address, active, not invited to any of the
-    program's surveys within the survey's cool-down nor waiting for an invitation, no open or recent follow-up
-    case), then inserts in batches. ``key`` names the campaign (a form's one-time id): sending the same
-    campaign again invites nobody twice. Answers how many were queued and how many of the segment were left out.
-    """
-    if not survey.is_open():
-        raise DomainError("survey_not_found", "This survey takes no answers now.", title="Survey closed")
-    now = now or timezone.now()
+def _campaign_segment(*, survey: Survey, members, key: str, now: datetime):
+    """The segment (the members of ``survey``'s program among ``members``) and who of it may be invited now:
+    consent and an address, active, not invited to any of the program's surveys within the survey's cool-down nor
+    waiting for an invitation nor already in campaign ``key``, no open or recent follow-up case."""
     since = now - timedelta(days=survey.cooldown_days)
     segment = members.filter(program_id=survey.program_id)
     invited = Invitation.objects.filter(program_id=survey.program_id, member_id=OuterRef("pk")).filter(
@@ -605,9 +597,37 @@ def survey_campaign_send(*, survey: Survey, members, key: str, now: datetime | N
         Q(status__in=[FollowUpCase.Status.OPEN, FollowUpCase.Status.IN_PROGRESS]) | Q(created_at__gte=since))
     eligible = (segment.filter(marketing_opt_in=True, status=Member.Status.ACTIVE).exclude(email="")
                 .exclude(email__endswith=f"@{ANONYMISED_EMAIL_DOMAIN}")
-                .filter(~Exists(invited), ~Exists(cased)).values_list("pk", flat=True))
+                .filter(~Exists(invited), ~Exists(cased)))
+    return segment, eligible
+
+
+def survey_campaign_preview(*, survey: Survey, members, key: str = "", now: datetime | None = None) -> dict:
+    """What ``survey_campaign_send`` would do now, sending nothing: how many members the segment has and how many
+    of them it would invite (the others lack consent or an address, are not active, are within the cool-down or
+    have a follow-up case). Two counting queries."""
+    now = now or timezone.now()
+    segment, eligible = _campaign_segment(survey=survey, members=members, key=key, now=now)
+    matching = segment.count()
+    invitable = eligible.count() if matching else 0
+    return {"matching": matching, "invitable": invitable, "left_out": matching - invitable}
+
+
+def survey_campaign_send(*, survey: Survey, members, key: str, now: datetime | None = None) -> dict:
+    """Invite the members of a segment (a ``Member`` queryset of the survey's program, e.g.
+    ``selectors.campaign_members``) to ``survey``, sent by the periodic job from now on.
+
+    Set-based: one query finds who may be invited (``_campaign_segment``: consent and an address, active, not
+    invited to any of the program's surveys within the survey's cool-down nor waiting for an invitation, no open
+    or recent follow-up case), then inserts in batches. ``key`` names the campaign (a form's one-time id): sending
+    the same campaign again invites nobody twice. Answers how many were queued and how many of the segment were
+    left out.
+    """
+    if not survey.is_open():
+        raise DomainError("survey_not_found", "This survey takes no answers now.", title="Survey closed")
+    now = now or timezone.now()
+    segment, eligible = _campaign_segment(survey=survey, members=members, key=key, now=now)
     queued = 0
-    member_ids = list(eligible)
+    member_ids = list(eligible.values_list("pk", flat=True))
     for start in range(0, len(member_ids), CAMPAIGN_BATCH):
         rows = [Invitation(program_id=survey.program_id, survey=survey, member_id=member_id, channel=Channel.EMAIL,
                            trigger=Trigger.MANUAL, trigger_key=f"campaign:{key}", created_at=now, due_at=now)

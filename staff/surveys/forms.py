@@ -1,4 +1,5 @@
-"""The forms of the staff survey pages: a survey's definition, the page's dates, a case's work and goodwill."""
+"""The forms of the staff survey pages: a survey's definition, the page's dates, a case's work and goodwill, a
+campaign's segment."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from decimal import Decimal
 
 from django import forms
 
+from programs.models import Store
 from surveys.models import DEFAULT_FOLLOW_UP, FollowUpCase, Kind, Survey
+from tiers.models import Tier
 
 from ..adjustments.forms import TokenForm
-from ..data.reports import RangeForm
+from ..data.reports import EARLIEST, LATEST, IsoDateField, RangeForm, day_bounds
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -149,3 +152,62 @@ class TopicsForm(forms.Form):
 
     def names(self) -> list[str]:
         return [name for name in self.cleaned_data["topics"].split(",") if name.strip()]
+
+
+class CampaignForm(TokenForm):
+    """A segment of the program's members (what ``surveys.selectors.campaign_members`` takes), in local dates;
+    the token names one sending, so a second submission sends nothing."""
+
+    tier = forms.ChoiceField(label="Tier", required=False,
+                             error_messages={"invalid_choice": "Choose one of the program's tiers."})
+    store = forms.ChoiceField(label="Store joined at", required=False,
+                              error_messages={"invalid_choice": "Choose one of the program's stores."})
+    enrolled_from = IsoDateField(label="Joined from", required=False, help_text="Empty: any time.")
+    enrolled_to = IsoDateField(label="Joined up to (inclusive)", required=False, help_text="Empty: up to today.")
+    purchased_since = IsoDateField(label="Last purchase on or after", required=False,
+                                   help_text="Members who bought something on this date or later.")
+    not_purchased_since = IsoDateField(label="Last purchase before (or none)", required=False,
+                                       help_text="Members who have bought nothing on this date or later.")
+
+    DATE_FIELDS = ("enrolled_from", "enrolled_to", "purchased_since", "not_purchased_since")
+
+    def __init__(self, *args, program, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].choices = [("", "Any tier"), *((tier.code, tier.name) for tier in
+                                                            Tier.objects.filter(program=program).order_by("rank"))]
+        self.fields["store"].choices = [("", "Any store"), *((store.code, f"{store.name} ({store.code})") for store
+                                                             in Store.objects.filter(program=program)
+                                                             .order_by("code"))]
+
+    def clean(self):
+        data = super().clean()
+        for name in self.DATE_FIELDS:
+            value = data.get(name)
+            if value is not None and not EARLIEST <= value <= LATEST:
+                self.add_error(name, f"Give a date from {EARLIEST:%Y} to {LATEST:%Y}.")
+        start, end = data.get("enrolled_from"), data.get("enrolled_to")
+        if start and end and end < start:
+            self.add_error("enrolled_to", "This date comes before “Joined from”.")
+        bought, not_since = data.get("purchased_since"), data.get("not_purchased_since")
+        if bought and not_since and not_since <= bought:
+            self.add_error("not_purchased_since",
+                           "This date must come after “Last purchase on or after”, or no member can match.")
+        return data
+
+    def criteria(self, program) -> dict:
+        """The segment as ``campaign_members`` takes it: local dates become the moments their days begin (an
+        inclusive last date, the next day's)."""
+        data = self.cleaned_data
+        criteria = {"tier_code": data.get("tier") or "", "store_code": data.get("store") or ""}
+        for name, key in (("enrolled_from", "enrolled_from"), ("purchased_since", "purchased_since"),
+                          ("not_purchased_since", "not_purchased_since")):
+            if data.get(name):
+                criteria[key] = day_bounds(program, data[name], data[name])[0]
+        if data.get("enrolled_to"):
+            criteria["enrolled_to"] = day_bounds(program, data["enrolled_to"], data["enrolled_to"])[1]
+        return criteria
+
+    def segment(self) -> dict:
+        """The segment in words and ISO dates, for the audit log."""
+        return {name: (value.isoformat() if hasattr(value, "isoformat") else value)
+                for name, value in self.cleaned_data.items() if name != "token" and value}

@@ -1,16 +1,17 @@
 """Staff work on a follow-up case, each in one transaction with its audit row: a change of status, assignee,
 root cause or notes (``surveys.services.case_update``), the topics of its answer, and goodwill points, which are
-a staff adjustment (so the program's approval threshold and the agents' limit apply) noted on the case."""
+a staff adjustment (so the program's approval threshold and the agents' limit apply) noted on the case; and a
+survey sent to a segment as a campaign."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from surveys.models import FollowUpCase, Response, Topic
-from surveys.services import case_update, response_topics_set
+from surveys.models import FollowUpCase, Response, Survey, Topic
+from surveys.services import case_update, response_topics_set, survey_campaign_send
 
 from ..adjustments.services import adjustment_key_for_form, adjustment_request, member_label
-from ..models import Adjustment, ReasonCode
+from ..models import Adjustment, AuditEvent, ReasonCode
 from ..services import audit_record
 
 
@@ -59,3 +60,21 @@ def answer_topics_record(*, response: Response, names: list[str], actor) -> list
                  target_label=f"Answer {response.survey.code} {response.score}", before={"topics": before},
                  after={"topics": sorted(topic.name for topic in topics)})
     return topics
+
+
+@transaction.atomic
+def campaign_send_record(*, survey: Survey, members, key: str, segment: dict, actor) -> dict:
+    """Send ``survey`` to a segment as a person on the dashboard (``survey_campaign_send``), with its audit row.
+
+    ``key`` is the form's one-time token: the survey's row is locked while sending, so a second submission of
+    the same form (even at the same moment) waits, finds the campaign already sent, and sends nothing and
+    records nothing; it answers the first one's counts, with ``replayed``."""
+    Survey.objects.select_for_update(no_key=True).filter(pk=survey.pk).first()
+    earlier = (AuditEvent.objects.filter(action="survey.campaign", target_type="survey", target_id=str(survey.pk),
+                                         after__key=key).values_list("after", flat=True).first())
+    if earlier is not None:
+        return {"queued": earlier["queued"], "left_out": earlier["left_out"], "replayed": True}
+    outcome = survey_campaign_send(survey=survey, members=members, key=key)
+    audit_record(actor=actor, program=survey.program, action="survey.campaign", target=survey,
+                 target_label=f"Survey {survey.code}", after={"key": key, **segment, **outcome})
+    return {**outcome, "replayed": False}

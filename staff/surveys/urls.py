@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import cases, pages
+from . import campaigns, cases, pages
 
 # /staff/surveys/: the cases come first, so no survey can take their address (surveys are named by id).
 urlpatterns = [
@@ -13,4 +13,5 @@ urlpatterns = [
     path("cases/<uuid:case_id>/topics/", cases.case_topics, name="case-topics"),
     path("<uuid:survey_id>/", pages.survey_page, name="survey"),
     path("<uuid:survey_id>/edit/", pages.survey_edit, name="survey-edit"),
+    path("<uuid:survey_id>/campaign/", campaigns.survey_campaign, name="survey-campaign"),
 ]

@@ -14,7 +14,13 @@ from members.services import member_anonymise, member_status_set
 from programs.demo import demo_seed
 from surveys.models import Invitation
 from surveys.selectors import campaign_members
-from surveys.services import invitations_send_due, response_record, survey_campaign_send, survey_create
+from surveys.services import (
+    invitations_send_due,
+    response_record,
+    survey_campaign_preview,
+    survey_campaign_send,
+    survey_create,
+)
 from tests.factories import MemberFactory, StoreFactory
 
 
@@ -90,3 +96,16 @@ def test_a_closed_survey_sends_no_campaign(program, survey):
     survey.save()
     with pytest.raises(DomainError):
         survey_campaign_send(survey=survey, members=Member.objects.all(), key="k")
+
+
+def test_the_preview_counts_what_the_campaign_would_invite_and_sends_nothing(program, other_program, store, survey):
+    MemberFactory(program=program, store=store, email="yes@example.com", marketing_opt_in=True)
+    MemberFactory(program=program, store=store, email="no@example.com", marketing_opt_in=False)
+    MemberFactory(program=other_program, email="x@example.com", marketing_opt_in=True)
+
+    preview = survey_campaign_preview(survey=survey, members=Member.objects.all(), key="k")
+
+    assert preview == {"matching": 2, "invitable": 1, "left_out": 1}
+    assert not Invitation.objects.exists()
+    assert survey_campaign_send(survey=survey, members=Member.objects.all(), key="k") == {"queued": 1, "left_out": 1}
+    assert survey_campaign_preview(survey=survey, members=Member.objects.all(), key="k")["invitable"] == 0
