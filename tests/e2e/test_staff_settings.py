@@ -84,7 +84,7 @@ def test_configuration_pages_read_well_on_a_tablet(demo, tablet_page):
     page.get_by_role("link", name="Edit Canvas tote bag").click()
     page.get_by_label("Image").set_input_files(
         {"name": "tote.png", "mimeType": "image/png", "buffer": _picture()})
-    page.get_by_label("Stock").fill("12")
+    page.get_by_role("spinbutton", name="Stock").fill("12")
     page.get_by_role("button", name="Save reward").click()
     page.wait_for_load_state()
     assert page.get_by_text("Reward Canvas tote bag saved.").is_visible()
