@@ -1,6 +1,8 @@
 """Real-browser tests: Debian's Chromium driven by Playwright against pytest-django's live server."""
 
 import os
+import re
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,43 @@ def staff_sign_in(page, username: str, password: str, *, next_path: str = "") ->
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+
+
+# --- crawling every page of an area -------------------------------------------------------------------
+
+_ID = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9]+|[0-9a-f]{64})(?=/)")
+
+
+def page_shape(url: str) -> str:
+    """The page a URL shows, whatever record or filter it names: /staff/members/<id>/ for every member."""
+    path, _, query = url.partition("?")
+    keys = sorted({pair.split("=")[0] for pair in query.split("&") if pair})
+    return _ID.sub("/<id>", path) + ("?" + "&".join(keys) if keys else "")
+
+
+def crawl(page, start: str, *, prefix: str, skip, most: int, fit_screen: bool = False) -> tuple[list[str], list]:
+    """Open ``start`` and every page of one shape per kind that links under ``prefix`` lead to (``skip``: a
+    pattern of addresses left alone), at most ``most``: the addresses opened, and each problem found (a status
+    other than 200, an axe violation, with ``fit_screen`` a page wider than the screen)."""
+    queue, seen, problems, opened = deque([start]), {page_shape(start)}, [], []
+    while queue and len(opened) < most:
+        url = queue.popleft()
+        response = page.goto(url)
+        opened.append(url)
+        if response.status != 200:
+            problems.append((url, response.status))
+            continue
+        if fit_screen and not no_horizontal_overflow(page):
+            problems.append((url, "wider than the screen"))
+        for violation in axe_violations(page):
+            problems.append((url, violation))
+        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))"):
+            href = href.split("#")[0]
+            if href.startswith("?"):
+                href = url.split("?")[0] + href
+            if not href.startswith(prefix) or skip.search(href):
+                continue
+            if page_shape(href) not in seen:
+                seen.add(page_shape(href))
+                queue.append(href)
+    return opened, problems

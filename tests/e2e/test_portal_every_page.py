@@ -7,14 +7,12 @@ aside), so a page added later is checked without being named here.
 """
 
 import re
-from collections import deque
 
 import pytest
 
 from programs.demo import DEMO_MEMBER_PASSWORD
 
-from .conftest import DEMO_API_KEY, PHONE, axe_violations, no_horizontal_overflow
-from .test_staff_every_page import shape
+from .conftest import DEMO_API_KEY, PHONE, crawl
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,41 +40,16 @@ def trade(page, demo) -> None:
     assert redeemed.ok, redeemed.text()
 
 
-def crawl(page, start: str) -> tuple[list[str], list]:
-    prefix = start
-    queue, seen, problems, opened = deque([start]), {shape(start)}, [], []
-    while queue and len(opened) < MAX_PAGES:
-        url = queue.popleft()
-        response = page.goto(url)
-        opened.append(url)
-        if response.status != 200:
-            problems.append((url, response.status))
-            continue
-        if not no_horizontal_overflow(page):
-            problems.append((url, "wider than the phone"))
-        for violation in axe_violations(page):
-            problems.append((url, violation))
-        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))"):
-            href = href.split("#")[0]
-            if href.startswith("?"):
-                href = url.split("?")[0] + href
-            if not href.startswith(prefix) or SKIP.search(href):
-                continue
-            if shape(href) not in seen:
-                seen.add(shape(href))
-                queue.append(href)
-    return opened, problems
-
-
 def test_every_portal_page_on_a_phone_passes_axe_and_reads_without_javascript(demo, phone_page, browser,
                                                                               live_server):
     slug = demo.program.slug
     trade(phone_page, demo)
     sign_in(phone_page, slug, demo.members[0].email)
-    opened, problems = crawl(phone_page, f"/portal/{slug}/")
+    opened, problems = crawl(phone_page, f"/portal/{slug}/", prefix=f"/portal/{slug}/", skip=SKIP, most=MAX_PAGES,
+                             fit_screen=True)
     assert problems == [], problems
-    assert len(opened) >= 5, opened
-    for area in ("rewards/", "activity/", "vouchers/"):
+    assert len(opened) >= 12, opened
+    for area in ("rewards/", "activity/", "vouchers/", "give/", "profile/", "surveys/"):
         assert any(url.startswith(f"/portal/{slug}/{area}") for url in opened), (area, opened)
 
     # The same pages with scripts off, signed in with the same session: each answers with its content.

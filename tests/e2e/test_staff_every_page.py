@@ -6,7 +6,6 @@ and query values set aside), so a page added later is checked without being name
 """
 
 import re
-from collections import deque
 
 import pytest
 
@@ -14,20 +13,13 @@ from members.models import Member
 from surveys.models import Survey
 from surveys.services import response_record
 
-from .conftest import DEMO_API_KEY, axe_violations, staff_sign_in
+from .conftest import DEMO_API_KEY, crawl, staff_sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SKIP = re.compile(r"\.csv($|\?)|/logout/|/image/|/download/")
-ID = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9]+|[0-9a-f]{64})(?=/)")
 MAX_PAGES = 120
 
-
-def shape(url: str) -> str:
-    """The page a URL shows, whatever record or filter it names: /staff/members/<id>/ for every member."""
-    path, _, query = url.partition("?")
-    keys = sorted({pair.split("=")[0] for pair in query.split("&") if pair})
-    return ID.sub("/<id>", path) + ("?" + "&".join(keys) if keys else "")
 
 
 def trade(page, demo) -> None:
@@ -58,23 +50,7 @@ def test_every_staff_page_a_manager_reaches_answers_and_passes_axe(demo, page):
     response_record(survey=survey, score=3, channel="pos", actor="crawl", member=anna, store=demo.store,
                     comment="Slow service")
 
-    queue, seen, problems, opened = deque(["/staff/"]), {shape("/staff/")}, [], []
-    while queue and len(opened) < MAX_PAGES:
-        url = queue.popleft()
-        response = page.goto(url)
-        opened.append(url)
-        if response.status != 200:
-            problems.append((url, response.status))
-            continue
-        for violation in axe_violations(page):
-            problems.append((url, violation))
-        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))"):
-            if not href.startswith("/staff/") or SKIP.search(href):
-                continue
-            href = href.split("#")[0]
-            if shape(href) not in seen:
-                seen.add(shape(href))
-                queue.append(href)
+    opened, problems = crawl(page, "/staff/", prefix="/staff/", skip=SKIP, most=MAX_PAGES)
 
     assert problems == [], problems
     # the crawl reached the areas, not only the home page (39 pages of different shapes in the demo today)
