@@ -172,3 +172,20 @@ def crawl(page, start: str, *, prefix: str, skip, most: int, fit_screen: bool = 
                 seen.add(page_shape(href))
                 queue.append(href)
     return opened, problems
+
+
+@pytest.fixture(params=[("desktop", DESKTOP), ("tablet", TABLET)], ids=["desktop", "tablet"])
+def sized(request, browser, live_server):
+    """A staff page at a desktop's and at a tablet's width, in turn; ``page.size`` names which."""
+    size, viewport = request.param
+    context, page = _new_page(browser, live_server, viewport)
+    page.size = size
+    yield page
+    context.close()
+
+
+def visit(page, screenshot_name: str) -> None:
+    """What every page of a walk must be: readable by assistive technology, no sideways scrolling, on record."""
+    assert_accessible(page)
+    assert no_horizontal_overflow(page), f"{page.url} scrolls sideways at {page.size} width"
+    screenshot(page, f"{screenshot_name}-{page.size}.png")

@@ -12,32 +12,15 @@ import pytest
 
 from .conftest import (
     DEMO_API_KEY,
-    DESKTOP,
-    TABLET,
-    _new_page,
-    assert_accessible,
-    no_horizontal_overflow,
-    screenshot,
     staff_sign_in,
 )
+from .conftest import visit as walk_visit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(params=[("desktop", DESKTOP), ("tablet", TABLET)], ids=["desktop", "tablet"])
-def sized(request, browser, live_server):
-    size, viewport = request.param
-    context, page = _new_page(browser, live_server, viewport)
-    page.size = size
-    yield page
-    context.close()
-
-
 def visit(page, step: str) -> None:
-    """What every page of the walk must be: readable by assistive technology, no sideways scrolling, on record."""
-    assert_accessible(page)
-    assert no_horizontal_overflow(page), f"{page.url} scrolls sideways at {page.size} width"
-    screenshot(page, f"staff-walk-{step}-{page.size}.png")
+    walk_visit(page, f"staff-walk-{step}")
 
 
 def pos_available(page, member) -> int:

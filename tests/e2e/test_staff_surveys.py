@@ -10,24 +10,14 @@ from django.utils import timezone
 from surveys.models import FollowUpCase, Survey
 from surveys.services import response_record
 
-from .conftest import DESKTOP, TABLET, _new_page, assert_accessible, no_horizontal_overflow, screenshot, staff_sign_in
+from .conftest import staff_sign_in
+from .conftest import visit as walk_visit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(params=[("desktop", DESKTOP), ("tablet", TABLET)], ids=["desktop", "tablet"])
-def sized(request, browser, live_server):
-    size, viewport = request.param
-    context, page = _new_page(browser, live_server, viewport)
-    page.size = size
-    yield page
-    context.close()
-
-
 def visit(page, step: str) -> None:
-    assert_accessible(page)
-    assert no_horizontal_overflow(page), f"{page.url} scrolls sideways at {page.size} width"
-    screenshot(page, f"staff-surveys-{step}-{page.size}.png")
+    walk_visit(page, f"staff-surveys-{step}")
 
 
 def test_a_manager_works_a_detractor_case_to_its_resolution(demo, sized):
