@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import Http404, HttpResponseRedirect
@@ -21,6 +22,23 @@ from programs.models import Program
 
 SESSION_PROGRAM = "portal_program_id"
 LANGUAGES = {code for code, _ in settings.LANGUAGES}
+
+
+# The deepest page of a paginated list a request may ask for: beyond it, OFFSET work is only a cost.
+MAX_PAGE = 2500
+
+
+def page_number(request) -> int:
+    """The ``?page=`` a list page was asked for: a whole number from 1 to ``MAX_PAGE``, else 1."""
+    try:
+        return min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
+    except (TypeError, ValueError):
+        return 1
+
+
+def program_zone(program) -> ZoneInfo:
+    """The zone the program's dates are read and shown in."""
+    return ZoneInfo(program.time_zone or "UTC")
 
 
 def portal_program(slug: str) -> Program:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.db import transaction
@@ -42,12 +41,11 @@ from rewards.selectors import (
 from rewards.services import period_end, redemption_points, redemption_undo, reward_redeem
 from tiers.selectors import tier_list
 
-from .access import portal_view
+from .access import page_number, portal_view, program_zone
 from .qr import qr_svg
 
 CATEGORY_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 PAST_PAGE_SIZE = 20
-MAX_PAGE = 2500
 # Points a member may type: far above any balance, far below what the database column holds.
 POINTS_CEILING = 1_000_000_000
 
@@ -59,9 +57,6 @@ STATUS_WORDS = {
 }
 
 
-def _zone(program) -> ZoneInfo:
-    return ZoneInfo(program.time_zone or "UTC")
-
 
 def _points(value: int) -> str:
     return number_format(value, force_grouping=True)
@@ -69,7 +64,7 @@ def _points(value: int) -> str:
 
 def _moment(when, program) -> str:
     """A date (and the time, unless it is midnight there) in the program's zone and the page's language."""
-    local = timezone.localtime(when, _zone(program))
+    local = timezone.localtime(when, program_zone(program))
     if (local.hour, local.minute) == (0, 0):
         return date_format(local, "DATE_FORMAT")
     return f'{date_format(local, "DATE_FORMAT")}, {date_format(local, "TIME_FORMAT")}'
@@ -129,20 +124,14 @@ def refusal_words(code: str, reward, *, spendable: int, program, now=None, top_r
             return _("Available from %(when)s") % {"when": _moment(reward.available_from, program)}
         if reward.available_until and now >= reward.available_until:
             return _("No longer available")
-    if code == "out_of_stock" and reward.restock_on and reward.restock_on > timezone.localtime(now, _zone(program)) \
-            .date():
+    if code == "out_of_stock" and reward.restock_on and \
+            reward.restock_on > timezone.localtime(now, program_zone(program)).date():
         return _("Out of stock: back on %(day)s") % {"day": date_format(reward.restock_on, "DATE_FORMAT")}
     return {
         "out_of_stock": _("Out of stock"),
         "member_suspended": _("Your membership is on hold: please ask at the till"),
     }.get(code, _("Not available at the moment"))
 
-
-def _page_number(request) -> int:
-    try:
-        return min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
-    except (TypeError, ValueError):
-        return 1
 
 
 # ------------------------------------------------------------------------------------------ the catalogue
@@ -339,7 +328,7 @@ def voucher_undo(request, code: str):
 @portal_view()
 def vouchers(request):
     member, now = request.member, timezone.now()
-    page = _page_number(request)
+    page = page_number(request)
     usable = member_vouchers_usable(member=member, now=now) if page == 1 else []
     past = member_vouchers_past(member=member, now=now, offset=(page - 1) * PAST_PAGE_SIZE,
                                 limit=PAST_PAGE_SIZE + 1)

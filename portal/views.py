@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,7 +19,7 @@ from programs.models import Program
 from rewards.models import Redemption
 from tiers.selectors import member_tier_progress
 
-from .access import portal_view
+from .access import page_number, portal_view, program_zone
 from .qr import barcode_svg, qr_svg
 from .recovery import email_notice
 from .surveys import open_surveys
@@ -28,7 +27,6 @@ from .templatetags.portal_format import money, number
 
 PAGE_SIZE = 20
 EXPIRY_DATES_SHOWN = 6
-MAX_PAGE = 2500
 
 
 @require_safe
@@ -78,9 +76,6 @@ def _contrast(a: str, b: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def _zone(program) -> ZoneInfo:
-    return ZoneInfo(program.time_zone or "UTC")
-
 
 @require_safe
 @portal_view()
@@ -88,7 +83,7 @@ def home(request):
     member = request.member
     account = getattr(member, "account", None)
     balance = account_balance_get(member=member)
-    zone = _zone(member.program)
+    zone = program_zone(member.program)
     pending: dict = {}
     expiring: dict = {}
     for lot in account_open_lots(account=account) if account is not None else []:
@@ -125,7 +120,7 @@ def _tier_targets(progress, program) -> dict:
             ngettext("%(count)s credit", "%(count)s credits", int(value)) % {"count": number(value)}
 
     def when(moment) -> str:
-        return date_format(moment.astimezone(_zone(program)).date(), "j F Y")
+        return date_format(moment.astimezone(program_zone(program)).date(), "j F Y")
 
     targets = []
     tier, top = progress.tier, progress.next_tier
@@ -177,18 +172,12 @@ ACTIVITY_FILTERS = {
 }
 
 
-def _page_number(request) -> int:
-    try:
-        return min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
-    except (TypeError, ValueError):
-        return 1
-
 
 @require_safe
 @portal_view()
 def activity(request):
     account = getattr(request.member, "account", None)
-    page = _page_number(request)
+    page = page_number(request)
     show = request.GET.get("show", "")
     if show not in ACTIVITY_FILTERS:
         show = ""

@@ -115,18 +115,6 @@ def comment_terms(*, survey: Survey, start_at: datetime, end_at: datetime, low: 
     return frequent_terms(comments.iterator(chunk_size=1000), limit=limit)
 
 
-def score_counts(*, survey: Survey, start_at: datetime, end_at: datetime) -> dict[int, int]:
-    """How many answers gave each score in ``[start_at, end_at)``: what CSAT and CES are computed from."""
-    rows = (Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at)
-            .values_list("score").annotate(n=Count("pk")))
-    return dict(rows)
-
-
-def incentivised_count(*, survey: Survey, start_at: datetime, end_at: datetime) -> int:
-    return Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at,
-                                   incentivised=True).count()
-
-
 BREAKDOWNS = {"store": "Store", "tier": "Tier (now)", "cohort": "Quarter joined",
               "recency": "Last purchase before answering", "topic": "Topic"}
 RECENCY_BANDS = [(7, "within 7 days"), (30, "8–30 days"), (90, "31–90 days")]
