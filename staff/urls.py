@@ -22,4 +22,5 @@ urlpatterns = [
     path("settings/", include("staff.configuration.urls")),
     path("", include("staff.data.urls")),
     path("surveys/", include("staff.surveys.urls")),
+    path("analytics/", include("staff.analytics.urls")),
 ]
