@@ -24,6 +24,11 @@ from .models import DailyLedger, DailyTrade, RollupRun
 BATCH = 5000
 LONGEST_RANGE_DAYS = 366 * 30
 
+# The rollups that build on the daily facts, run in this order in the same transaction after them, each
+# ``fn(*, program, first, last, zone) -> int`` (the rows it wrote). Each replaces what it owns for the days (or the
+# months, or the members) those days touch, so that running it again writes the same rows.
+FURTHER_ROLLUPS: tuple = ()
+
 
 def program_zone(program) -> ZoneInfo:
     return ZoneInfo(program.time_zone or "UTC")
@@ -77,8 +82,11 @@ def rollup_days(*, program, first: date, last: date, trigger: str = "manual", ch
     DailyTrade.objects.filter(program=program, day__range=(first, last)).delete()
     DailyLedger.objects.bulk_create(ledger_rows, batch_size=BATCH)
     DailyTrade.objects.bulk_create(list(trade.values()), batch_size=BATCH)
+    rows = len(ledger_rows) + len(trade)
+    for further in FURTHER_ROLLUPS:
+        rows += further(program=program, first=first, last=last, zone=zone)
     return RollupRun.objects.create(
-        program=program, first_day=first, last_day=last, trigger=trigger, rows=len(ledger_rows) + len(trade),
+        program=program, first_day=first, last_day=last, trigger=trigger, rows=rows,
         seconds=round(time.monotonic() - started, 3), finished_at=timezone.now(),
         drift=rollup_drift(program=program, through=last) if check else {})
 
