@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import (
-    Case,
-    CharField,
     Count,
-    DurationField,
     Exists,
-    ExpressionWrapper,
-    F,
     OuterRef,
     Q,
-    Subquery,
-    Value,
-    When,
 )
-from django.db.models.functions import Cast, Coalesce, Concat, ExtractQuarter, ExtractYear
 from django.utils import timezone
 
 from earning.models import Purchase
@@ -113,53 +104,6 @@ def comment_terms(*, survey: Survey, start_at: datetime, end_at: datetime, low: 
                                         score__gte=low, score__lte=high).exclude(comment="")
                 .order_by("-answered_at").values_list("comment", flat=True)[:max_answers])
     return frequent_terms(comments.iterator(chunk_size=1000), limit=limit)
-
-
-BREAKDOWNS = {"store": "Store", "tier": "Tier (now)", "cohort": "Quarter joined",
-              "recency": "Last purchase before answering", "topic": "Topic"}
-RECENCY_BANDS = [(7, "within 7 days"), (30, "8–30 days"), (90, "31–90 days")]
-
-
-def _group_key(by: str):
-    if by == "store":
-        return Coalesce(F("store__name"), Value("No store (email, portal)"))
-    if by == "tier":
-        return Case(When(member__isnull=True, then=Value("Anonymous")),
-                    default=Coalesce(F("member__tier_status__tier__name"), Value("No tier")))
-    if by == "cohort":
-        return Case(When(member__isnull=True, then=Value("Anonymous")),
-                    default=Concat(Cast(ExtractYear("member__enrolled_at"), CharField()), Value(" Q"),
-                                   Cast(ExtractQuarter("member__enrolled_at"), CharField())))
-    if by == "topic":  # an answer with two topics counts in both
-        return Coalesce(F("topics__name"), Value("No topic"))
-    if by == "recency":
-        return Case(When(member__isnull=True, then=Value("Anonymous")), When(last_purchase__isnull=True,
-                    then=Value("never bought")),
-                    *(When(gap__lte=timedelta(days=days), then=Value(label)) for days, label in RECENCY_BANDS),
-                    default=Value("more than 90 days"))
-    raise ValueError(f"no breakdown by {by}")
-
-
-def nps_breakdown(*, survey: Survey, start_at: datetime, end_at: datetime, by: str) -> list[tuple[str, NpsCounts]]:
-    """The answers to an NPS survey in ``[start_at, end_at)`` counted per group (``BREAKDOWNS``): the store it was
-    given at, the member's tier now, the quarter they joined, how long before answering they last bought. One
-    query; groups in order of their name (recency bands in their own order)."""
-    answers = Response.objects.filter(survey=survey, answered_at__gte=start_at, answered_at__lt=end_at)
-    if by == "recency":
-        last = (Purchase.objects.filter(member=OuterRef("member"), occurred_at__lte=OuterRef("answered_at"))
-                .order_by("-occurred_at").values("occurred_at")[:1])
-        answers = answers.annotate(last_purchase=Subquery(last)).annotate(
-            gap=ExpressionWrapper(F("answered_at") - F("last_purchase"), output_field=DurationField()))
-    rows = (answers.annotate(group=_group_key(by)).values("group").annotate(
-        promoters=Count("pk", filter=Q(category="promoter")), passives=Count("pk", filter=Q(category="passive")),
-        detractors=Count("pk", filter=Q(category="detractor"))))
-    groups = [(row["group"], NpsCounts(row["promoters"], row["passives"], row["detractors"])) for row in rows]
-    if by == "recency":
-        order = [label for _, label in RECENCY_BANDS] + ["more than 90 days", "never bought", "Anonymous"]
-        return sorted(groups, key=lambda group: order.index(group[0]))
-    return sorted(groups, key=lambda group: (group[0] in ("Anonymous", "No tier", "No store (email, portal)",
-                                                          "No topic"),
-                                             group[0]))
 
 
 def topic_suggestions(*, survey: Survey, start_at: datetime, end_at: datetime, limit: int = 8) -> list[str]:

@@ -1,4 +1,4 @@
-"""NPS broken down by store, tier, enrolment cohort and time since the last purchase; one query each."""
+"""NPS broken down by store, tier, enrolment cohort, time since the last purchase and topic: five queries in all."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -8,11 +8,16 @@ from django.utils import timezone
 from earning.services import purchase_record
 from members.models import Member
 from programs.demo import demo_seed
+from surveys.breakdowns import survey_breakdowns
 from surveys.models import Survey
 from surveys.scoring import NpsCounts
-from surveys.selectors import nps_breakdown
 from surveys.services import response_record
 from tests.factories import MemberFactory, StoreFactory
+
+
+def breakdowns(**window) -> dict:
+    return {b.key: [(group.label, group.counts) for group in b.groups]
+            for b in survey_breakdowns(**window, zone=timezone.get_current_timezone())}
 
 
 def test_breakdowns(db, django_assert_num_queries):
@@ -39,20 +44,20 @@ def test_breakdowns(db, django_assert_num_queries):
     answer(0)  # anonymous, at no store
     window = {"survey": survey, "start_at": now - timedelta(hours=1), "end_at": now + timedelta(hours=1)}
 
-    with django_assert_num_queries(1):
-        by_store = nps_breakdown(by="store", **window)
-    assert by_store == [("Airport", NpsCounts(0, 0, 1)), (store.name, NpsCounts(2, 0, 0)),
-                        ("No store (email, portal)", NpsCounts(0, 0, 1))]
-    assert nps_breakdown(by="tier", **window) == [
-        ("Bronze", NpsCounts(1, 0, 0)), ("Gold", NpsCounts(1, 0, 0)), ("Anonymous", NpsCounts(0, 0, 1)),
-        ("No tier", NpsCounts(0, 0, 1))]  # the new member has not bought yet: no tier
-    quarter = f"{now.year} Q{(now.month - 1) // 3 + 1}"
-    last_year = f"{now.year - 1} Q{(now.month - 1) // 3 + 1}"
-    assert nps_breakdown(by="cohort", **window) == [
-        (last_year, NpsCounts(1, 0, 0)), (quarter, NpsCounts(1, 0, 1)), ("Anonymous", NpsCounts(0, 0, 1))]
-    assert nps_breakdown(by="recency", **window) == [
-        ("within 7 days", NpsCounts(1, 0, 0)), ("31–90 days", NpsCounts(1, 0, 0)), ("never bought", NpsCounts(0, 0, 1)),
-        ("Anonymous", NpsCounts(0, 0, 1))]
+    with django_assert_num_queries(5):
+        found = breakdowns(**window)
+    assert found["store"] == [("Airport", NpsCounts(0, 0, 1)), (store.name, NpsCounts(2, 0, 0)),
+                              ("No store (email or portal)", NpsCounts(0, 0, 1))]
+    assert found["tier"] == [  # the new member has not bought yet: no tier
+        ("Bronze", NpsCounts(1, 0, 0)), ("Gold", NpsCounts(1, 0, 0)), ("No tier", NpsCounts(0, 0, 1)),
+        ("Anonymous answers", NpsCounts(0, 0, 1))]
+    quarter = f"Q{(now.month - 1) // 3 + 1} {now.year}"
+    last_year = f"Q{(now.month - 1) // 3 + 1} {now.year - 1}"
+    assert found["cohort"] == [
+        (last_year, NpsCounts(1, 0, 0)), (quarter, NpsCounts(1, 0, 1)), ("Anonymous answers", NpsCounts(0, 0, 1))]
+    assert found["recency"] == [
+        ("Bought within 30 days", NpsCounts(1, 0, 0)), ("31 to 90 days", NpsCounts(1, 0, 0)),
+        ("No purchase before answering", NpsCounts(0, 0, 1)), ("Anonymous answers", NpsCounts(0, 0, 1))]
 
 
 def test_topics_tag_answers_and_become_a_breakdown(program):
@@ -78,8 +83,8 @@ def test_topics_tag_answers_and_become_a_breakdown(program):
     response_topics_set(response=both, names=["queue", "Staff"])
 
     assert list(Topic.objects.values_list("name", flat=True)) == ["Queue", "Staff"]
-    assert nps_breakdown(by="topic", **window) == [("Queue", NpsCounts(1, 0, 1)), ("Staff", NpsCounts(1, 0, 0)),
-                                                   ("No topic", NpsCounts(1, 0, 0))]
+    assert breakdowns(**window)["topic"] == [("Queue", NpsCounts(1, 0, 1)), ("Staff", NpsCounts(1, 0, 0)),
+                                             ("No topic", NpsCounts(1, 0, 0))]
     with pytest.raises(DomainError):
         response_topics_set(response=queue, names=["x" * 61])
     response_topics_set(response=queue, names=[])
