@@ -31,7 +31,7 @@ FURTHER_ROLLUPS: tuple = ()
 
 
 def program_zone(program) -> ZoneInfo:
-    return ZoneInfo(program.time_zone or "UTC")
+    return program.zone
 
 
 def local_today(program, now: datetime | None = None) -> date:

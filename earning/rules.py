@@ -57,7 +57,7 @@ def member_tier_code(*, member) -> str | None:
 
 def program_timezone(program) -> ZoneInfo:
     """Rules read dates and times of day in the program's zone (UTC unless the program names one)."""
-    return ZoneInfo(getattr(program, "time_zone", "") or "UTC")
+    return program.zone
 
 
 @dataclass(frozen=True)

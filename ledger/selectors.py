@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
@@ -75,7 +74,7 @@ def ledger_days(*, program, start: datetime, end: datetime) -> dict[date, Ledger
     """
     rows = (
         LedgerEntry.objects.filter(program=program, created_at__gte=start, created_at__lt=end)
-        .annotate(day=TruncDate("created_at", tzinfo=ZoneInfo(program.time_zone)))
+        .annotate(day=TruncDate("created_at", tzinfo=program.zone))
         .order_by().values("day")
         .annotate(issued=Sum("points", filter=Q(kind__in=ISSUED_KINDS)),
                   redeemed=Sum("points", filter=Q(kind=Kind.REDEEM)),
@@ -360,7 +359,7 @@ def transfer_sent_points(*, account, start: datetime, end: datetime) -> int:
 
 def program_day(*, program, at: datetime) -> tuple[datetime, datetime]:
     """The program-local calendar day containing ``at``, as ``[start, end)``."""
-    zone = ZoneInfo(program.time_zone or "UTC")
+    zone = program.zone
     day = at.astimezone(zone).date()
     return datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone)
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import reduce
 from operator import or_
-from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -150,7 +149,7 @@ def enrolments_by_day(*, program: Program, start: datetime, end: datetime) -> di
     """Members enrolled in ``[start, end)`` per local day of the program's time zone; days without any are
     absent. Read through the ``enrolled_at`` index (the range), then narrowed to the program."""
     rows = (Member.objects.filter(program=program, enrolled_at__gte=start, enrolled_at__lt=end)
-            .annotate(day=TruncDate("enrolled_at", tzinfo=ZoneInfo(program.time_zone)))
+            .annotate(day=TruncDate("enrolled_at", tzinfo=program.zone))
             .order_by().values("day").annotate(enrolled=Count("pk")))
     return {row["day"]: row["enrolled"] for row in rows}
 

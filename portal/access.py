@@ -38,7 +38,7 @@ def page_number(request) -> int:
 
 def program_zone(program) -> ZoneInfo:
     """The zone the program's dates are read and shown in."""
-    return ZoneInfo(program.time_zone or "UTC")
+    return program.zone
 
 
 def portal_program(slug: str) -> Program:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from zoneinfo import ZoneInfo
 
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
@@ -109,7 +108,7 @@ def consent_sentence(member) -> str:
     if member.marketing_opt_in_at is None:
         return (_("You agreed to receive offers and news by email.") if member.marketing_opt_in
                 else _("You have not asked for offers and news by email."))
-    day = formats.date_format(member.marketing_opt_in_at.astimezone(ZoneInfo(member.program.time_zone or "UTC")),
+    day = formats.date_format(member.marketing_opt_in_at.astimezone(member.program.zone),
                               _day_format())
     place = CONSENT_PLACES.get(member.marketing_opt_in_source)
     if member.marketing_opt_in:

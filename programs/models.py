@@ -75,6 +75,11 @@ class Program(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The program's time zone: its local dates are the dates of every report, rollup and statement."""
+        return zoneinfo.ZoneInfo(self.time_zone or "UTC")
+
 
 class Store(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -192,7 +192,7 @@ def followup_case_open(*, response: Response) -> FollowUpCase | None:
         return existing
     program = response.survey.program
     due_at = business_days_after(response.answered_at, response.survey.reply_target_business_days,
-                                 ZoneInfo(program.time_zone or "UTC"))
+                                 program.zone)
     return FollowUpCase.objects.create(response=response, program_id=response.program_id,
                                        member_id=response.member_id, due_at=due_at)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.utils import timezone
@@ -103,7 +102,7 @@ class TierForm(ExplanationForm):
         day = self.cleaned_data.get("keep_until")
         if day is None:
             return None
-        zone = ZoneInfo(self.program.time_zone or "UTC")
+        zone = self.program.zone
         today = timezone.now().astimezone(zone).date()
         if day < today:
             raise forms.ValidationError("Choose today or a later day.")
@@ -116,7 +115,7 @@ class TierForm(ExplanationForm):
         day = self.cleaned_data.get("keep_until")
         if day is None:
             return None
-        zone = ZoneInfo(self.program.time_zone or "UTC")
+        zone = self.program.zone
         return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
 
 

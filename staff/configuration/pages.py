@@ -1,6 +1,5 @@
 """What every configuration page does the same way: links that keep the program, changes written with their audit."""
 
-import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
@@ -30,7 +29,7 @@ def in_program_time(view):
     """Dates and times typed and shown on the page are the program's local time, not the server's."""
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        with timezone.override(zoneinfo.ZoneInfo(request.staff.program.time_zone)):
+        with timezone.override(request.staff.program.zone):
             return view(request, *args, **kwargs)
     return wrapped
 

@@ -86,7 +86,7 @@ def _past_days(program, first: date, today: date, zone: ZoneInfo) -> dict[date, 
 def home_figures(*, program, now: datetime | None = None) -> HomeFigures:
     """Enrolments, points issued, redeemed and expired, active members and outstanding points: today's and
     each of the last 30 days', by the program's local days. Three statements and, once a day, a fourth."""
-    zone = ZoneInfo(program.time_zone)
+    zone = program.zone
     today = (now or timezone.now()).astimezone(zone).date()
     days = [today - timedelta(days=back) for back in range(DAYS - 1, -1, -1)]
     start, end = local_midnight(days[0], zone), local_midnight(today + timedelta(days=1), zone)

@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -180,7 +179,7 @@ class PurchasesFile:
     def __init__(self, program: Program, actor: str):
         self.program = program
         self.actor = actor
-        self.zone = ZoneInfo(program.time_zone or "UTC")
+        self.zone = program.zone
         self.stores = {store.code: store for store in Store.objects.filter(program=program)}
         self.recorded: set[tuple] = set()
 

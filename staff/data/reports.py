@@ -46,7 +46,7 @@ MOVEMENT_COLUMNS = ["earned", "reversed", "redeemed", "refunded", "expired", "ad
 
 
 def program_zone(program: Program) -> ZoneInfo:
-    return ZoneInfo(program.time_zone or "UTC")
+    return program.zone
 
 
 def local_today(program: Program) -> date:

@@ -52,7 +52,7 @@ class Rung:
 
 
 def program_zone(program) -> ZoneInfo:
-    return ZoneInfo(getattr(program, "time_zone", "") or "UTC")
+    return program.zone
 
 
 def member_account(member) -> PointsAccount | None:
