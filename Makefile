@@ -44,7 +44,7 @@ run: export DJANGO_DEBUG ?= true
 run: install
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --api-key $(DEMO_API_KEY)
+	$(BIN)/python manage.py seed_demo --api-key $(DEMO_API_KEY) --history
 	@echo "Serving on http://$(HOST):$(PORT)/  (API docs: /api/docs/, POS key: $(DEMO_API_KEY))"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from loyalty.errors import DomainError
 from programs.demo import DEMO_MEMBER_PASSWORD, DEMO_STAFF_PASSWORD, DEMO_STAFF_USERNAME, demo_seed
+from programs.demo_history import demo_history_seed
 
 
 class Command(BaseCommand):
@@ -11,6 +12,9 @@ class Command(BaseCommand):
         parser.add_argument("--api-key", help="Use this POS key for the store (default: generate one, once).")
         parser.add_argument("--program", default="demo", help="Program slug (default: demo).")
         parser.add_argument("--store", default="DEMO-001", help="Store code (default: DEMO-001).")
+        parser.add_argument("--history", action="store_true",
+                            help="Also give the program fourteen months of members, purchases, redemptions and "
+                                 "survey answers (once), so the dashboard and analytics have something to show.")
 
     def handle(self, *args, **options):
         try:
@@ -34,3 +38,11 @@ class Command(BaseCommand):
         out.write(f"Staff dashboard (/staff/): {DEMO_STAFF_USERNAME} / {DEMO_STAFF_PASSWORD} (every program); "
                   f"{result.program.slug}-manager / demo-manager-2026, {result.program.slug}-agent / "
                   f"demo-agent-2026, {result.program.slug}-analyst / demo-analyst-2026")
+        if options["history"]:
+            told = demo_history_seed(program=result.program, store=result.store)
+            if told is None:
+                out.write("The program already has its history.")
+            else:
+                out.write(f"The history: {told.members} members, {told.purchases} purchases (and {told.guest_purchases} "
+                          f"by guests), {told.returns} returns, {told.redemptions} redemptions, {told.answers} "
+                          "survey answers.")
