@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 RELEASE_ACTOR = "system:release"
 EXPIRY_ACTOR = "system:expiry"
+FORFEIT_ACTOR = "system:account-closed"
 
 
 def account_open(*, member) -> PointsAccount:
@@ -644,6 +645,30 @@ def account_release(*, member, now: datetime | None = None, actor: str = RELEASE
     """
     (account,) = _lock_accounts(member)
     return _catch_up(account=account, now=now or timezone.now(), release_actor=actor)[0]
+
+
+@transaction.atomic
+def account_forfeit(*, member, actor: str = FORFEIT_ACTOR, now: datetime | None = None) -> int:
+    """The points of a closed account lapse: everything left in its lots, available or pending, leaves in one
+    ``expire`` transaction (the roll-forward counts it with expired points), so that nobody's liability keeps
+    points nobody can spend. Debt left by a return stays on the books as it was. Returns the points forfeited;
+    a second call finds nothing left and posts nothing."""
+    (account,) = _lock_accounts(member)
+    now = now or timezone.now()
+    _catch_up(account=account, now=now)
+    lots = list(PointsLot.objects.select_for_update().filter(account=account, remaining__gt=0, expired=False)
+                .order_by("id"))
+    if not lots:
+        return 0
+    posting = _Posting(account=account, kind=Kind.EXPIRE, description="Points forfeited: the account was closed")
+    for lot in lots:
+        posting.take(lot, lot.remaining)
+        lot.expired = True
+    posting.points = sum(points for _, points in posting.movements)
+    _post(program_id=account.program_id, kind=Kind.EXPIRE, idempotency_key=f"forfeit:account:{account.pk}",
+          source_type="account", source_id=str(account.pk), actor=actor, reason="The member closed their account.",
+          postings=[posting], now=now)
+    return -posting.points
 
 
 def account_lock(*, member) -> PointsAccount:

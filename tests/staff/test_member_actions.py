@@ -325,7 +325,7 @@ def test_anonymising_needs_a_confirmation(manager_client, member):
     assert member.email == "ada@example.com" and not AuditEvent.objects.exists()
 
 
-def test_a_manager_anonymises_a_member_and_the_ledger_keeps_its_entries(
+def test_a_manager_anonymises_a_member_whose_points_lapse_and_the_ledger_keeps_its_entries(
         manager_client, manager, portal_member, voucher, pos):
     member = portal_member
     card, user_id = member.card_number, member.user_id
@@ -341,8 +341,8 @@ def test_a_manager_anonymises_a_member_and_the_ledger_keeps_its_entries(
     assert "ada" not in member.email and member.email.endswith("@anonymised.invalid")
     assert member.card_number != card and member.is_suspended and member.user is None
     assert not get_user_model().objects.filter(pk=user_id).exists()
-    assert LedgerEntry.objects.filter(account__member=member).count() == entries
-    assert available(member) == 100
+    assert LedgerEntry.objects.filter(account__member=member).count() == entries + 1  # the points lapse
+    assert available(member) == 0
     assert pos.get(f"/api/v1/pos/members/lookup/?card_number={card}").status_code == 404
     assert pos.get("/api/v1/pos/members/lookup/?email=ada@example.com").status_code == 404
 
