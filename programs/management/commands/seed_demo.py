@@ -43,6 +43,6 @@ class Command(BaseCommand):
             if told is None:
                 out.write("The program already has its history.")
             else:
-                out.write(f"The history: {told.members} members, {told.purchases} purchases (and {told.guest_purchases} "
-                          f"by guests), {told.returns} returns, {told.redemptions} redemptions, {told.answers} "
-                          "survey answers.")
+                out.write(f"The history: {told.members} members, {told.purchases} purchases (and "
+                          f"{told.guest_purchases} by guests), {told.returns} returns, {told.redemptions} redemptions, "
+                          f"{told.answers} survey answers.")
