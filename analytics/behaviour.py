@@ -286,6 +286,11 @@ class Cohort:
     def value_per_member(self) -> Decimal | None:
         return _ratio(self.sales, self.members)
 
+    @property
+    def shaded(self) -> list[tuple[Decimal | None, int | None]]:
+        """Each cell with its shade, 0 (nobody) to 10 (everyone) in steps of a tenth; None for the future."""
+        return [(cell, None if cell is None else int(-(-cell // 10))) for cell in self.cells]
+
 
 @dataclass
 class TierMonth:
@@ -322,6 +327,7 @@ class BehaviourReport:
     rewards: list[Row]
     stores: list[Row]
     projection: Projection
+    currency: str = ""
     totals: MonthFigures = field(default_factory=lambda: MonthFigures(month=date.min))
 
     @property
@@ -374,7 +380,7 @@ def behaviour_report(*, program, first: date, last: date) -> BehaviourReport:
         first=first, last=last, months=list(by_month.values()),
         latest=_latest(program=program), order_value=[], gaps=[], first_purchases=0, cohorts=[],
         cohort_columns=[], tier_names=[], tier_months=[], rewards=[], stores=[row for _, row in stores],
-        projection=_projection(list(by_month.values())), totals=totals)
+        projection=_projection(list(by_month.values())), currency=program.currency, totals=totals)
     _fill_mix(report, program=program, end=end)
     _fill_cohorts(report, program=program)
     _fill_tiers(report, program=program)
