@@ -9,6 +9,7 @@ tier movements). Everything a page reads is a few rows per day or month; ``behav
 from __future__ import annotations
 
 import calendar
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -289,7 +290,7 @@ class Cohort:
     @property
     def shaded(self) -> list[tuple[Decimal | None, int | None]]:
         """Each cell with its shade, 0 (nobody) to 10 (everyone) in steps of a tenth; None for the future."""
-        return [(cell, None if cell is None else int(-(-cell // 10))) for cell in self.cells]
+        return [(cell, None if cell is None else math.ceil(cell / 10)) for cell in self.cells]
 
 
 @dataclass

@@ -63,9 +63,8 @@ def redeem(member, reward, day):
         return reward_redeem(member=member, reward=reward, actor="test")
 
 
-@pytest.fixture
-def story(db):
-    program = ProgramFactory(slug="berlin", name="Berlin", time_zone="Europe/Berlin", expiry_days=None)
+def tell(program) -> dict:
+    """The story above, in ``program`` (in Berlin's time zone)."""
     mitte = StoreFactory(program=program, code="MITTE", name="Mitte")
     kreuzberg = StoreFactory(program=program, code="KREUZBERG", name="Kreuzberg")
     tiers = ladder_define(program)
@@ -88,6 +87,11 @@ def story(db):
     redeem(anna, mug, "2026-03-04")
     buy(kreuzberg, "K-3", "20.00", "2026-03-05")
     return {"program": program, "tiers": tiers, "members": (anna, ben, dan)}
+
+
+@pytest.fixture
+def story(db):
+    return tell(ProgramFactory(slug="berlin", name="Berlin", time_zone="Europe/Berlin", expiry_days=None))
 
 
 def rebuild(program):
