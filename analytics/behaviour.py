@@ -83,8 +83,7 @@ def rollup_behaviour(*, program, first: date, last: date, zone: ZoneInfo) -> int
     first_month, last_month = month_of(first), month_of(last)
     today = timezone.now().astimezone(zone).date()
     rows = _rollup_days(program=program, first=first, last=last, start_at=start_at, end_at=end_at, zone=zone)
-    rows += _rollup_member_months(program=program, start_at=start_at, end_at=end_at, first_month=first_month,
-                                  last_month=last_month, zone=zone)
+    rows += _rollup_member_months(program=program, first=first, last=last, zone=zone)
     # A purchase keeps its member active at every month end for 90 days after it.
     rows += _rollup_months(program=program, months=months_between(
         first_month, max(last_month, min(month_of(last + timedelta(days=90)), month_of(today)))), today=today)
@@ -109,19 +108,24 @@ def _rollup_days(*, program, first, last, start_at, end_at, zone) -> int:
     return len(mix) + len(rewards)
 
 
-def _rollup_member_months(*, program, start_at, end_at, first_month, last_month, zone) -> int:
-    """Each member who purchased in the days, their whole months around them, written over what was there: a
-    member who did not purchase in the days has the same months as before (purchases are never taken back)."""
-    found = member_months(program_id=program.pk, start_at=start_at, end_at=end_at,
-                          months_start_at=_midnight(first_month, zone),
-                          months_end_at=_midnight(month_add(last_month, 1), zone), zone=zone)
-    BehaviourMemberMonth.objects.bulk_create(
-        (BehaviourMemberMonth(program=program, member_id=member_id, month=month, cohort=cohort, purchases=purchases,
-                              sales=sales, last_day=last_day)
-         for member_id, month, cohort, purchases, sales, last_day in found),
-        batch_size=BATCH, update_conflicts=True, unique_fields=["program", "member_id", "month"],
-        update_fields=["cohort", "purchases", "sales", "last_day"])
-    return len(found)
+def _rollup_member_months(*, program, first, last, zone) -> int:
+    """Each member who purchased in the days, their whole month, written over what was there, a month at a time
+    (a rebuild holds one month of members in memory, not years). A member who did not purchase in a month's days
+    keeps the row they had: purchases are never taken back, so it has not changed."""
+    rows = 0
+    for month in months_between(first, last):
+        found = member_months(
+            program_id=program.pk, start_at=_midnight(max(first, month), zone),
+            end_at=_midnight(min(last, month_end(month)) + timedelta(days=1), zone),
+            months_start_at=_midnight(month, zone), months_end_at=_midnight(month_add(month, 1), zone), zone=zone)
+        BehaviourMemberMonth.objects.bulk_create(
+            (BehaviourMemberMonth(program=program, member_id=member_id, month=month, cohort=cohort,
+                                  purchases=purchases, sales=sales, last_day=last_day)
+             for member_id, month, cohort, purchases, sales, last_day in found),
+            batch_size=BATCH, update_conflicts=True, unique_fields=["program", "member_id", "month"],
+            update_fields=["cohort", "purchases", "sales", "last_day"])
+        rows += len(found)
+    return rows
 
 
 _MONTH_SQL = """
