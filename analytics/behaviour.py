@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from earning.selectors import member_months, purchase_mix_daily
@@ -29,7 +30,6 @@ from .models import (
     BehaviourCohort,
     BehaviourDailyMix,
     BehaviourDailyReward,
-    BehaviourMemberMonth,
     BehaviourMonth,
     BehaviourTierMonth,
     DailyTrade,
@@ -118,12 +118,19 @@ def _rollup_member_months(*, program, first, last, zone) -> int:
             program_id=program.pk, start_at=_midnight(max(first, month), zone),
             end_at=_midnight(min(last, month_end(month)) + timedelta(days=1), zone),
             months_start_at=_midnight(month, zone), months_end_at=_midnight(month_add(month, 1), zone), zone=zone)
-        BehaviourMemberMonth.objects.bulk_create(
-            (BehaviourMemberMonth(program=program, member_id=member_id, month=month, cohort=cohort,
-                                  purchases=purchases, sales=sales, last_day=last_day)
-             for member_id, month, cohort, purchases, sales, last_day in found),
-            batch_size=BATCH, update_conflicts=True, unique_fields=["program", "member_id", "month"],
-            update_fields=["cohort", "purchases", "sales", "last_day"])
+        if found:
+            # One statement a month from arrays, not model instances: a rebuild writes millions of these rows.
+            columns = [list(column) for column in zip(*found, strict=True)]
+            with connection.cursor() as cursor:
+                cursor.execute("""
+                    INSERT INTO analytics_behaviourmembermonth
+                        (program_id, member_id, month, cohort, purchases, sales, last_day)
+                    SELECT %s, * FROM unnest(%s::uuid[], %s::date[], %s::date[], %s::int[], %s::numeric[],
+                                             %s::date[])
+                    ON CONFLICT (program_id, member_id, month) DO UPDATE
+                       SET cohort = excluded.cohort, purchases = excluded.purchases, sales = excluded.sales,
+                           last_day = excluded.last_day""",
+                               [program.pk, *columns])
         rows += len(found)
     return rows
 
@@ -352,11 +359,14 @@ def behaviour_report(*, program, first: date, last: date) -> BehaviourReport:
             setattr(figures, name, getattr(row, name))
         figures.member_purchases, figures.member_sales = row.purchases, row.sales
 
-    trade = DailyTrade.objects.filter(program=program, day__range=(first, end))
+    trade = (DailyTrade.objects.filter(program=program, day__range=(first, end)).annotate(month=TruncMonth("day"))
+             .order_by().values("month", "store_id")
+             .annotate(p=Sum("purchases"), mp=Sum("member_purchases"), s=Sum("sales"), ms=Sum("member_sales"),
+                       e=Sum("enrolments")))
     by_store: dict = defaultdict(lambda: Row(label=""))
-    for day, store_id, purchases, member_purchases, sales, member_sales, enrolments in trade.values_list(
-            "day", "store_id", "purchases", "member_purchases", "sales", "member_sales", "enrolments"):
-        figures = by_month[month_of(day)]
+    for month, store_id, purchases, member_purchases, sales, member_sales, enrolments in trade.values_list(
+            "month", "store_id", "p", "mp", "s", "ms", "e"):
+        figures = by_month[month]
         figures.purchases += purchases
         figures.sales += sales
         figures.enrolments += enrolments
@@ -442,11 +452,7 @@ def _fill_mix(report: BehaviourReport, *, program, end: date) -> None:
 
 def _fill_cohorts(report: BehaviourReport, *, program) -> None:
     """Cohorts enrolled in the range, followed to today: share of each who purchased in each month since."""
-    sizes: dict = defaultdict(int)
-    for day, enrolments in DailyTrade.objects.filter(
-            program=program, day__range=(report.first, month_end(report.last)), enrolments__gt=0).values_list(
-            "day", "enrolments"):
-        sizes[month_of(day)] += enrolments
+    sizes = {figures.month: figures.enrolments for figures in report.months}
     activity: dict = defaultdict(dict)
     sales: dict = defaultdict(Decimal)
     for cohort, month, purchasers, cohort_sales in BehaviourCohort.objects.filter(
@@ -490,10 +496,7 @@ def _fill_tiers(report: BehaviourReport, *, program) -> None:
         moves[month][1] += downgrades
     enrolled_before = DailyTrade.objects.filter(program=program, day__lt=report.first).aggregate(
         n=Sum("enrolments"))["n"] or 0
-    enrolled_by_month: dict = defaultdict(int)
-    for day, enrolments in DailyTrade.objects.filter(program=program, day__range=(report.first, month_end(
-            report.last)), enrolments__gt=0).values_list("day", "enrolments"):
-        enrolled_by_month[month_of(day)] += enrolments
+    enrolled_by_month = {figures.month: figures.enrolments for figures in report.months}
     held: dict = defaultdict(int)
     for month in sorted(m for m in flows if m < report.first):
         for tier_id, net in flows[month].items():
