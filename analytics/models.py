@@ -62,3 +62,123 @@ class RollupRun(models.Model):
 
     def __str__(self):
         return f"{self.program_id} {self.first_day}..{self.last_day} ({self.trigger})"
+
+
+# --- behaviour: whom the program keeps, how often they come back, what they spend ---------------------------------
+
+
+class BehaviourMemberMonth(models.Model):
+    """One member's purchases in one local month: the working rows the monthly behaviour figures are counted
+    from (distinct members over windows that no daily total can give). Never read by a page."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    member_id = models.UUIDField()
+    month = models.DateField(help_text="The first day of the local month.")
+    cohort = models.DateField(help_text="The first day of the local month the member enrolled in.")
+    purchases = models.PositiveIntegerField()
+    sales = models.DecimalField(max_digits=16, decimal_places=2)
+    last_day = models.DateField(help_text="The local day of the member's last purchase in the month.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "member_id", "month"],
+                                               name="behaviour_member_month_once")]
+        indexes = [models.Index(fields=["program", "month"], include=["member_id", "last_day"],
+                                name="behaviour_member_month_idx")]
+
+    def __str__(self):
+        return f"{self.member_id} {self.month:%Y-%m}: {self.purchases}"
+
+
+class BehaviourMonth(models.Model):
+    """The program's members in one local month: how many were active at its end (or today, for this month),
+    bought in it, came back, lapsed."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    as_of = models.DateField(help_text="The month's last day, or the day of the rollup for the current month.")
+    active_30 = models.PositiveIntegerField(default=0)
+    active_90 = models.PositiveIntegerField(default=0)
+    active_90_before = models.PositiveIntegerField(default=0, help_text="Active (90 days) a month before as_of.")
+    retained_90 = models.PositiveIntegerField(default=0, help_text="Of active_90_before, still active at as_of.")
+    purchasers = models.PositiveIntegerField(default=0)
+    repeat_purchasers = models.PositiveIntegerField(default=0, help_text="Had bought before, or twice this month.")
+    purchases = models.PositiveIntegerField(default=0)
+    sales = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "month"], name="behaviour_month_once")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m}: {self.active_90} active"
+
+
+class BehaviourCohort(models.Model):
+    """The members who enrolled in one local month (``cohort``) and bought in a later one (``month``)."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    cohort = models.DateField()
+    month = models.DateField()
+    purchasers = models.PositiveIntegerField()
+    purchases = models.PositiveIntegerField()
+    sales = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "cohort", "month"], name="behaviour_cohort_once")]
+
+    def __str__(self):
+        return f"cohort {self.cohort:%Y-%m} in {self.month:%Y-%m}: {self.purchasers}"
+
+
+class BehaviourDailyMix(models.Model):
+    """Members' purchases on one local day by the member's tier when rolled up and the gap since their
+    previous purchase (``gap`` 0: their first purchase; then the buckets of ``analytics.behaviour.GAPS``)."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    tier = models.ForeignKey("tiers.Tier", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    gap = models.PositiveSmallIntegerField()
+    purchases = models.PositiveIntegerField()
+    sales = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "day", "tier", "gap"], nulls_distinct=False,
+                                               name="behaviour_daily_mix_once")]
+
+    def __str__(self):
+        return f"{self.day} tier {self.tier_id} gap {self.gap}: {self.purchases}"
+
+
+class BehaviourTierMonth(models.Model):
+    """Members moving into and out of a tier in one local month (``tier`` None: no tier)."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    tier = models.ForeignKey("tiers.Tier", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    entered = models.PositiveIntegerField(default=0)
+    left = models.PositiveIntegerField(default=0)
+    upgrades = models.PositiveIntegerField(default=0, help_text="Entered from a lower tier.")
+    downgrades = models.PositiveIntegerField(default=0, help_text="Entered from a higher tier.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "month", "tier"], nulls_distinct=False,
+                                               name="behaviour_tier_month_once")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} tier {self.tier_id}: +{self.entered} −{self.left}"
+
+
+class BehaviourDailyReward(models.Model):
+    """Redemptions of one reward issued on one local day (those cancelled since counted apart)."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    reward = models.ForeignKey("rewards.Reward", on_delete=models.CASCADE, related_name="+")
+    redemptions = models.PositiveIntegerField()
+    cancelled = models.PositiveIntegerField()
+    points = models.BigIntegerField(help_text="Points spent, cancelled redemptions left out.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "day", "reward"], name="behaviour_reward_once")]
+
+    def __str__(self):
+        return f"{self.day} reward {self.reward_id}: {self.redemptions}"

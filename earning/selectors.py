@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -138,3 +139,59 @@ def member_events_export(*, member):
     """The member's activity other than purchases (events posted by the program), oldest first (a lazy queryset)."""
     return (Event.objects.filter(member=member).order_by("occurred_at", "id")
             .values("id", "type", "quantity", "attributes", "occurred_at", "points_awarded", "store__name"))
+
+
+# --- read by analytics: behaviour ---
+
+def purchase_mix_daily(*, program_id, start_at, end_at, zone, base_tier_id, gap_edges) -> list[tuple]:
+    """``[(local date, tier id, gap bucket, purchases, sales)]`` of members' purchases made from ``start_at`` up to
+    ``end_at``, by the tier the member holds now (``base_tier_id`` for a member without a tier row yet) and by the
+    local days since their previous purchase: bucket 0 for a first purchase, else ``1 + width_bucket(days,
+    gap_edges)``. A member's previous purchase may lie before ``start_at``: it is looked up by the member's index,
+    only for their first purchase in the range."""
+    zone_name = str(zone)
+    sql = """
+        WITH made AS (
+            SELECT p.member_id, p.occurred_at, p.total,
+                   lag(p.occurred_at) OVER (PARTITION BY p.member_id ORDER BY p.occurred_at, p.id) AS before
+              FROM earning_purchase p
+             WHERE p.program_id = %s AND p.occurred_at >= %s AND p.occurred_at < %s AND p.member_id IS NOT NULL
+        ), gaps AS (
+            SELECT made.member_id, made.occurred_at, made.total,
+                   coalesce(made.before, (SELECT max(q.occurred_at) FROM earning_purchase q
+                                           WHERE q.member_id = made.member_id AND q.occurred_at < %s)) AS previous
+              FROM made
+        )
+        SELECT (g.occurred_at AT TIME ZONE %s)::date AS day,
+               CASE WHEN mt.member_id IS NULL THEN %s ELSE mt.tier_id END AS tier_id,
+               CASE WHEN g.previous IS NULL THEN 0
+                    ELSE 1 + width_bucket((g.occurred_at AT TIME ZONE %s)::date
+                                          - (g.previous AT TIME ZONE %s)::date, %s::int[]) END AS gap,
+               count(*), sum(g.total)
+          FROM gaps g LEFT JOIN tiers_membertier mt ON mt.member_id = g.member_id
+         GROUP BY 1, 2, 3"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [program_id, start_at, end_at, start_at, zone_name, base_tier_id, zone_name, zone_name,
+                             list(gap_edges)])
+        return cursor.fetchall()
+
+
+def member_months(*, program_id, start_at, end_at, months_start_at, months_end_at, zone) -> list[tuple]:
+    """``[(member id, local month, local month of enrolment, purchases, sales, last local date)]``: each member who
+    purchased from ``start_at`` up to ``end_at``, their purchases in each local month from ``months_start_at`` up to
+    ``months_end_at`` (the months around the range, whole)."""
+    zone_name = str(zone)
+    sql = """
+        SELECT p.member_id, date_trunc('month', p.occurred_at AT TIME ZONE %s)::date,
+               date_trunc('month', m.enrolled_at AT TIME ZONE %s)::date,
+               count(*), sum(p.total), max((p.occurred_at AT TIME ZONE %s)::date)
+          FROM earning_purchase p JOIN members_member m ON m.id = p.member_id
+         WHERE p.program_id = %s AND p.occurred_at >= %s AND p.occurred_at < %s
+           AND p.member_id IN (SELECT r.member_id FROM earning_purchase r
+                                WHERE r.program_id = %s AND r.occurred_at >= %s AND r.occurred_at < %s
+                                  AND r.member_id IS NOT NULL)
+         GROUP BY 1, 2, 3"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [zone_name, zone_name, zone_name, program_id, months_start_at, months_end_at,
+                             program_id, start_at, end_at])
+        return cursor.fetchall()

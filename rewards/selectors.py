@@ -1,7 +1,7 @@
 import uuid
 
 from django.db.models import Count, F, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from loyalty.errors import DomainError
@@ -180,3 +180,22 @@ def member_redemptions_export(*, member):
 def member_vouchers_unused_count(*, member) -> int:
     """How many of the member's vouchers are issued and not used, cancelled or expired."""
     return Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED).count()
+
+
+# --- read by analytics: behaviour ---
+
+def redemptions_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local date, reward id, redemptions, cancelled since, points spent net of the cancelled)]`` of the
+    redemptions issued from ``start_at`` up to ``end_at``."""
+    kept = ~Q(status=Redemption.Status.CANCELLED)
+    return list(
+        Redemption.objects.filter(program_id=program_id, issued_at__gte=start_at, issued_at__lt=end_at)
+        .annotate(day=TruncDate("issued_at", tzinfo=zone)).order_by().values("day", "reward_id")
+        .annotate(redemptions=Count("id"), cancelled=Count("id", filter=~kept),
+                  points=Coalesce(Sum("points_spent", filter=kept), Value(0)))
+        .values_list("day", "reward_id", "redemptions", "cancelled", "points"))
+
+
+def reward_names(*, program_id, reward_ids) -> dict:
+    """``{reward id: name}`` of the program's rewards among ``reward_ids``."""
+    return dict(Reward.objects.filter(program_id=program_id, pk__in=list(reward_ids)).values_list("id", "name"))

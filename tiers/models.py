@@ -163,7 +163,11 @@ class TierChange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["member", "-created_at"], name="tier_change_member_idx")]
+        indexes = [
+            models.Index(fields=["member", "-created_at"], name="tier_change_member_idx"),
+            # The behaviour rollup counts a program's tier changes month by month.
+            models.Index(fields=["program", "created_at"], name="tier_change_program_time_idx"),
+        ]
 
     def __str__(self):
         return f"{self.from_tier or 'no tier'} → {self.to_tier or 'no tier'} ({self.get_cause_display().lower()})"

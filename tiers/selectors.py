@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -164,3 +165,36 @@ def member_tier_history_export(*, member):
     """The member's tier changes, oldest first, as dicts (a lazy queryset)."""
     return (TierChange.objects.filter(member=member).order_by("created_at", "id")
             .values("created_at", "from_tier__name", "to_tier__name", "cause", "reason", "qualifying_value"))
+
+
+# --- read by analytics: behaviour ---
+
+def tier_base_id(*, program_id) -> int | None:
+    """The tier a member holds before any change (the lowest with no threshold), or None."""
+    return Tier.objects.filter(program_id=program_id, threshold=0).order_by("rank").values_list("id", flat=True) \
+        .first()
+
+
+def tier_flows_monthly(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local month, tier id or None, entered, left, upgrades, downgrades)]`` of the tier changes made from
+    ``start_at`` up to ``end_at``: members who entered each tier (from a lower one: an upgrade; from a higher one:
+    a downgrade; no tier ranks below every tier) and who left it."""
+    sql = """
+        WITH moved AS (
+            SELECT date_trunc('month', c.created_at AT TIME ZONE %s)::date AS month, c.from_tier_id, c.to_tier_id,
+                   coalesce(f.rank, -1) AS from_rank, coalesce(t.rank, -1) AS to_rank
+              FROM tiers_tierchange c
+              LEFT JOIN tiers_tier f ON f.id = c.from_tier_id
+              LEFT JOIN tiers_tier t ON t.id = c.to_tier_id
+             WHERE c.program_id = %s AND c.created_at >= %s AND c.created_at < %s
+               AND c.from_tier_id IS DISTINCT FROM c.to_tier_id
+        )
+        SELECT month, tier_id, sum(entered), sum(left_), sum(up), sum(down) FROM (
+            SELECT month, to_tier_id AS tier_id, 1 AS entered, 0 AS left_, (to_rank > from_rank)::int AS up,
+                   (to_rank < from_rank)::int AS down FROM moved
+            UNION ALL
+            SELECT month, from_tier_id, 0, 1, 0, 0 FROM moved
+        ) flows GROUP BY 1, 2"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [str(zone), program_id, start_at, end_at])
+        return cursor.fetchall()
