@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from earning.selectors import purchases_daily
+from earning.selectors import first_purchase_at, purchases_daily
 from ledger.selectors import first_entry_at, ledger_daily_totals, ledger_kind_totals
 from loyalty.errors import DomainError
-from members.selectors import enrolments_daily
+from members.selectors import enrolments_daily, first_enrolled_at
 
 from .behaviour import rollup_behaviour
 from .models import DailyLedger, DailyTrade, RollupRun
@@ -100,10 +100,12 @@ def rollup_recent(*, program, now: datetime | None = None, trigger: str = "night
 
 
 def rollup_rebuild(*, program, now: datetime | None = None) -> RollupRun:
-    """Every day from the program's first ledger entry to today, replacing what is there."""
+    """Every day from the program's first enrolment, purchase or ledger entry to today, replacing what is there."""
     today = local_today(program, now)
-    first_at = first_entry_at(program_id=program.pk)
-    first = first_at.astimezone(program_zone(program)).date() if first_at else today
+    # the earliest of the ledger, the purchases (an import may bring older ones) and the enrolments
+    firsts = [moment for moment in (first_entry_at(program_id=program.pk), first_purchase_at(program_id=program.pk),
+                                    first_enrolled_at(program_id=program.pk)) if moment is not None]
+    first = min(firsts).astimezone(program_zone(program)).date() if firsts else today
     DailyLedger.objects.filter(program=program, day__lt=first).delete()
     DailyTrade.objects.filter(program=program, day__lt=first).delete()
     return rollup_days(program=program, first=min(first, today), last=today, trigger="rebuild")

@@ -195,3 +195,10 @@ def member_months(*, program_id, start_at, end_at, months_start_at, months_end_a
         cursor.execute(sql, [zone_name, zone_name, zone_name, program_id, months_start_at, months_end_at,
                              program_id, start_at, end_at])
         return cursor.fetchall()
+
+
+def first_purchase_at(*, program_id):
+    """When the program's earliest purchase was made (``None``: it has none); an imported purchase may be older
+    than any ledger entry."""
+    return Purchase.objects.filter(program_id=program_id).order_by("occurred_at").values_list(
+        "occurred_at", flat=True).first()

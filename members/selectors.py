@@ -9,7 +9,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.db.models.functions import Lower, TruncDate
 
 from loyalty.errors import DomainError
@@ -370,3 +370,8 @@ def member_personal_data(*, member: Member) -> dict:
         "login": {"username": login.get_username(), "created_at": login.date_joined,
                   "last_sign_in": login.last_login} if login else None,
     }
+
+
+def first_enrolled_at(*, program_id):
+    """When the program's first member joined (``None``: it has none)."""
+    return Member.objects.filter(program_id=program_id).aggregate(first=Min("enrolled_at"))["first"]

@@ -143,3 +143,17 @@ def test_the_rebuild_command_reports_each_program(berlin, capsys):
     with pytest.raises(SystemExit) as unknown:
         call_command("analytics_rebuild", "--program", "nowhere")
     assert unknown.value.code == 2
+
+
+def test_the_rebuild_starts_at_the_first_enrolment_even_before_any_points():
+    program = ProgramFactory()
+    store = StoreFactory(program=program)
+    joined = timezone.now() - timedelta(days=10)
+    with time_machine.travel(joined, tick=False):
+        MemberFactory(program=program, store=store)  # joins; earns nothing for ten days
+    MemberFactory(program=program, store=store)
+
+    run = rollup_rebuild(program=program)
+
+    assert run.first_day == joined.date()
+    assert DailyTrade.objects.get(program=program, day=joined.date()).enrolments == 1
