@@ -7,7 +7,7 @@ from datetime import date
 
 from django.db.models import Sum
 
-from .models import DailyLedger, RollupRun
+from .models import DailyLedger, RollupRun, SimulationRun
 
 # The roll-forward's movements, from the ledger's kinds, signed as a statement reads them: each a
 # non-negative count except ``adjusted`` (signed) and ``transfers`` (always 0 for a whole program).
@@ -55,3 +55,27 @@ def points_roll_forward(*, program, first: date, last: date) -> RollForward:
 
 def rollup_latest(*, program) -> RollupRun | None:
     return RollupRun.objects.filter(program=program).order_by("-finished_at").first()
+
+
+# --- the earn-rate simulator's runs ---
+
+def simulation_runs_recent(*, program, limit: int = 8) -> list:
+    """The program's latest simulations, newest first, without their figures (``simulation_run_latest_idx``)."""
+    return list(SimulationRun.objects.filter(program=program).defer("figures").order_by("-created_at", "-id")[:limit])
+
+
+def simulation_get(*, program, run_id):
+    """One of the program's simulations by its number; None for another program's, or for no number at all."""
+    try:
+        number = int(run_id)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < number < 2**63:
+        return None
+    return SimulationRun.objects.filter(program=program, pk=number).first()
+
+
+def simulation_movers(*, run):
+    """The members the run would move to another tier, by member id (a lazy queryset for a CSV)."""
+    return run.movers.order_by("member_id").values_list("member_id", "from_tier", "to_tier", "units",
+                                                        "simulated_units")

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 
-from .models import StoreApiKey, hash_api_key
+from .models import Store, StoreApiKey, hash_api_key
 
 CACHE_PREFIX = "pos-key:"
 
@@ -69,3 +69,10 @@ def api_key_hashes_of_store(*, store_id=None, program_id=None) -> list[str]:
     keys = StoreApiKey.objects.filter(store_id=store_id) if store_id else StoreApiKey.objects.filter(
         store__program_id=program_id)
     return list(keys.values_list("key_hash", flat=True))
+
+
+# --- read by analytics: simulator ---
+
+def store_codes(*, program_id) -> dict:
+    """``{store id: store code}`` of the program's stores (what a rule's store condition compares)."""
+    return dict(Store.objects.filter(program_id=program_id).values_list("id", "code"))
