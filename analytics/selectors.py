@@ -7,6 +7,11 @@ from datetime import date
 
 from django.db.models import Sum
 
+from earning.selectors import purchase_rules_for_replay
+from members.selectors import member_labels
+from rewards.selectors import rewards_with_fixed_cost
+from tiers.selectors import tier_policy_ladder
+
 from .models import DailyLedger, RollupRun, SimulationRun
 
 # The roll-forward's movements, from the ledger's kinds, signed as a statement reads them: each a
@@ -79,3 +84,36 @@ def simulation_movers(*, run):
     """The members the run would move to another tier, by member id (a lazy queryset for a CSV)."""
     return run.movers.order_by("member_id").values_list("member_id", "from_tier", "to_tier", "units",
                                                         "simulated_units")
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """What the simulator's form offers to change: the purchase rules, the tiers and the fixed-cost rewards."""
+
+    rules: list
+    tiers: list
+    rewards: list
+    metric: str
+
+
+def simulation_settings(*, program) -> SimulationSettings:
+    policy, ladder = tier_policy_ladder(program_id=program.pk)
+    return SimulationSettings(rules=purchase_rules_for_replay(program=program), tiers=list(ladder.tiers),
+                              rewards=rewards_with_fixed_cost(program=program), metric=policy.metric)
+
+
+def simulation_movers_named(*, run, limit: int | None = None, batch: int = 2000):
+    """The members the run would move, by member id, each with their card number and name: ``(member id, card
+    number, name, from tier, to tier, units now, simulated units)``. The first ``limit``, or every one, read in
+    batches (a keyset on the member id)."""
+    movers, after = simulation_movers(run=run), None
+    while True:
+        page = movers.filter(member_id__gt=after) if after is not None else movers
+        chunk = list(page[:limit if limit is not None else batch])
+        labels = member_labels(program_id=run.program_id, member_ids=[row[0] for row in chunk])
+        for member_id, from_tier, to_tier, units, simulated in chunk:
+            card, name = labels.get(member_id, ("", ""))
+            yield member_id, card, name, from_tier, to_tier, units, simulated
+        if limit is not None or len(chunk) < batch:
+            return
+        after = chunk[-1][0]

@@ -150,15 +150,18 @@ def replay_range(program, now: datetime | None = None) -> tuple[date, date]:
 
 
 @transaction.atomic
-def simulation_request(*, program, changes: Changes, user=None, now: datetime | None = None) -> SimulationRun:
-    """Record a simulation and queue its replay (run at once, in this request, when there is no broker)."""
+def simulation_request(*, program, changes: Changes, user=None, described: list[str] | None = None,
+                       now: datetime | None = None) -> SimulationRun:
+    """Record a simulation and queue its replay (run at once, in this request, when there is no broker).
+    ``described``: the changes in words, as the run list shows them."""
     from .tasks import simulation_run  # the task module imports this one
 
     now = now or timezone.now()
     first, last = replay_range(program, now)
     run = SimulationRun.objects.create(
         program=program, requested_by=user, requested_by_name=getattr(user, "username", "") or "",
-        created_at=now, changes=changes.as_json(), first_day=first, last_day=last)
+        created_at=now, changes={**changes.as_json(), "described": list(described or [])}, first_day=first,
+        last_day=last)
     transaction.on_commit(lambda: simulation_run.delay(run.pk))
     return run
 

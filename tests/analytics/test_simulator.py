@@ -51,11 +51,9 @@ def buy(store, external_id, total, when, member=None, lines=None):
                                member_reference={"id": str(member.pk)} if member else None)
 
 
-@pytest.fixture
-def world(db):
+def build_world(program) -> dict:
+    """The docstring's world, in ``program`` (which should not expire points within the year)."""
     with time_machine.travel(datetime(2025, 12, 15, 9, 0, tzinfo=UTC), tick=False):
-        program = ProgramFactory(slug="coffee-sim", name="Coffee Club", expiry_days=None,
-                                 value_per_point=Decimal("0.01"))
         store = StoreFactory(program=program, code="MAIN")
         tiers = ladder_define(program)
         coffee = earning_rule_create(program=program, code="coffee-double", name="Double coffee",
@@ -78,6 +76,12 @@ def world(db):
     buy(store, "G1", "80", at(7, 7))
     return {"program": program, "tiers": tiers, "coffee": coffee, "welcome": welcome, "reward": reward,
             "ann": ann, "ben": ben, "cat": cat, "dan": dan}
+
+
+@pytest.fixture
+def world(db):
+    return build_world(ProgramFactory(slug="coffee-sim", name="Coffee Club", expiry_days=None,
+                                      value_per_point=Decimal("0.01")))
 
 
 def simulate(program, django_capture_on_commit_callbacks, **changes) -> SimulationRun:
