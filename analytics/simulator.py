@@ -226,12 +226,38 @@ def tier_after(*, rank: int, locked: bool, reached: int, simulated_reached: int)
     return min(rank, simulated_reached)
 
 
+@dataclass(frozen=True)
+class _Rule:
+    """A purchase rule as the rule engine reads it, read once for the whole replay (its definition parsed once,
+    not checked against its stored JSON on every purchase)."""
+
+    pk: object
+    code: str
+    definition: object
+    cap_per_purchase: int | None
+    cap_per_member: int | None
+    cap_period: str
+    is_best_of: bool
+    group: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+    @classmethod
+    def of(cls, rule) -> _Rule:
+        return cls(pk=rule.pk, code=rule.code, definition=rule.definition, cap_per_purchase=rule.cap_per_purchase,
+                   cap_per_member=rule.cap_per_member, cap_period=rule.cap_period, is_best_of=rule.is_best_of,
+                   group=rule.group, valid_from=rule.valid_from, valid_until=rule.valid_until)
+
+    def valid_at(self, at: datetime) -> bool:
+        return (self.valid_from is None or self.valid_from <= at) and (self.valid_until is None
+                                                                       or self.valid_until > at)
+
+
 class _Variant:
     """One configuration to earn with: the program (its earn rate) and its purchase rules, switched on."""
 
     def __init__(self, program, rules):
-        self.program, self.rules = program, [rule for rule in rules if rule.active]
-        self.capped = any(rule.cap_per_member is not None for rule in self.rules)
+        self.program, self.rules = program, [_Rule.of(rule) for rule in rules if rule.active]
 
 
 class Replay:
@@ -247,6 +273,8 @@ class Replay:
         rules = purchase_rules_for_replay(program=program)
         self.replayed = _Variant(program, rules)
         self.simulated = _Variant(self._changed_program(), [self._changed_rule(rule) for rule in rules])
+        # Only tiers or rewards changed: the simulation earns what the replay earns, once is enough.
+        self.same_earning = self.changes.points_per_unit is None and self.changes.rule_id is None
         self.capped_rule_ids = {rule.pk for rule in rules if rule.cap_per_member is not None}
         self.stores = {pk: SimpleNamespace(pk=pk, code=code) for pk, code in store_codes(program_id=program.pk).items()}
 
@@ -257,7 +285,6 @@ class Replay:
         self.window = Window.of(self.policy, self.now)
         self.points_metric = self.policy.metric == self.policy.Metric.POINTS
 
-        self.totals = Totals()
         self.months: dict[date, Totals] = defaultdict(Totals)
         self.purchases = 0
         self.members_with_purchases = 0
@@ -350,46 +377,58 @@ class Replay:
         """Earn the member's purchases again both ways; answers the simulation's extra qualifying points in the
         tier window (net of returns; 0 unless tiers count points)."""
         self.members_with_purchases += 1
-        given = {variant: defaultdict(list) for variant in (self.replayed, self.simulated)}
+        variants = (self.replayed,) if self.same_earning else (self.replayed, self.simulated)
+        given = {variant: defaultdict(list) for variant in variants}
         delta = 0
         for (_, _, store_id, total, returned, lines, occurred_at, decided_at, awarded, reversed_, first) in purchases:
             tier = self._tier_at(changes, standing, decided_at)
-            earned = {}
-            for variant in (self.replayed, self.simulated):
-                earnings = self._earn(variant, member, tier, self.stores.get(store_id), total, lines, occurred_at,
-                                      first, awards, given[variant])
-                earned[variant] = sum(e.points for e in earnings)
-                if earned[variant] > 0:
-                    for earning in earnings:
-                        if earning.rule_id is not None and earning.points > 0:
-                            given[variant][earning.rule_id].append((occurred_at, earning.points))
-            replayed, simulated = earned[self.replayed], earned[self.simulated]
-            line = Totals(actual=awarded, replayed=replayed, simulated=simulated, actual_reversed=reversed_,
-                          replayed_reversed=replayed - kept_after_returns(replayed, total, returned),
-                          simulated_reversed=simulated - kept_after_returns(simulated, total, returned))
-            self.totals.add(line)
-            self.months[occurred_at.astimezone(self.zone).date().replace(day=1)].add(line)
+            # The rule engine's own context, with the member and the tier they held then in place of a read of
+            # today's tier; the simulation's differs only by its program (its earn rate).
+            context = replace(
+                purchase_context(program=self.program, member=None, store=self.stores.get(store_id), total=total,
+                                 lines=lines, occurred_at=occurred_at, is_first_purchase=first),
+                member=member, tier_code=getattr(tier, "code", None),
+                tier_multiplier=Decimal(tier.multiplier) if tier is not None else Decimal(1))
+            earned = []
+            for variant in variants:
+                if variant.program is not self.program:
+                    context = replace(context, program=variant.program)
+                earned.append(self._earn(variant, context, member, occurred_at, awards, given[variant]))
+            replayed = earned[0]
+            simulated = earned[-1]
+            replayed_reversed = replayed - kept_after_returns(replayed, total, returned)
+            simulated_reversed = (replayed_reversed if simulated == replayed
+                                  else simulated - kept_after_returns(simulated, total, returned))
+            month = self.months[occurred_at.astimezone(self.zone).date().replace(day=1)]
+            month.actual += awarded
+            month.replayed += replayed
+            month.simulated += simulated
+            month.actual_reversed += reversed_
+            month.replayed_reversed += replayed_reversed
+            month.simulated_reversed += simulated_reversed
             self.purchases += 1
             if self.points_metric and occurred_at >= self.window.start:
-                delta += (simulated - line.simulated_reversed) - (replayed - line.replayed_reversed)
+                delta += (simulated - simulated_reversed) - (replayed - replayed_reversed)
         return delta
 
-    def _earn(self, variant: _Variant, member, tier, store, total, lines, occurred_at, first, awards, given):
-        # The rule engine's own context, with the tier the member held then in place of a read of today's.
-        context = purchase_context(program=variant.program, member=None, store=store, total=total, lines=lines,
-                                   occurred_at=occurred_at, is_first_purchase=first)
-        context = replace(context, member=member, tier_code=getattr(tier, "code", None),
-                          tier_multiplier=Decimal(tier.multiplier) if tier is not None else Decimal(1))
-        rules = [rule for rule in variant.rules if _valid_at(rule, occurred_at)]
-        earnings = [base_earning(context)]
-        if rules:
-            def awarded(rule):
-                start, end = cap_period_bounds(program=self.program, period=rule.cap_period, at=occurred_at)
-                return sum(points for at, points in [*awards.get((member.pk, rule.pk), ()), *given[rule.pk]]
-                           if start <= at < end)
+    def _earn(self, variant: _Variant, context, member, occurred_at, awards, given) -> int:
+        """What ``variant`` earns for the purchase; remembers what its capped rules gave."""
+        points = base_earning(context).points
+        rules = [rule for rule in variant.rules if rule.valid_at(occurred_at)]
+        if not rules:
+            return points
 
-            earnings += rules_evaluate(rules=rules, context=context, awarded=awarded)
-        return earnings
+        def awarded(rule):
+            start, end = cap_period_bounds(program=self.program, period=rule.cap_period, at=occurred_at)
+            return sum(points for at, points in [*awards.get((member.pk, rule.pk), ()), *given[rule.pk]]
+                       if start <= at < end)
+
+        earnings = rules_evaluate(rules=rules, context=context, awarded=awarded)
+        points += sum(e.points for e in earnings)
+        if points > 0:  # as the earning service records awards: only for a purchase that earned
+            for earning in earnings:
+                given[earning.rule_id].append((occurred_at, earning.points))
+        return points
 
     def _tier_end(self, member_id, standing, delta: int) -> SimulationMover | None:
         if standing is None:
@@ -421,7 +460,9 @@ class Replay:
 
     # -- the figures ---------------------------------------------------------------------------------------------
     def _figures(self) -> dict:
-        program, totals = self.program, self.totals
+        program, totals = self.program, Totals()
+        for month in self.months.values():
+            totals.add(month)
         value = program.value_per_point
         rewards = self._rewards()
         redeemed = sum(row["points"] for row in rewards)
@@ -475,10 +516,6 @@ class Replay:
                          "simulated_points": count * new_cost if new_cost is not None else points or 0})
         rows.sort(key=lambda row: (-row["points"], row["name"]))
         return rows
-
-
-def _valid_at(rule, at: datetime) -> bool:
-    return (rule.valid_from is None or rule.valid_from <= at) and (rule.valid_until is None or rule.valid_until > at)
 
 
 def _month(day: date, months: int = 0) -> date:

@@ -150,16 +150,21 @@ def purchase_rules_for_replay(*, program) -> list[EarningRule]:
 
 
 # Per member, in the order their points were decided: when the receipt was recorded, or claimed. "First purchase"
-# as the earn saw it: no purchase of the member decided before (a claim compares the purchases' dates instead).
+# as the earn saw it: no other purchase of the member decided before it (for a claim: dated before it), that is
+# the member's earliest of all their purchases, read once per member rather than probed per purchase.
 _REPLAY_SQL = """
-SELECT p.id, p.member_id, p.store_id, p.total, p.returned_total, p.lines, p.occurred_at,
-       COALESCE(p.claimed_at, p.created_at) AS decided_at, p.points_awarded, p.points_reversed,
-       NOT EXISTS (SELECT 1 FROM earning_purchase e WHERE e.member_id = p.member_id AND e.id <> p.id AND CASE
-           WHEN p.claimed_at IS NULL THEN COALESCE(e.claimed_at, e.created_at) < p.created_at
-           ELSE e.occurred_at < p.occurred_at END) AS first
-FROM earning_purchase p
-WHERE p.program_id = %s AND p.member_id >= %s AND p.member_id <= %s AND p.occurred_at >= %s AND p.occurred_at < %s
-ORDER BY p.member_id, decided_at, p.id
+SELECT id, member_id, store_id, total, returned_total, lines, occurred_at, decided_at, points_awarded,
+       points_reversed,
+       CASE WHEN claimed_at IS NULL THEN decided_at = first_decided ELSE occurred_at = first_occurred END
+FROM (SELECT p.id, p.member_id, p.store_id, p.total, p.returned_total, p.lines, p.occurred_at, p.claimed_at,
+             p.points_awarded, p.points_reversed, COALESCE(p.claimed_at, p.created_at) AS decided_at,
+             MIN(COALESCE(p.claimed_at, p.created_at)) OVER member AS first_decided,
+             MIN(p.occurred_at) OVER member AS first_occurred
+      FROM earning_purchase p
+      WHERE p.program_id = %s AND p.member_id >= %s AND p.member_id <= %s
+      WINDOW member AS (PARTITION BY p.member_id)) p
+WHERE occurred_at >= %s AND occurred_at < %s
+ORDER BY member_id, decided_at, id
 """
 
 
