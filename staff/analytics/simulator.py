@@ -48,6 +48,11 @@ def _plain(value) -> str:
     return format(Decimal(value).normalize(), "f")
 
 
+def _shown(value) -> str:
+    """A threshold or rate as a person reads it: 2,000 and 1.5."""
+    return format(Decimal(value).normalize(), ",f")
+
+
 def effect_words(effect: dict) -> str:
     template = EFFECT_WORDS.get(effect.get("kind"))
     try:
@@ -77,8 +82,9 @@ class SimulationForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.program, self.settings = program, settings
         self.rules = {str(rule.pk): rule for rule in settings.rules}
+        rate = _plain(program.points_per_unit)
         self.fields["points_per_unit"].help_text = (
-            f"Now {_plain(program.points_per_unit)} points per 1.00 {program.currency} spent.")
+            f"Now {rate} point{'' if rate == '1' else 's'} for each 1.00 {program.currency} spent.")
         self.fields["rule"].choices = [("", "No rule changes")] + [
             (pk, f"{rule.name} ({effect_words(rule.effect)}{'' if rule.active else ', off'})")
             for pk, rule in self.rules.items()]
@@ -88,7 +94,7 @@ class SimulationForm(forms.Form):
             name = f"tier_{tier.code}"
             self.fields[name] = forms.DecimalField(
                 label=f"{tier.name} threshold", required=False, min_value=0, max_digits=14, decimal_places=2,
-                help_text=f"Now {_plain(tier.threshold)} {unit}.",
+                help_text=f"Now {_shown(tier.threshold)} {unit}.",
                 widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
             self.tier_fields.append(name)
         self.reward_fields = []
@@ -144,7 +150,7 @@ class SimulationForm(forms.Form):
             threshold = data.get(f"tier_{tier.code}")
             if threshold is not None and threshold != tier.threshold:
                 thresholds[tier.code] = threshold
-                described.append(f"{tier.name} threshold {_plain(tier.threshold)} → {_plain(threshold)}")
+                described.append(f"{tier.name} threshold {_shown(tier.threshold)} → {_shown(threshold)}")
         for code, problem in ladder_problems(self.settings.tiers, thresholds).items():
             self.add_error(f"tier_{code}", problem)
 
@@ -192,6 +198,10 @@ def summary_rows(figures: dict) -> list[dict]:
 def tier_rows(figures: dict) -> list[dict]:
     return [{**row, "difference": row["simulated"] - row["actual"],
              "threshold_changed": row["threshold"] != row["new_threshold"]} for row in figures.get("tiers", [])]
+
+
+def _signed_money(value: Decimal) -> str:
+    return "0.00" if not value else f"{value:+,.2f}".replace("-", "−")
 
 
 def _units_value(units: int, metric: str) -> str:
@@ -249,11 +259,13 @@ def _page(request, form, *, status: int = 200):
             "reward_changed": any(row["new_cost"] is not None for row in figures.get("rewards", [])),
             "moved": sum(move["members"] for move in figures.get("moves", [])),
             "movers": [{"card": card, "name": name, "from": names.get(old, "No tier"), "to": names.get(new, "No tier"),
-                        "units": _units_value(units, figures["metric"]),
-                        "simulated": _units_value(simulated, figures["metric"])}
+                        "units": _shown(_units_value(units, figures["metric"])),
+                        "simulated": _shown(_units_value(simulated, figures["metric"]))}
                        for _, card, name, old, new, units, simulated in movers],
             "replay_gap": figures["issued"]["replayed"] - figures["issued"]["actual"],
             "sim_effect": figures["issued"]["simulated"] - figures["issued"]["replayed"],
+            "liability_value_difference": _signed_money(Decimal(figures["liability"]["simulated_value"])
+                                                        - Decimal(figures["liability"]["actual_value"])),
             "months_chart": chart("line", [row["label"] for row in months],
                                   [("What happened", [row["actual"] for row in months]),
                                    ("Simulated", [row["simulated"] for row in months])], y_title="Points issued"),
