@@ -4,6 +4,7 @@ agents may not. The world is the one of ``tests/analytics/test_simulator.py``.""
 
 import csv
 import io
+import re
 
 import pytest
 import time_machine
@@ -57,8 +58,8 @@ def test_a_manager_runs_a_simulation_and_reads_it_beside_what_happened(doubled, 
     assert "2,580" in page and "+1,215 on the 1,365 issued" in page
     assert "23.80 EUR, against 12.15 now" in page
     assert 'data-chart="sim-months-data"' in page and 'data-chart="sim-tiers-data"' in page
-    january = '<th scope="row">Jan 2026</th><td class="num">500</td><td class="num">500</td><td class="num">950</td>'
-    assert january in page
+    january = r'Jan 2026</th><td class="num">500</td><td class="num[^"]*">500</td><td class="num">950</td>'
+    assert re.search(january, page)
     assert "2 members would end the year in another tier." in page
     assert page.count("Download CSV") >= 5
 
