@@ -129,13 +129,17 @@ def ladder_problems(tiers, thresholds: dict[str, Decimal]) -> dict[str, str]:
         high = thresholds.get(above.code, above.threshold)
         if high <= low:
             code = above.code if above.code in thresholds else below.code
-            problems.setdefault(code, f"{above.name} must need more than {below.name} ({_plain(low)} vs "
-                                      f"{_plain(high)}).")
+            problems.setdefault(code, f"{above.name} must need more than {below.name} ({_shown(low)} vs "
+                                      f"{_shown(high)}).")
     return problems
 
 
 def _plain(value: Decimal) -> str:
     return format(Decimal(value).normalize(), "f")
+
+
+def _shown(value: Decimal) -> str:
+    return format(Decimal(value).normalize(), ",f")
 
 
 def replay_range(program, now: datetime | None = None) -> tuple[date, date]:

@@ -243,7 +243,7 @@ def test_the_ladder_must_stay_in_order():
     silver = Tier(code="silver", name="Silver", rank=2, threshold=500)
     gold = Tier(code="gold", name="Gold", rank=3, threshold=2000)
     assert ladder_problems([bronze, silver, gold], {"silver": Decimal(2000)}) == {
-        "silver": "Gold must need more than Silver (2000 vs 2000)."}
+        "silver": "Gold must need more than Silver (2,000 vs 2,000)."}
     assert ladder_problems([bronze, silver, gold], {"silver": Decimal(100), "gold": Decimal(101)}) == {}
 
 

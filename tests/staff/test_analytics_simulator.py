@@ -119,7 +119,7 @@ def test_a_reward_cost_change_shows_the_points_spent_at_the_new_cost(world, anal
 @pytest.mark.parametrize(("fields", "field", "message"), [
     ({"points_per_unit": "lots"}, "points_per_unit", "Enter a number."),
     ({"points_per_unit": "-1"}, "points_per_unit", "greater than or equal to 0"),
-    ({"tier_silver": "2500"}, "tier_silver", "Gold must need more than Silver (2500 vs 2000)."),
+    ({"tier_silver": "2500"}, "tier_silver", "Gold must need more than Silver (2,500 vs 2,000)."),
     ({"rule_value": "3"}, "rule", "Choose the rule to change."),
     ({"rule": "not-a-rule"}, "rule", "Select a valid choice."),
     ({"reward_x": "10", "points_per_unit": "1e400"}, "points_per_unit", "Ensure"),
