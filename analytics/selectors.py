@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Sum
 
 from earning.selectors import purchase_rules_for_replay
@@ -12,7 +13,7 @@ from members.selectors import member_labels
 from rewards.selectors import rewards_with_fixed_cost
 from tiers.selectors import tier_policy_ladder
 
-from .models import DailyLedger, RollupRun, SimulationRun
+from .models import DailyLedger, RollupRun, SimulationMover, SimulationRun
 
 # The roll-forward's movements, from the ledger's kinds, signed as a statement reads them: each a
 # non-negative count except ``adjusted`` (signed) and ``transfers`` (always 0 for a whole program).
@@ -63,10 +64,13 @@ def rollup_latest(*, program) -> RollupRun | None:
 
 
 # --- the earn-rate simulator's runs ---
+# Read from the primary even on a page that reads the replica: a run just started, or its progress, must show
+# at once, however far the replica lags (a few rows, by index).
 
 def simulation_runs_recent(*, program, limit: int = 8) -> list:
     """The program's latest simulations, newest first, without their figures (``simulation_run_latest_idx``)."""
-    return list(SimulationRun.objects.filter(program=program).defer("figures").order_by("-created_at", "-id")[:limit])
+    return list(SimulationRun.objects.using(DEFAULT_DB_ALIAS).filter(program=program).defer("figures")
+                .order_by("-created_at", "-id")[:limit])
 
 
 def simulation_get(*, program, run_id):
@@ -77,13 +81,13 @@ def simulation_get(*, program, run_id):
         return None
     if not 0 < number < 2**63:
         return None
-    return SimulationRun.objects.filter(program=program, pk=number).first()
+    return SimulationRun.objects.using(DEFAULT_DB_ALIAS).filter(program=program, pk=number).first()
 
 
 def simulation_movers(*, run):
     """The members the run would move to another tier, by member id (a lazy queryset for a CSV)."""
-    return run.movers.order_by("member_id").values_list("member_id", "from_tier", "to_tier", "units",
-                                                        "simulated_units")
+    return (SimulationMover.objects.using(DEFAULT_DB_ALIAS).filter(run=run).order_by("member_id")
+            .values_list("member_id", "from_tier", "to_tier", "units", "simulated_units"))
 
 
 @dataclass(frozen=True)
