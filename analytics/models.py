@@ -82,6 +82,7 @@ class SimulationRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Per cent of the members replayed.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When the replay last reported progress.")
     changes = models.JSONField(default=dict, help_text="What was changed, as the form read it.")
     first_day = models.DateField(help_text="The replay's first local day (12 months before its last).")
     last_day = models.DateField()

@@ -33,6 +33,7 @@ from itertools import pairwise
 from types import SimpleNamespace
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from earning.definitions import DefinitionError
@@ -57,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 BLOCK = 2000  # members per block: a few thousand purchases, one query of each kind
 MONTHS = 12
+HEARTBEAT_LOST = timedelta(minutes=10)  # a block of members takes seconds: a run this quiet has lost its worker
 CENT = Decimal("0.01")
 MAX_POINTS_PER_UNIT = Decimal(1000)
 MAX_COST = 10_000_000
@@ -171,13 +173,18 @@ def simulation_request(*, program, changes: Changes, user=None, described: list[
 
 
 def simulation_execute(*, run: SimulationRun) -> SimulationRun:
-    """Replay the run's year and store its figures; a run that is not waiting is left alone (a task delivered
-    twice). Not one transaction: the progress is seen while it runs, and nothing here needs undoing but the
-    run's own movers, which a failed run deletes."""
-    claimed = SimulationRun.objects.filter(pk=run.pk, status=SimulationRun.Status.QUEUED).update(
-        status=SimulationRun.Status.RUNNING, started_at=timezone.now())
+    """Replay the run's year and store its figures. A run another worker is replaying is left alone (a task
+    delivered twice); one whose worker stopped reporting (it died: the task comes back, ``acks_late``) starts
+    again. Not one transaction: the progress is seen while it runs, and nothing here needs undoing but the
+    run's own movers, which a failed or restarted run deletes."""
+    now = timezone.now()
+    waiting = Q(status=SimulationRun.Status.QUEUED) | Q(status=SimulationRun.Status.RUNNING,
+                                                        heartbeat_at__lt=now - HEARTBEAT_LOST)
+    claimed = SimulationRun.objects.filter(waiting, pk=run.pk).update(
+        status=SimulationRun.Status.RUNNING, started_at=now, heartbeat_at=now, progress=0)
     if not claimed:
         return run
+    SimulationMover.objects.filter(run=run).delete()
     run.refresh_from_db()
     started = time.monotonic()
     try:
@@ -328,7 +335,8 @@ class Replay:
             self._block(block)
             done += len(block)
             after = block[-1][0]
-            SimulationRun.objects.filter(pk=self.record.pk).update(progress=min(99, done * 100 // total_members))
+            SimulationRun.objects.filter(pk=self.record.pk).update(progress=min(99, done * 100 // total_members),
+                                                                   heartbeat_at=timezone.now())
         return self._figures()
 
     def _block(self, block: list[tuple]) -> None:

@@ -15,7 +15,7 @@ purchase. It is 1 December 2026; the replay covers January to 1 December 2026.
 Issued 1,365, reversed 50, redeemed 100: the members hold 1,215.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -221,6 +221,22 @@ def test_a_run_delivered_twice_is_replayed_once(world, django_capture_on_commit_
     run.refresh_from_db()
     assert run.finished_at == finished and SimulationMover.objects.filter(run=run).count() == 2
     assert simulation_execute(run=run).status == SimulationRun.Status.DONE
+
+
+def test_a_run_whose_worker_stopped_reporting_starts_again_and_one_at_work_is_left_alone(world):
+    with time_machine.travel(NOW, tick=False):
+        changes = Changes(thresholds={"silver": Decimal(350)}).as_json()
+        busy, lost = (SimulationRun.objects.create(
+            program=world["program"], created_at=NOW, first_day=date(2026, 1, 1), last_day=NOW.date(),
+            changes=changes, status="running", progress=40, started_at=NOW - timedelta(minutes=minutes),
+            heartbeat_at=NOW - timedelta(minutes=minutes)) for minutes in (2, 11))
+        SimulationMover.objects.create(run=lost, member_id=world["dan"].pk, from_tier="bronze", to_tier="gold",
+                                       units=0, simulated_units=0)
+        assert simulation_execute(run=busy).status == "running"
+        assert simulation_execute(run=lost).status == "done"
+    busy.refresh_from_db()
+    assert (busy.status, busy.progress) == ("running", 40)
+    assert movers(lost) == {(str(world["ann"].pk), "bronze", "silver"), (str(world["cat"].pk), "bronze", "silver")}
 
 
 def test_a_run_that_fails_says_so_and_keeps_no_movers(world, django_capture_on_commit_callbacks, monkeypatch):
