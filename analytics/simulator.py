@@ -272,6 +272,9 @@ class _Variant:
 
 
 class Replay:
+    """One run's replay: the program's members block by block, each member's purchases earned again both ways,
+    their tier at the end decided both ways; then the figures."""
+
     def __init__(self, run: SimulationRun, now: datetime | None = None):
         self.record = run
         self.program = program = run.program
