@@ -25,7 +25,7 @@ from analytics.models import SimulationMover, SimulationRun
 from analytics.simulator import Changes, kept_after_returns, ladder_problems, simulation_execute, simulation_request
 from analytics.tasks import simulation_run
 from earning.models import EarningRule, Purchase, RuleAward
-from earning.services import earning_rule_create, purchase_record, purchase_return
+from earning.services import earning_rule_create, purchase_claim, purchase_record, purchase_return
 from ledger.models import LedgerEntry
 from rewards.models import Redemption, Reward
 from rewards.services import reward_redeem
@@ -118,6 +118,17 @@ def test_a_replay_with_nothing_changed_earns_exactly_what_was_awarded(world, dja
     assert figures["moves"] == []
     assert {t["code"]: (t["actual"], t["simulated"]) for t in figures["tiers"]} == {
         "bronze": (3, 3), "silver": (1, 1), "gold": (0, 0)}
+
+
+def test_a_claimed_guest_purchase_is_replayed_as_the_claim_earned_it(world, django_capture_on_commit_callbacks):
+    program = world["program"]
+    with time_machine.travel(at(7, 20), tick=False):
+        purchase = purchase_claim(member=world["dan"], store=Purchase.objects.get(external_id="G1").store,
+                                  external_id="G1", actor="test")
+    assert purchase.points_awarded == 80 + 50
+    figures = simulate(program, django_capture_on_commit_callbacks).figures
+    assert figures["issued"] == {"actual": 1495, "replayed": 1495, "simulated": 1495}
+    assert figures["months"][6] == {"month": "2026-07", "actual": 130, "replayed": 130, "simulated": 130}
 
 
 def test_doubling_the_earn_rate_doubles_the_base_points_at_the_tier_each_purchase_was_made_at(
