@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 
-from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -173,13 +172,13 @@ def purchases_for_replay(*, program_id, first_member, last_member, start_at, end
     ``first_member`` to ``last_member`` (both included), per member in the order they were earned:
     ``[(id, member id, store id, total, returned total, lines, occurred at, decided at, points awarded,
     points reversed, first purchase)]``. One range scan of ``purchase_member_recent_idx``."""
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(_REPLAY_SQL, [prep(Purchase, "program", program_id), prep(Purchase, "member", first_member),
                                      prep(Purchase, "member", last_member), prep(Purchase, "occurred_at", start_at),
                                      prep(Purchase, "occurred_at", end_at)])
         rows = cursor.fetchall()
     lines = Purchase._meta.get_field("lines")  # the driver hands JSON over as text, as the ORM reads it
-    return [(*row[:5], lines.from_db_value(row[5], None, connection), *row[6:]) for row in rows]
+    return [(*row[:5], lines.from_db_value(row[5], None, None), *row[6:]) for row in rows]
 
 
 def rule_awards_for_replay(*, rule_ids, first_member, last_member, since, until) -> list[tuple]:

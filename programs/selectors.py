@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 
-from .models import Store, StoreApiKey, hash_api_key
+from .models import StoreApiKey, hash_api_key
 
 CACHE_PREFIX = "pos-key:"
 
@@ -75,4 +75,6 @@ def api_key_hashes_of_store(*, store_id=None, program_id=None) -> list[str]:
 
 def store_codes(*, program_id) -> dict:
     """``{store id: store code}`` of the program's stores (what a rule's store condition compares)."""
+    from .models import Store  # here, not at the top: this section is appended by the apps that read it
+
     return dict(Store.objects.filter(program_id=program_id).values_list("id", "code"))

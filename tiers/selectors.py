@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from loyalty.rows import prep, rows_select_one
 
-from .counting import CONFIG, METRIC_SQL, policy_and_ladder, status_tier_id, tier_in, window_units
+from .counting import CONFIG, status_tier_id, tier_in, window_units
 from .models import MemberTier, QualifyingActivity, Tier, TierChange, TierPolicy
 from .qualification import Window, units_to_value
 
@@ -171,6 +170,8 @@ def member_tier_history_export(*, member):
 
 def tier_policy_ladder(*, program_id):
     """The program's tier policy and ladder as they are now (read fresh, not from the memo)."""
+    from .counting import policy_and_ladder  # here, not at the top: this section is appended by its readers
+
     return policy_and_ladder(program_id)
 
 
@@ -203,6 +204,10 @@ def tier_standings(*, program_id, first_member, last_member, metric: str, since:
     from ``first_member`` to ``last_member``: their tier, whether a staff lock holds it, and their qualifying
     units in the window from ``since`` (and, for a calendar year, in the year before from ``previous_start``;
     else None), summed as the recalculation sums them."""
+    from django.db import connection
+
+    from .counting import METRIC_SQL
+
     sql = _STANDINGS_SQL.format(units=METRIC_SQL[metric].format(t="qa"))
     lower = previous_start or since
     params = {"now": now, "since": since, "lower": lower, "has_previous": previous_start is not None,
