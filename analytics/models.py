@@ -182,3 +182,50 @@ class BehaviourDailyReward(models.Model):
 
     def __str__(self):
         return f"{self.day} reward {self.reward_id}: {self.redemptions}"
+class SimulationRun(models.Model):
+    """One "what if" of the earn-rate simulator: who asked, what they changed, how far the replay got, and its
+    figures (``analytics.simulator``). The replay writes nothing else but the members it would move."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting to start"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by_name = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Per cent of the members replayed.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When the replay last reported progress.")
+    changes = models.JSONField(default=dict, help_text="What was changed, as the form read it.")
+    first_day = models.DateField(help_text="The replay's first local day (12 months before its last).")
+    last_day = models.DateField()
+    figures = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "-created_at"], name="simulation_run_latest_idx")]
+
+    def __str__(self):
+        return f"simulation {self.pk} of {self.program_id} ({self.status})"
+
+
+class SimulationMover(models.Model):
+    """A member the simulated configuration would put in another tier at the end of the replay."""
+
+    run = models.ForeignKey(SimulationRun, on_delete=models.CASCADE, related_name="movers")
+    member_id = models.UUIDField()
+    from_tier = models.CharField(max_length=32, blank=True, default="")  # tier codes; "" for no tier
+    to_tier = models.CharField(max_length=32, blank=True, default="")
+    units = models.BigIntegerField(help_text="Qualifying value as it is, in the metric's units.")
+    simulated_units = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "member_id"], name="simulation_mover_run_idx")]
+
+    def __str__(self):
+        return f"{self.member_id}: {self.from_tier or '-'} → {self.to_tier or '-'}"

@@ -202,3 +202,52 @@ def first_purchase_at(*, program_id):
     than any ledger entry."""
     return Purchase.objects.filter(program_id=program_id).order_by("occurred_at").values_list(
         "occurred_at", flat=True).first()
+# --- read by analytics: simulator ---
+
+def purchase_rules_for_replay(*, program) -> list[EarningRule]:
+    """Every purchase rule of the program, switched on or off, in the order the rule engine runs them."""
+    return list(EarningRule.objects.filter(program=program, applies_to=EarningRule.AppliesTo.PURCHASE)
+                .order_by("priority", "code"))
+
+
+# Per member, in the order their points were decided: when the receipt was recorded, or claimed. "First purchase"
+# as the earn saw it: no other purchase of the member decided before it (for a claim: dated before it), that is
+# the member's earliest of all their purchases, read once per member rather than probed per purchase.
+_REPLAY_SQL = """
+SELECT id, member_id, store_id, total, returned_total, lines, occurred_at, decided_at, points_awarded,
+       points_reversed,
+       CASE WHEN claimed_at IS NULL THEN decided_at = first_decided ELSE occurred_at = first_occurred END
+FROM (SELECT p.id, p.member_id, p.store_id, p.total, p.returned_total, p.lines, p.occurred_at, p.claimed_at,
+             p.points_awarded, p.points_reversed, COALESCE(p.claimed_at, p.created_at) AS decided_at,
+             MIN(COALESCE(p.claimed_at, p.created_at)) OVER member AS first_decided,
+             MIN(p.occurred_at) OVER member AS first_occurred
+      FROM earning_purchase p
+      WHERE p.program_id = %s AND p.member_id >= %s AND p.member_id <= %s
+      WINDOW member AS (PARTITION BY p.member_id)) p
+WHERE occurred_at >= %s AND occurred_at < %s
+ORDER BY member_id, decided_at, id
+"""
+
+
+def purchases_for_replay(*, program_id, first_member, last_member, start_at, end_at) -> list[tuple]:
+    """The purchases made (``occurred_at``) from ``start_at`` up to ``end_at`` by the members whose ids run from
+    ``first_member`` to ``last_member`` (both included), per member in the order they were earned:
+    ``[(id, member id, store id, total, returned total, lines, occurred at, decided at, points awarded,
+    points reversed, first purchase)]``. One range scan of ``purchase_member_recent_idx``."""
+    with statement_cursor() as cursor:
+        cursor.execute(_REPLAY_SQL, [prep(Purchase, "program", program_id), prep(Purchase, "member", first_member),
+                                     prep(Purchase, "member", last_member), prep(Purchase, "occurred_at", start_at),
+                                     prep(Purchase, "occurred_at", end_at)])
+        rows = cursor.fetchall()
+    lines = Purchase._meta.get_field("lines")  # the driver hands JSON over as text, as the ORM reads it
+    return [(*row[:5], lines.from_db_value(row[5], None, None), *row[6:]) for row in rows]
+
+
+def rule_awards_for_replay(*, rule_ids, first_member, last_member, since, until) -> list[tuple]:
+    """``[(rule id, member id, occurred at, points)]`` of what the rules gave those members from ``since`` up to
+    ``until``: what their caps per member had counted before a replay's first day."""
+    if not rule_ids:
+        return []
+    return list(RuleAward.objects.filter(rule_id__in=list(rule_ids), member_id__gte=first_member,
+                                         member_id__lte=last_member, occurred_at__gte=since, occurred_at__lt=until)
+                .values_list("rule_id", "member_id", "occurred_at", "points"))

@@ -375,3 +375,23 @@ def member_personal_data(*, member: Member) -> dict:
 def first_enrolled_at(*, program_id):
     """When the program's first member joined (``None``: it has none)."""
     return Member.objects.filter(program_id=program_id).aggregate(first=Min("enrolled_at"))["first"]
+# --- read by analytics: simulator ---
+
+def member_block(*, program_id, after=None, limit: int = 2000) -> list[tuple]:
+    """``[(id, birth date, enrolled at)]`` of the program's next ``limit`` members by id after ``after`` (None:
+    from the first): the primary key's order, so a long job walks every member in blocks without a cursor."""
+    members = Member.objects.filter(program_id=program_id)
+    if after is not None:
+        members = members.filter(id__gt=after)
+    return list(members.order_by("id").values_list("id", "birth_date", "enrolled_at")[:limit])
+
+
+def member_count(*, program_id) -> int:
+    return Member.objects.filter(program_id=program_id).count()
+
+
+def member_labels(*, program_id, member_ids) -> dict:
+    """``{member id: (card number, full name)}`` for a batch of the program's members (one query)."""
+    rows = Member.objects.filter(program_id=program_id, id__in=list(member_ids)).values_list(
+        "id", "card_number", "first_name", "last_name")
+    return {pk: (card, " ".join(part for part in (first, last) if part)) for pk, card, first, last in rows}

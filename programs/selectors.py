@@ -76,3 +76,10 @@ def api_key_hashes_of_store(*, store_id=None, program_id=None) -> list[str]:
 def store_names(*, program_id, store_ids) -> dict:
     """``{store id: name}`` of the program's stores among ``store_ids``."""
     return dict(Store.objects.filter(program_id=program_id, pk__in=list(store_ids)).values_list("id", "name"))
+# --- read by analytics: simulator ---
+
+def store_codes(*, program_id) -> dict:
+    """``{store id: store code}`` of the program's stores (what a rule's store condition compares)."""
+    from .models import Store  # here, not at the top: this section is appended by the apps that read it
+
+    return dict(Store.objects.filter(program_id=program_id).values_list("id", "code"))

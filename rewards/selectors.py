@@ -199,3 +199,19 @@ def redemptions_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
 def reward_names(*, program_id, reward_ids) -> dict:
     """``{reward id: name}`` of the program's rewards among ``reward_ids``."""
     return dict(Reward.objects.filter(program_id=program_id, pk__in=list(reward_ids)).values_list("id", "name"))
+# --- read by analytics: simulator ---
+
+def rewards_with_fixed_cost(*, program) -> list[Reward]:
+    """The program's rewards that cost a fixed number of points (pay-with-points rewards cost what the member
+    chooses), cheapest first."""
+    return list(Reward.objects.filter(program=program).exclude(type=Reward.Type.PAY_WITH_POINTS)
+                .order_by("points_cost", "name"))
+
+
+def redemptions_by_reward(*, program_id, start_at, end_at) -> list[tuple]:
+    """``[(reward id, redemptions, points spent)]`` of the redemptions issued from ``start_at`` up to ``end_at``
+    and not cancelled (a cancelled one gave its points back)."""
+    return list(Redemption.objects.filter(program_id=program_id, issued_at__gte=start_at, issued_at__lt=end_at)
+                .exclude(status=Redemption.Status.CANCELLED).order_by().values("reward_id")
+                .annotate(redemptions=Count("id"), points=Sum("points_spent"))
+                .values_list("reward_id", "redemptions", "points"))

@@ -198,3 +198,54 @@ def tier_flows_monthly(*, program_id, start_at, end_at, zone) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [str(zone), program_id, start_at, end_at])
         return cursor.fetchall()
+# --- read by analytics: simulator ---
+
+def tier_policy_ladder(*, program_id):
+    """The program's tier policy and ladder as they are now (read fresh, not from the memo)."""
+    from .counting import policy_and_ladder  # here, not at the top: this section is appended by its readers
+
+    return policy_and_ladder(program_id)
+
+
+def tier_changes_for_members(*, program_id, first_member, last_member) -> list[tuple]:
+    """``[(member id, from tier id, to tier id, created at)]`` of the members whose ids run from ``first_member``
+    to ``last_member``, per member oldest first: where each stood at any moment (``member_tier_at`` in bulk)."""
+    return list(TierChange.objects.filter(program_id=program_id, member_id__gte=first_member,
+                                          member_id__lte=last_member)
+                .order_by("member_id", "created_at", "id")
+                .values_list("member_id", "from_tier_id", "to_tier_id", "created_at"))
+
+
+# ``{units}``: the metric's fixed fragment (``tiers.counting.METRIC_SQL``); every value is a parameter.
+_STANDINGS_SQL = (
+    "SELECT status.member_id, status.tier_id, COALESCE(status.locked_until > %(now)s, FALSE), "
+    "COALESCE(activity.units, 0), activity.previous_units "
+    "FROM tiers_membertier status LEFT JOIN ("
+    "  SELECT qa.member_id, SUM(CASE WHEN qa.occurred_at >= %(since)s THEN {units} ELSE 0 END) AS units, "
+    "  CASE WHEN %(has_previous)s THEN SUM(CASE WHEN qa.occurred_at < %(since)s THEN {units} ELSE 0 END) END "
+    "   AS previous_units "
+    "  FROM tiers_qualifyingactivity qa WHERE qa.member_id >= %(first)s AND qa.member_id <= %(last)s "
+    "  AND qa.occurred_at >= %(lower)s GROUP BY qa.member_id) activity ON activity.member_id = status.member_id "
+    "WHERE status.program_id = %(program)s AND status.member_id >= %(first)s AND status.member_id <= %(last)s "
+    "ORDER BY status.member_id")
+
+
+def tier_standings(*, program_id, first_member, last_member, metric: str, since: datetime,
+                   previous_start: datetime | None, now: datetime) -> list[tuple]:
+    """``[(member id, tier id, locked, units, previous units)]`` of the members with a status row whose ids run
+    from ``first_member`` to ``last_member``: their tier, whether a staff lock holds it, and their qualifying
+    units in the window from ``since`` (and, for a calendar year, in the year before from ``previous_start``;
+    else None), summed as the recalculation sums them."""
+    from django.db import connection
+
+    from .counting import METRIC_SQL
+
+    sql = _STANDINGS_SQL.format(units=METRIC_SQL[metric].format(t="qa"))
+    lower = previous_start or since
+    params = {"now": now, "since": since, "lower": lower, "has_previous": previous_start is not None,
+              "first": prep(MemberTier, "member", first_member), "last": prep(MemberTier, "member", last_member),
+              "program": prep(MemberTier, "program", program_id)}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(member_id, tier_id, locked, int(units), None if previous is None else int(previous))
+                for member_id, tier_id, locked, units, previous in cursor.fetchall()]

@@ -15,5 +15,7 @@ urlpatterns = [
     path("points/", accounting.accounting_page, name="analytics-points"),
     path("points/<slug:table>.csv", accounting.accounting_csv, name="analytics-points-csv"),
     path("simulator/", simulator.simulator_page, name="analytics-simulator"),
+    path("simulator/run/", simulator.simulator_start, name="analytics-simulator-start"),
+    path("simulator/runs/<int:run_id>/status/", simulator.simulator_status, name="analytics-simulator-status"),
     path("simulator/<slug:table>.csv", simulator.simulator_csv, name="analytics-simulator-csv"),
 ]
