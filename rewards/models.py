@@ -136,6 +136,8 @@ class Redemption(models.Model):
         indexes = [
             models.Index(fields=["member", "reward", "issued_at"], name="redemption_limit_idx"),
             models.Index(fields=["expires_at"], condition=Q(status="issued"), name="voucher_expiry_due_idx"),
+            # analytics' health rollup: the members who redeemed on the days it rolls up
+            models.Index(fields=["program", "issued_at"], name="redemption_program_time_idx"),
         ]
 
     def __str__(self):

@@ -1,7 +1,7 @@
 import uuid
 
-from django.db.models import Count, F, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from loyalty.errors import DomainError
@@ -180,3 +180,20 @@ def member_redemptions_export(*, member):
 def member_vouchers_unused_count(*, member) -> int:
     """How many of the member's vouchers are issued and not used, cancelled or expired."""
     return Redemption.objects.filter(member=member, status=Redemption.Status.ISSUED).count()
+
+
+# --- read by analytics: at risk ---
+
+def redemption_members_between(*, program_id, start_at, end_at) -> set:
+    """The ids of the members who redeemed a reward from ``start_at`` up to ``end_at``."""
+    return set(Redemption.objects.filter(program_id=program_id, issued_at__gte=start_at, issued_at__lt=end_at)
+               .order_by().values_list("member_id", flat=True).distinct())
+
+
+def member_redemption_stats(*, program_id, member_ids, zone) -> list[tuple]:
+    """``[(member id, redemptions, local date of the last)]`` of the members among ``member_ids`` who redeemed
+    (cancelled redemptions count: the member came for a reward)."""
+    return list(Redemption.objects.filter(program_id=program_id, member_id__in=list(member_ids)).order_by()
+                .values("member_id").annotate(redemptions=Count("id"),
+                                              last=Max(TruncDate("issued_at", tzinfo=zone)))
+                .values_list("member_id", "redemptions", "last"))
