@@ -143,8 +143,8 @@ class HealthNorms(models.Model):
     spend_scale = models.DecimalField(max_digits=14, decimal_places=2)
     members = models.PositiveIntegerField(default=0)
 
-    def gap_for(self, purchases: int) -> int:
-        return getattr(self, f"gap_{min(purchases, 3)}")
-
     def __str__(self):
         return f"health norms of {self.program_id}"
+
+    def gap_for(self, purchases: int) -> int:
+        return getattr(self, f"gap_{min(purchases, 3)}")

@@ -62,9 +62,8 @@ def buy(store, member, day: int, total: str = "10.00", hours: int = 0):
                                currency="EUR", total=Decimal(total), lines=[], member_reference={"id": str(member.pk)})
 
 
-@pytest.fixture
-def world(db):
-    program = ProgramFactory(slug="coffee", time_zone="UTC", expiry_days=None)
+def build_world(program):
+    """The world above in ``program`` (its time zone UTC), rolled up on day 20: (store, {name: member})."""
     store = StoreFactory(program=program, code="MAIN")
     with time_machine.travel(DAY0 - timedelta(hours=1), tick=False):
         people = {name: MemberFactory(program=program, first_name=name, last_name=name.upper())
@@ -81,7 +80,13 @@ def world(db):
             response_record(survey=survey, score=score, channel="portal", actor="test", member=people[name])
     with time_machine.travel(at(20), tick=False):
         rollup_days(program=program, first=FIRST, last=on(20))
-    return program, store, people
+    return store, people
+
+
+@pytest.fixture
+def world(db):
+    program = ProgramFactory(slug="coffee", time_zone="UTC", expiry_days=None)
+    return program, *build_world(program)
 
 
 def health(program, member, day: int):
