@@ -36,17 +36,16 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import connection, connections
-from django.db.models import Q
+from django.db import connection, connections, transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from earning.selectors import member_purchase_stats, purchase_members_between
-from loyalty.replica import read_alias
 from members.selectors import member_contacts, member_enrolment_days, members_enrolled_between
 from rewards.selectors import member_redemption_stats, redemption_members_between
 from surveys.selectors import answer_members_between, member_answer_stats
 
-from .models import HealthNorms, MemberHealth
+from .models import HealthDay, HealthNorms, MemberHealth
 
 WEIGHTS = {"recency": 40, "frequency": 20, "money": 20, "engagement": 10, "nps": 10}
 PART_NAMES = {"recency": "Recency", "frequency": "Frequency", "money": "Money", "engagement": "Engagement",
@@ -67,9 +66,6 @@ BANDS = [
     ("lost", "Lost", f"under {AT_RISK}, or no purchase for more than {LOST_AFTER_GAPS} times their usual gap"),
 ]
 BAND_NAMES = {slug: name for slug, name, _ in BANDS}
-RAW_FIELDS = ["program", "enrolled_on", "purchases", "first_purchase_on", "last_purchase_on", "gap_after_0",
-              "gap_after_1", "gap_after_2", "gap_after_3", "own_gap", "spend", "redemptions", "last_redemption_on",
-              "answers", "last_nps"]
 
 
 def _zone(program) -> ZoneInfo:
@@ -84,6 +80,7 @@ def health_today(program) -> date:
 # --- the rollup ----------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def health_rollup(*, program, first: date, last: date, zone) -> int:
     """Re-read the members the local days ``first`` to ``last`` touched (every member, for a long range or a
     program not rolled up before), refresh the program's yardsticks, and score those members again. Answers the
@@ -95,7 +92,8 @@ def health_rollup(*, program, first: date, last: date, zone) -> int:
     if walk_all:
         after = None
         while batch := member_enrolment_days(program_id=program.pk, zone=zone, after=after, limit=BATCH):
-            rows += _write_facts(program=program, members=batch, zone=zone)
+            # every member of the program between two ids: the owning apps read them as a range of their index
+            rows += _write_facts(program=program, members=batch, zone=zone, id_range=(after, batch[-1][0]))
             after = batch[-1][0]
         touched = None
     else:
@@ -109,35 +107,60 @@ def health_rollup(*, program, first: date, last: date, zone) -> int:
             rows += _write_facts(program=program, members=batch, zone=zone)
     norms = _refresh_norms(program=program)
     _score(program=program, norms=norms, member_ids=touched)
-    return rows + 1
+    days = _refresh_days(program=program)
+    norms.distribution_on, norms.distribution = last, _distribution(program=program, day=last, using="default")
+    norms.save(update_fields=["distribution_on", "distribution"])
+    return rows + days + 1
 
 
-def _write_facts(*, program, members: list[tuple], zone) -> int:
-    """What ``members`` (``[(id, joined on)]``) did, read from the owning apps and upserted; their scores follow
-    in ``_score``."""
-    ids = [member_id for member_id, _ in members]
-    purchases = {row[0]: row[1:] for row in member_purchase_stats(program_id=program.pk, member_ids=ids, zone=zone)}
-    redemptions = {row[0]: row[1:] for row in member_redemption_stats(program_id=program.pk, member_ids=ids,
-                                                                      zone=zone)}
-    answers = {row[0]: row[1:] for row in member_answer_stats(program_id=program.pk, member_ids=ids)}
+def _write_facts(*, program, members: list[tuple], zone, id_range: tuple | None = None) -> int:
+    """What ``members`` (``[(id, joined on)]``; with ``id_range``, all the program's members in that range of ids)
+    did, read from the owning apps and upserted; their scores follow in ``_score``."""
+    ask = {"id_range": id_range} if id_range else {"member_ids": [member_id for member_id, _ in members]}
+    purchases = {row[0]: row[1:] for row in member_purchase_stats(program_id=program.pk, zone=zone, **ask)}
+    redemptions = {row[0]: row[1:] for row in member_redemption_stats(program_id=program.pk, zone=zone, **ask)}
+    answers = {row[0]: row[1:] for row in member_answer_stats(program_id=program.pk, **ask)}
     rows = []
     for member_id, enrolled_on in members:
         count, first_on, last_on, gap_1, gap_2, gap_3, own_gap, spend = purchases.get(
             member_id, (0, None, None, None, None, None, None, Decimal(0)))
         redeemed, last_redemption_on = redemptions.get(member_id, (0, None))
         answered, last_nps = answers.get(member_id, (0, None))
-        anchor = last_on or enrolled_on
-        rows.append(MemberHealth(
-            member_id=member_id, program=program, enrolled_on=enrolled_on, purchases=count,
-            first_purchase_on=first_on, last_purchase_on=last_on,
-            # a receipt claimed after joining may predate it: such a member came at once
-            gap_after_0=max(0, (first_on - enrolled_on).days) if first_on else None,
-            gap_after_1=gap_1, gap_after_2=gap_2, gap_after_3=gap_3, own_gap=own_gap, spend=spend,
-            redemptions=redeemed, last_redemption_on=last_redemption_on, answers=answered, last_nps=last_nps,
-            anchor_on=anchor, lagging_from=anchor, watch_from=anchor, at_risk_from=anchor, lost_from=anchor))
-    MemberHealth.objects.bulk_create(rows, batch_size=BATCH, update_conflicts=True, unique_fields=["member"],
-                                     update_fields=RAW_FIELDS)
+        # a receipt claimed after joining may predate it: such a member came at once
+        gap_0 = max(0, (first_on - enrolled_on).days) if first_on else None
+        rows.append((member_id, enrolled_on, count, first_on, last_on, gap_0, gap_1, gap_2, gap_3, own_gap, spend,
+                     redeemed, last_redemption_on, answered, last_nps, last_on or enrolled_on))
+    _upsert(program=program, rows=rows)
     return len(rows)
+
+
+FACT_COLUMNS = ["member_id", "enrolled_on", "purchases", "first_purchase_on", "last_purchase_on", "gap_after_0",
+                "gap_after_1", "gap_after_2", "gap_after_3", "own_gap", "spend", "redemptions", "last_redemption_on",
+                "answers", "last_nps", "anchor_on"]
+
+
+def _upsert(*, program, rows: list[tuple]) -> None:
+    """Copy the rows into a scratch table and merge them in one statement: a new member's scored columns start at
+    their anchor (``_score`` sets them), a known member's keep theirs until then. COPY, because building an INSERT
+    of thousands of rows costs more than running it."""
+    table, columns = MemberHealth._meta.db_table, ", ".join(FACT_COLUMNS)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in FACT_COLUMNS[1:-1])
+    with connection.cursor() as cursor:
+        cursor.execute("""CREATE TEMP TABLE IF NOT EXISTS health_facts (
+            member_id uuid, enrolled_on date, purchases integer, first_purchase_on date, last_purchase_on date,
+            gap_after_0 integer, gap_after_1 integer, gap_after_2 integer, gap_after_3 integer, own_gap integer,
+            spend numeric, redemptions integer, last_redemption_on date, answers integer, last_nps smallint,
+            anchor_on date) ON COMMIT DROP""")
+        cursor.execute("TRUNCATE health_facts")
+        with cursor.copy(f"COPY health_facts ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"""INSERT INTO {table} ({columns}, program_id, usual_gap, frequency_points, money_points,
+                                     engagement_points, nps_points, lagging_from, watch_from, at_risk_from, lost_from)
+                SELECT {columns}, %s, 1, 0, 0, 0, 0, anchor_on, anchor_on, anchor_on, anchor_on FROM health_facts
+                ON CONFLICT (member_id) DO UPDATE SET {updates}""",  # noqa: S608 - names from the code
+            [program.pk])
 
 
 def _refresh_norms(*, program) -> HealthNorms:
@@ -209,6 +232,46 @@ def _score(*, program, norms: HealthNorms, member_ids: list | None) -> None:
               "spend_scale": norms.spend_scale, **{f"g{n}": norms.gap_for(n) for n in range(4)}}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _refresh_days(*, program) -> int:
+    """Replace the program's ``HealthDay`` rows: one pass over its members, each counted on the day they enter
+    each band, start to lag (two purchases or more) and join the never-returned list (one purchase or none)."""
+    HealthDay.objects.filter(program=program).delete()
+    table, days = MemberHealth._meta.db_table, HealthDay._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {days} (program_id, day, watch, at_risk, lost, lagging, never_returned)
+                SELECT %(program)s, e.day, sum(e.watch), sum(e.at_risk), sum(e.lost), sum(e.lagging), sum(e.never)
+                  FROM {table} m
+                 CROSS JOIN LATERAL (VALUES
+                       (m.watch_from, 1, 0, 0, 0, 0), (m.at_risk_from, 0, 1, 0, 0, 0), (m.lost_from, 0, 0, 1, 0, 0),
+                       (CASE WHEN m.purchases >= 2 THEN m.lagging_from END, 0, 0, 0, 1, 0),
+                       (CASE WHEN m.purchases <= 1 THEN m.enrolled_on + %(never)s END, 0, 0, 0, 0, 1)
+                       ) AS e (day, watch, at_risk, lost, lagging, never)
+                 WHERE m.program_id = %(program)s AND e.day IS NOT NULL
+                 GROUP BY e.day""",  # noqa: S608 - names from the code
+            {"program": program.pk, "never": NEVER_RETURNED_DAYS + 1})
+        return cursor.rowcount
+
+
+def _distribution(*, program, day: date, using: str) -> list[int]:
+    """Members by score on ``day`` in ten bins (0–9, 10–19, …, 90–100): recency as ``recency_points`` counts it,
+    over every row in one grouped read."""
+    table = MemberHealth._meta.db_table
+    sql = f"""
+        WITH d AS (
+            SELECT %(day)s::date - anchor_on AS since, usual_gap AS gap,
+                   frequency_points + money_points + engagement_points + nps_points AS still
+              FROM {table} WHERE program_id = %(program)s
+        )
+        SELECT least(9, (still + CASE WHEN since <= gap THEN 40 WHEN since >= 3 * gap THEN 0
+                                      ELSE (40 * (3 * gap - since)) / (2 * gap) END) / 10) AS bin, count(*)
+          FROM d GROUP BY bin"""  # noqa: S608 - the model's own table name
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, {"day": day, "program": program.pk})
+        found = dict(cursor.fetchall())
+    return [found.get(n, 0) for n in range(10)]
 
 
 # --- reading a member's health -------------------------------------------------------------------
@@ -358,37 +421,39 @@ class BandCount:
     share: float  # percent of the members scored
 
 
+def _entered(program, day: date) -> dict:
+    """How many members have entered each band and list by the end of ``day`` (the sums of ``HealthDay``)."""
+    sums = HealthDay.objects.filter(program=program, day__lte=day).aggregate(
+        watch=Sum("watch"), at_risk=Sum("at_risk"), lost=Sum("lost"), lagging=Sum("lagging"),
+        never_returned=Sum("never_returned"))
+    return {name: value or 0 for name, value in sums.items()}
+
+
 def band_counts(*, program, day: date) -> list[BandCount]:
-    """How many members are in each band on ``day``: three counts over the band dates (each at or before the next)
-    and the number of rows."""
-    rows = MemberHealth.objects.filter(program=program)
-    total = rows.count()
-    from_watch = rows.filter(watch_from__lte=day).count()
-    from_at_risk = rows.filter(at_risk_from__lte=day).count()
-    lost = rows.filter(lost_from__lte=day).count()
-    counts = {"healthy": total - from_watch, "watch": from_watch - from_at_risk, "at-risk": from_at_risk - lost,
-              "lost": lost}
+    """How many members are in each band on ``day``: every band starts no later than the next, so each count is
+    the difference of two sums over ``HealthDay``."""
+    norms = health_norms_get(program=program)
+    total = norms.members if norms else 0
+    entered = _entered(program, day)
+    counts = {"healthy": total - entered["watch"], "watch": entered["watch"] - entered["at_risk"],
+              "at-risk": entered["at_risk"] - entered["lost"], "lost": entered["lost"]}
     return [BandCount(slug=slug, name=name, rule=rule, members=counts[slug],
                       share=round(100 * counts[slug] / total, 1) if total else 0.0) for slug, name, rule in BANDS]
 
 
-def score_distribution(*, program, day: date) -> list[int]:
-    """Members by score on ``day`` in ten bins (0–9, 10–19, …, 90–100): recency as ``recency_points`` counts it,
-    over every row in one grouped read."""
-    table = MemberHealth._meta.db_table
-    sql = f"""
-        WITH d AS (
-            SELECT %(day)s::date - anchor_on AS since, usual_gap AS gap,
-                   frequency_points + money_points + engagement_points + nps_points AS still
-              FROM {table} WHERE program_id = %(program)s
-        )
-        SELECT least(9, (still + CASE WHEN since <= gap THEN 40 WHEN since >= 3 * gap THEN 0
-                                      ELSE (40 * (3 * gap - since)) / (2 * gap) END) / 10) AS bin, count(*)
-          FROM d GROUP BY bin"""  # noqa: S608 - the model's own table name
-    with connections[read_alias()].cursor() as cursor:
-        cursor.execute(sql, {"day": day, "program": program.pk})
-        found = dict(cursor.fetchall())
-    return [found.get(n, 0) for n in range(10)]
+def health_list_count(*, program, day: date, which: str) -> int:
+    """How many members a list (``lagging``, ``never-returned`` or a band's slug) has on ``day``."""
+    if which in ("lagging", "never-returned"):
+        return _entered(program, day)[which.replace("-", "_")]
+    return next(band.members for band in band_counts(program=program, day=day) if band.slug == which)
+
+
+def score_distribution(*, program) -> tuple[date | None, list[int]]:
+    """Members by score in ten bins (0–9 … 90–100), as of the last rolled-up day: (that day, the counts)."""
+    norms = health_norms_get(program=program)
+    if norms is None or not norms.distribution:
+        return None, [0] * 10
+    return norms.distribution_on, list(norms.distribution)
 
 
 @dataclass(frozen=True)
@@ -397,21 +462,29 @@ class HealthPage:
     count: int
     page: int
     pages: int
+    size: int
+
+    @property
+    def reachable(self) -> int:
+        """How many of the list the pages reach: the CSV has them all."""
+        return min(self.count, self.pages * self.size)
 
 
-def _page(program, rows, day: date, page: int, size: int) -> HealthPage:
-    count = rows.count()
-    pages = max(1, -(-count // size))
+MAX_PAGES = 200  # deeper pages would be slow to skip to, and nobody reads that far: the CSV has every member
+
+
+def _page(program, rows, day: date, page: int, size: int, count: int) -> HealthPage:
+    pages = min(MAX_PAGES, max(1, -(-count // size)))
     page = min(page, pages)
     found = rows[(page - 1) * size: page * size]
-    return HealthPage(members=_healths(program, found, day), count=count, page=page, pages=pages)
+    return HealthPage(members=_healths(program, found, day), count=count, page=page, pages=pages, size=size)
 
 
 def lagging_members(*, program, day: date, page: int = 1, size: int = 25) -> HealthPage:
     """The members lagging on ``day``, those who began to lag most recently first (still the easiest to win back)."""
     rows = (MemberHealth.objects.filter(program=program).filter(lagging_filter(day))
             .order_by("-lagging_from", "member_id"))
-    return _page(program, rows, day, page, size)
+    return _page(program, rows, day, page, size, health_list_count(program=program, day=day, which="lagging"))
 
 
 def never_returned_members(*, program, day: date, page: int = 1, size: int = 25) -> HealthPage:
@@ -419,7 +492,8 @@ def never_returned_members(*, program, day: date, page: int = 1, size: int = 25)
     the most recently joined first."""
     rows = (MemberHealth.objects.filter(program=program).filter(never_returned_filter(day))
             .order_by("-enrolled_on", "member_id"))
-    return _page(program, rows, day, page, size)
+    return _page(program, rows, day, page, size,
+                 health_list_count(program=program, day=day, which="never-returned"))
 
 
 def health_list_rows(*, program, day: date, which: str, chunk: int = 2000):
@@ -439,12 +513,6 @@ def health_list_rows(*, program, day: date, which: str, chunk: int = 2000):
             return
         yield from _healths(program, batch, day)
         after = batch[-1].member_id
-
-
-def health_list_count(*, program, day: date, which: str) -> int:
-    condition = {"lagging": lagging_filter, "never-returned": never_returned_filter}.get(which)
-    rows = MemberHealth.objects.filter(program=program)
-    return rows.filter(condition(day) if condition else band_filter(which, day)).count()
 
 
 def health_norms_get(*, program) -> HealthNorms | None:

@@ -142,9 +142,34 @@ class HealthNorms(models.Model):
     purchases_scale = models.PositiveIntegerField()
     spend_scale = models.DecimalField(max_digits=14, decimal_places=2)
     members = models.PositiveIntegerField(default=0)
+    # Members by score on the last rolled-up day, in ten bins (0–9 … 90–100): a histogram needs every member's
+    # recency, which the page cannot afford to work out for a million rows.
+    distribution_on = models.DateField(null=True, blank=True)
+    distribution = models.JSONField(default=list, blank=True)
 
     def __str__(self):
         return f"health norms of {self.program_id}"
 
     def gap_for(self, purchases: int) -> int:
         return getattr(self, f"gap_{min(purchases, 3)}")
+
+
+class HealthDay(models.Model):
+    """How many of a program's members enter the watch, at-risk and lost bands, start to lag and join the
+    never-returned list on a local day, from the dates in ``MemberHealth``: the count on any day is the sum of
+    the days up to it, so counting a band or a list reads this small table, not a million members. Replaced
+    whole by every health rollup."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    watch = models.PositiveIntegerField(default=0)
+    at_risk = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+    lagging = models.PositiveIntegerField(default=0)
+    never_returned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "day"], name="health_day_one_per_day")]
+
+    def __str__(self):
+        return f"{self.program_id} {self.day}"

@@ -155,18 +155,19 @@ def purchase_members_between(*, program_id, start_at, end_at) -> set:
     return {member_id for (member_id,) in bought.union(claimed, returned)}
 
 
-def member_purchase_stats(*, program_id, member_ids, zone) -> list[tuple]:
+def member_purchase_stats(*, program_id, zone, member_ids=None, id_range: tuple | None = None) -> list[tuple]:
     """``[(member id, purchases, first local date, last local date, gap 1, gap 2, gap 3, own usual gap, net
     spend)]`` of the members among ``member_ids`` who bought: gap *n* is the days from purchase *n* to the next
     (``None`` until there is one); the own usual gap is the 90th percentile of all their gaps (the smallest gap
-    that at least 90 % of them do not exceed), once they have four purchases or more. One grouped read over the
-    members' purchases (the member index), however many members."""
+    that at least 90 % of them do not exceed), once they have four purchases or more. The members are
+    ``member_ids``, or those with ids in ``id_range`` (``(after, up to)``, ``after`` None for the first): one
+    grouped read over their purchases by the member index."""
     sql = f"""
         WITH bought AS (
             SELECT member_id, (occurred_at AT TIME ZONE %(zone)s)::date AS day, total - returned_total AS net,
                    row_number() OVER visits AS n
               FROM {Purchase._meta.db_table}
-             WHERE program_id = %(program)s AND member_id = ANY(%(members)s)
+             WHERE program_id = %(program)s AND {_members_condition(member_ids, id_range)}
             WINDOW visits AS (PARTITION BY member_id ORDER BY occurred_at, id)
         ), gaps AS (
             SELECT member_id, day, net, n, day - lag(day) OVER (PARTITION BY member_id ORDER BY n) AS gap
@@ -178,5 +179,12 @@ def member_purchase_stats(*, program_id, member_ids, zone) -> list[tuple]:
                sum(net)
           FROM gaps GROUP BY member_id"""  # noqa: S608 - the only interpolation is the model's own table name
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"zone": str(zone), "program": program_id, "members": list(member_ids)})
+        cursor.execute(sql, {"zone": str(zone), "program": program_id, "members": list(member_ids or ()),
+                             "after": (id_range or (None, None))[0], "upto": (id_range or (None, None))[1]})
         return cursor.fetchall()
+
+
+def _members_condition(member_ids, id_range) -> str:
+    if id_range is None:
+        return "member_id = ANY(%(members)s)"
+    return "member_id <= %(upto)s" + (" AND member_id > %(after)s" if id_range[0] is not None else "")

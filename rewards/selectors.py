@@ -190,10 +190,18 @@ def redemption_members_between(*, program_id, start_at, end_at) -> set:
                .order_by().values_list("member_id", flat=True).distinct())
 
 
-def member_redemption_stats(*, program_id, member_ids, zone) -> list[tuple]:
-    """``[(member id, redemptions, local date of the last)]`` of the members among ``member_ids`` who redeemed
-    (cancelled redemptions count: the member came for a reward)."""
-    return list(Redemption.objects.filter(program_id=program_id, member_id__in=list(member_ids)).order_by()
+def member_redemption_stats(*, program_id, zone, member_ids=None, id_range: tuple | None = None) -> list[tuple]:
+    """``[(member id, redemptions, local date of the last)]`` of the members who redeemed among ``member_ids``, or
+    with ids in ``id_range`` (``(after, up to)``, ``after`` None for the first) (cancelled redemptions count: the
+    member came for a reward)."""
+    redemptions = Redemption.objects.filter(program_id=program_id)
+    if id_range is None:
+        redemptions = redemptions.filter(member_id__in=list(member_ids))
+    else:
+        redemptions = redemptions.filter(member_id__lte=id_range[1])
+        if id_range[0] is not None:
+            redemptions = redemptions.filter(member_id__gt=id_range[0])
+    return list(redemptions.order_by()
                 .values("member_id").annotate(redemptions=Count("id"),
                                               last=Max(TruncDate("issued_at", tzinfo=zone)))
                 .values_list("member_id", "redemptions", "last"))

@@ -95,13 +95,14 @@ def _risk_page(request, *, bonus_form: BonusForm | None = None, status: int = 20
     context["norms"] = norms
     if norms is not None:
         counts = band_counts(program=program, day=day)
-        distribution = score_distribution(program=program, day=day)
+        distribution_on, distribution = score_distribution(program=program)
         chosen = pages.cleaned_data if valid else {}
         lagging = lagging_members(program=program, day=day, page=chosen.get("lagging_page") or 1, size=PAGE_SIZE)
         never = never_returned_members(program=program, day=day, page=chosen.get("never_page") or 1,
                                        size=PAGE_SIZE)
         context.update(
             counts=counts, scored=sum(c.members for c in counts), lagging=lagging, never=never,
+            distribution_on=distribution_on,
             distribution=list(zip(BINS, distribution, strict=True)),
             bands_chart=chart("bar", [c.name for c in counts], [("Members", [c.members for c in counts])],
                               y_title="Members"),
@@ -146,7 +147,7 @@ def _band_rows(request, program):
 
 
 def _distribution_rows(request, program):
-    yield from zip(BINS, score_distribution(program=program, day=health_today(program)), strict=True)
+    yield from zip(BINS, score_distribution(program=program)[1], strict=True)
 
 
 TABLES = CsvTables("at-risk", {

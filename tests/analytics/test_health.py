@@ -26,6 +26,7 @@ import time_machine
 
 from analytics.health import (
     band_counts,
+    health_list_count,
     health_list_rows,
     health_segment_ids,
     lagging_members,
@@ -34,7 +35,7 @@ from analytics.health import (
     recency_points,
     score_distribution,
 )
-from analytics.models import HealthNorms, MemberHealth
+from analytics.models import HealthDay, HealthNorms, MemberHealth
 from analytics.services import rollup_days
 from earning.services import purchase_record
 from rewards.models import Reward
@@ -173,9 +174,17 @@ def test_the_band_counts_agree_with_each_members_score(world):
         assert {k: v for k, v in counted.items() if v} == banded, day
 
 
+def test_the_lists_are_counted_from_the_days_members_enter_them(world):
+    program, _, _ = world
+    assert [health_list_count(program=program, day=on(d), which="lagging") for d in (7, 8, 14, 23)] == [0, 1, 2, 3]
+    assert [health_list_count(program=program, day=on(d), which="never-returned") for d in (60, 61)] == [0, 2]
+    assert health_list_count(program=program, day=on(20), which="lost") == 3
+
+
 def test_the_score_distribution_counts_members_by_tens(world):
     program, _, _ = world
-    assert score_distribution(program=program, day=on(20)) == [1, 1, 1, 0, 0, 1, 0, 0, 0, 1]  # 5, 15, 25, 58, 95
+    # scores 5, 15, 25, 58 and 95 on day 20, the last day rolled up
+    assert score_distribution(program=program) == (on(20), [1, 1, 1, 0, 0, 1, 0, 0, 0, 1])
 
 
 def test_lagging_on_a_day_means_more_days_since_than_the_usual_gap(world):
@@ -222,7 +231,10 @@ def test_the_csv_rows_walk_a_whole_list_in_chunks(world):
 
 
 def _rows(program):
-    return sorted(MemberHealth.objects.filter(program=program).values_list(), key=str)
+    return (sorted(MemberHealth.objects.filter(program=program).values_list(), key=str),
+            sorted(HealthDay.objects.filter(program=program).values_list("day", "watch", "at_risk", "lost", "lagging",
+                                                                         "never_returned")),
+            HealthNorms.objects.filter(program=program).values_list().get())
 
 
 def test_rolling_up_again_writes_the_same_rows(world):

@@ -176,3 +176,12 @@ def test_a_bad_bonus_request_is_answered_beside_its_field(world, manager_client,
 def test_only_managers_may_make_a_bonus_file(world, analyst_client, agent_client):
     for client in (analyst_client, agent_client):
         assert get(client, f"{URL}bonus/", list="lost", points="10", reason="Hi").status_code == 403
+
+
+def test_the_pages_stop_where_skipping_would_be_slow_and_say_the_csv_has_everyone(world, manager_client,
+                                                                                   monkeypatch):
+    monkeypatch.setattr("staff.analytics.risk.PAGE_SIZE", 1)
+    monkeypatch.setattr("analytics.health.MAX_PAGES", 1)
+    page = get(manager_client, URL).content.decode()
+    lagging = page.split('id="lagging-title"', 1)[1].split("</section>", 1)[0]
+    assert "These pages show the first 1 members; the CSV has all 2." in lagging
