@@ -123,7 +123,8 @@ def a_day_more(*, program, store, survey, purchases: int, members: int):
 
     now = timezone.now()
     params = {"program": program.pk, "store": store.pk, "survey": survey.pk, "answers": purchases // 20,
-              "since": now - timedelta(hours=30), "until": now, "prefix": "N", "first": 1, "last": purchases}
+              "since": now - timedelta(hours=30), "until": now, "prefix": f"N{now:%H%M%S}-", "first": 1,
+              "last": purchases}
     with connection.cursor() as cursor:
         cursor.execute(PURCHASES_SQL, params)
         cursor.execute(ANSWERS_SQL, params)
@@ -180,7 +181,10 @@ def main():
     print(f"first rollup, every member: {rows:,} rows in {time.monotonic() - started:.1f} s", flush=True)
 
     daily = max(1, args.purchases // 730)
-    a_day_more(program=program, store=store, survey=survey, purchases=daily, members=args.members)
+    from members.models import Member
+
+    a_day_more(program=program, store=store, survey=survey, purchases=daily,
+               members=Member.objects.filter(program=program).count())
     started = time.monotonic()
     rows = health.health_rollup(program=program, first=today - timedelta(days=1), last=today, zone=zone)
     print(f"nightly health rollup after a day of {daily:,} purchases: {rows:,} rows in "
@@ -195,7 +199,7 @@ def main():
     never = health.never_returned_members(program=program, day=day)
     reads = {
         "band counts": lambda: health.band_counts(program=program, day=day),
-        "score distribution": lambda: health.score_distribution(program=program, day=day),
+        "score distribution": lambda: health.score_distribution(program=program),
         "lagging, page 1": lambda: health.lagging_members(program=program, day=day, page=1),
         "lagging, last page": lambda: health.lagging_members(program=program, day=day, page=lagging.pages),
         "never came back, page 1": lambda: health.never_returned_members(program=program, day=day, page=1),
