@@ -69,7 +69,7 @@ def build_world(program):
     with time_machine.travel(DAY0 - timedelta(hours=1), tick=False):
         people = {name: MemberFactory(program=program, first_name=name, last_name=name.upper())
                   for name in ("Ana", "Ben", "Cleo", "Dan", "Eve")}
-        survey = survey_create(program=program, code="nps", kind="nps")
+        survey = survey_create(program=program, code="visit-nps", kind="nps")
         reward = Reward.objects.create(program=program, code="COFFEE", name="Free coffee", points_cost=10)
     for name, days in {"Ana": (0, 3, 8, 15), "Ben": (0, 2), "Cleo": (1, 5, 6), "Eve": (0,)}.items():
         for day in days:
