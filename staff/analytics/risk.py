@@ -66,7 +66,6 @@ class BonusForm(forms.Form):
     reason = forms.CharField(label="Reason on the member's statement", max_length=500,
                              error_messages={"required": "Give the reason; the member sees it on their statement."})
     part = forms.IntegerField(label="Part", min_value=1, max_value=10_000, initial=1, required=False,
-                              help_text=f"A file holds at most {MAX_LINES:,} members; a longer list comes in parts.",
                               widget=forms.NumberInput(attrs={"step": 1, "inputmode": "numeric"}),
                               error_messages={"invalid": "Give a part number, e.g. 2."})
 
