@@ -185,3 +185,11 @@ def test_the_pages_stop_where_skipping_would_be_slow_and_say_the_csv_has_everyon
     page = get(manager_client, URL).content.decode()
     lagging = page.split('id="lagging-title"', 1)[1].split("</section>", 1)[0]
     assert "These pages show the first 1 members; the CSV has all 2." in lagging
+
+
+def test_the_member_page_shows_the_health_score_with_its_parts(world, manager_client):
+    _, people = world
+    page = get(manager_client, f"/staff/members/{people['Cleo'].pk}/").content.decode()
+    card = page.split('id="health-title"', 1)[1].split("</section>", 1)[0]
+    assert "Health: 58 of 100" in card and "Watch · Usually every 7 days" in card
+    assert '<th scope="row">Recency</th><td class="num">20 of 40</td>' in card
