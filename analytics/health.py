@@ -102,12 +102,15 @@ def health_rollup(*, program, first: date, last: date, zone) -> int:
             | redemption_members_between(program_id=program.pk, start_at=start_at, end_at=end_at)
             | answer_members_between(program_id=program.pk, start_at=start_at, end_at=end_at)
             | members_enrolled_between(program_id=program.pk, start_at=start_at, end_at=end_at))
+        _count_days(program=program, member_ids=touched, sign=-1)  # their band days as they were
         for offset in range(0, len(touched), BATCH):
             batch = member_enrolment_days(program_id=program.pk, zone=zone, member_ids=touched[offset:offset + BATCH])
             rows += _write_facts(program=program, members=batch, zone=zone)
     norms = _refresh_norms(program=program)
     _score(program=program, norms=norms, member_ids=touched)
-    days = _refresh_days(program=program)
+    if touched is None:
+        HealthDay.objects.filter(program=program).delete()
+    days = _count_days(program=program, member_ids=touched, sign=1)
     norms.distribution_on, norms.distribution = last, _distribution(program=program, day=last, using="default")
     norms.save(update_fields=["distribution_on", "distribution"])
     return rows + days + 1
@@ -234,25 +237,49 @@ def _score(*, program, norms: HealthNorms, member_ids: list | None) -> None:
         cursor.execute(sql, params)
 
 
-def _refresh_days(*, program) -> int:
-    """Replace the program's ``HealthDay`` rows: one pass over its members, each counted on the day they enter
-    each band, start to lag (two purchases or more) and join the never-returned list (one purchase or none)."""
-    HealthDay.objects.filter(program=program).delete()
-    table, days = MemberHealth._meta.db_table, HealthDay._meta.db_table
+# Each member's days of entering the watch, at-risk and lost bands, starting to lag (two purchases or more) and
+# joining the never-returned list (one purchase or none), counted by day.
+_ENTERED_BY_DAY = """
+    SELECT e.day, sum(e.watch) AS watch, sum(e.at_risk) AS at_risk, sum(e.lost) AS lost, sum(e.lagging) AS lagging,
+           sum(e.never) AS never
+      FROM {table} m
+     CROSS JOIN LATERAL (VALUES
+           (m.watch_from, 1, 0, 0, 0, 0), (m.at_risk_from, 0, 1, 0, 0, 0), (m.lost_from, 0, 0, 1, 0, 0),
+           (CASE WHEN m.purchases >= 2 THEN m.lagging_from END, 0, 0, 0, 1, 0),
+           (CASE WHEN m.purchases <= 1 THEN m.enrolled_on + %(never)s END, 0, 0, 0, 0, 1)
+           ) AS e (day, watch, at_risk, lost, lagging, never)
+     WHERE m.program_id = %(program)s AND e.day IS NOT NULL {only}
+     GROUP BY e.day"""
+
+
+def _count_days(*, program, member_ids: list | None, sign: int) -> int:
+    """Add (``sign`` 1) or take away (-1) the members' days (``_ENTERED_BY_DAY``) to or from the program's
+    ``HealthDay`` rows: every member (``member_ids`` None) or those given. Days left with nothing go."""
+    days = HealthDay._meta.db_table
+    entered = _ENTERED_BY_DAY.format(table=MemberHealth._meta.db_table,
+                                     only="AND m.member_id = ANY(%(members)s)" if member_ids is not None else "")
+    params = {"program": program.pk, "never": NEVER_RETURNED_DAYS + 1, "members": member_ids}
     with connection.cursor() as cursor:
+        if sign > 0:
+            cursor.execute(
+                f"""INSERT INTO {days} AS d (program_id, day, watch, at_risk, lost, lagging, never_returned)
+                    SELECT %(program)s, day, watch, at_risk, lost, lagging, never FROM ({entered}) x
+                    ON CONFLICT (program_id, day) DO UPDATE
+                       SET watch = d.watch + EXCLUDED.watch, at_risk = d.at_risk + EXCLUDED.at_risk,
+                           lost = d.lost + EXCLUDED.lost, lagging = d.lagging + EXCLUDED.lagging,
+                           never_returned = d.never_returned + EXCLUDED.never_returned""",  # noqa: S608
+                params)
+            return cursor.rowcount
         cursor.execute(
-            f"""INSERT INTO {days} (program_id, day, watch, at_risk, lost, lagging, never_returned)
-                SELECT %(program)s, e.day, sum(e.watch), sum(e.at_risk), sum(e.lost), sum(e.lagging), sum(e.never)
-                  FROM {table} m
-                 CROSS JOIN LATERAL (VALUES
-                       (m.watch_from, 1, 0, 0, 0, 0), (m.at_risk_from, 0, 1, 0, 0, 0), (m.lost_from, 0, 0, 1, 0, 0),
-                       (CASE WHEN m.purchases >= 2 THEN m.lagging_from END, 0, 0, 0, 1, 0),
-                       (CASE WHEN m.purchases <= 1 THEN m.enrolled_on + %(never)s END, 0, 0, 0, 0, 1)
-                       ) AS e (day, watch, at_risk, lost, lagging, never)
-                 WHERE m.program_id = %(program)s AND e.day IS NOT NULL
-                 GROUP BY e.day""",  # noqa: S608 - names from the code
-            {"program": program.pk, "never": NEVER_RETURNED_DAYS + 1})
-        return cursor.rowcount
+            f"""UPDATE {days} AS d
+                   SET watch = d.watch - x.watch, at_risk = d.at_risk - x.at_risk, lost = d.lost - x.lost,
+                       lagging = d.lagging - x.lagging, never_returned = d.never_returned - x.never
+                  FROM ({entered}) x WHERE d.program_id = %(program)s AND d.day = x.day""",  # noqa: S608
+            params)
+        cursor.execute(
+            f"DELETE FROM {days} WHERE program_id = %s AND watch = 0 AND at_risk = 0 AND lost = 0 "  # noqa: S608
+            "AND lagging = 0 AND never_returned = 0", [program.pk])
+        return 0
 
 
 def _distribution(*, program, day: date, using: str) -> list[int]:

@@ -74,7 +74,7 @@ PURCHASES_SQL = """
         greatest(b.enrolled_at, %(since)s) + random() * (%(until)s - greatest(b.enrolled_at, %(since)s)),
         '[]', 0, 0, '[]', NULL, NULL, 'bench', now(), NULL
       FROM picks p JOIN buyers b ON b.n = p.n
-      CROSS JOIN LATERAL (SELECT round((5 + random() * 80)::numeric, 2) AS total) t"""
+      CROSS JOIN LATERAL (SELECT round((5 + random() * 80 + 0 * p.g)::numeric, 2) AS total) t"""
 
 ANSWERS_SQL = """
     INSERT INTO surveys_response (id, program_id, survey_id, member_id, store_id, external_id, channel, score,

@@ -25,6 +25,7 @@ import pytest
 import time_machine
 
 from analytics.health import (
+    BANDS,
     band_counts,
     health_list_count,
     health_list_rows,
@@ -259,6 +260,16 @@ def test_a_rollup_rereads_only_the_members_its_days_touched(world):
     assert MemberHealth.objects.get(member=people["Eve"]).answers == 42
     assert MemberHealth.objects.get(member=joined).purchases == 0
     assert HealthNorms.objects.get(program=program).members == 6
+    # the day counts were moved for the touched members only, and still agree with every member's band
+    everyone = [*people.values(), joined]
+    for day in (21, 25, 40, 90):
+        banded = {slug: 0 for slug, _, _ in BANDS}
+        for member in everyone:
+            banded[health(program, member, day).band] += 1
+        assert {b.slug: b.members for b in band_counts(program=program, day=on(day))} == banded, day
+    assert health_list_count(program=program, day=on(21), which="lagging") == \
+        sum(1 for m in everyone if MemberHealth.objects.get(member=m).purchases >= 2
+            and health(program, m, 21).days_since > MemberHealth.objects.get(member=m).usual_gap)
 
 
 def test_a_long_range_rereads_everyone(world):
