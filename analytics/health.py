@@ -54,7 +54,6 @@ HEALTHY, WATCH, AT_RISK = 70, 50, 30  # the lowest score of each band; under AT_
 LOST_AFTER_GAPS = 3  # recency reaches 0 at three usual gaps, and a member gone longer is lost whatever the score
 NEVER_RETURNED_DAYS = 60
 DEFAULT_GAP = 30
-OWN_GAP_FROM = 4  # purchases
 BATCH = 5000
 WALK_ALL_DAYS = 62  # a longer range re-reads every member: most of them were touched anyway
 
