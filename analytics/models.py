@@ -229,3 +229,112 @@ class SimulationMover(models.Model):
 
     def __str__(self):
         return f"{self.member_id}: {self.from_tier or '-'} → {self.to_tier or '-'}"
+class MemberHealth(models.Model):
+    """One member's standing, as of the last rollup that touched them (they bought, returned, claimed a receipt,
+    redeemed, answered a survey or joined on one of its days): what they did, their usual gap between purchases,
+    the parts of their health score that do not move with the calendar, and the days from which the calendar
+    alone takes them into each band. Written only by ``analytics.health``.
+
+    Dates are local days of the program. "Today" is never stored: a member's band today is read from the
+    ``*_from`` dates (an indexed range read), and the recency part is worked out for the rows shown.
+    """
+
+    member = models.OneToOneField("members.Member", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    enrolled_on = models.DateField()
+    purchases = models.PositiveIntegerField(default=0)
+    first_purchase_on = models.DateField(null=True, blank=True)
+    last_purchase_on = models.DateField(null=True, blank=True)
+    # Days from joining to the first purchase, then between the first four purchases: the program's usual gaps
+    # for members with 0–3 purchases are the 90th percentiles of these columns.
+    gap_after_0 = models.PositiveIntegerField(null=True, blank=True)
+    gap_after_1 = models.PositiveIntegerField(null=True, blank=True)
+    gap_after_2 = models.PositiveIntegerField(null=True, blank=True)
+    gap_after_3 = models.PositiveIntegerField(null=True, blank=True)
+    own_gap = models.PositiveIntegerField(null=True, blank=True, help_text="90th percentile of their own gaps "
+                                                                           "(four purchases or more).")
+    spend = models.DecimalField(max_digits=14, decimal_places=2, default=0, help_text="Net of returns, ever.")
+    redemptions = models.PositiveIntegerField(default=0)
+    last_redemption_on = models.DateField(null=True, blank=True)
+    answers = models.PositiveIntegerField(default=0, help_text="Survey answers of any kind.")
+    last_nps = models.SmallIntegerField(null=True, blank=True)
+
+    # scored from the above and the program's HealthNorms
+    usual_gap = models.PositiveIntegerField(default=1)
+    anchor_on = models.DateField(help_text="The last purchase, or the day they joined.")
+    frequency_points = models.PositiveSmallIntegerField(default=0)
+    money_points = models.PositiveSmallIntegerField(default=0)
+    engagement_points = models.PositiveSmallIntegerField(default=0)
+    nps_points = models.PositiveSmallIntegerField(default=0)
+    lagging_from = models.DateField(help_text="The first day the days since the anchor exceed the usual gap.")
+    # The first day of each band (score under 70, under 50, under 30 or three usual gaps gone): the score only
+    # falls with the calendar, so watch_from <= at_risk_from <= lost_from, and the band of any day is a comparison.
+    watch_from = models.DateField()
+    at_risk_from = models.DateField()
+    lost_from = models.DateField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["program", "lagging_from"], condition=models.Q(purchases__gte=2),
+                         name="health_lagging_idx"),
+            models.Index(fields=["program", "enrolled_on"], condition=models.Q(purchases__lte=1),
+                         name="health_never_returned_idx"),
+            models.Index(fields=["program", "watch_from"], name="health_watch_idx"),
+            models.Index(fields=["program", "at_risk_from"], name="health_at_risk_idx"),
+            models.Index(fields=["program", "lost_from"], name="health_lost_idx"),
+        ]
+
+    def __str__(self):
+        return f"health of {self.member_id}"
+
+
+class HealthNorms(models.Model):
+    """A program's yardsticks for the health score, refreshed by every rollup from the ``MemberHealth`` rows: the
+    usual gap (90th percentile, in days) for members with 0, 1, 2 and 3 purchases, how many members each was
+    measured on, and the purchase count and net spend that earn full frequency and money points (the 80th
+    percentiles among members who bought)."""
+
+    program = models.OneToOneField("programs.Program", on_delete=models.CASCADE, primary_key=True,
+                                   related_name="+")
+    gap_0 = models.PositiveIntegerField()
+    gap_1 = models.PositiveIntegerField()
+    gap_2 = models.PositiveIntegerField()
+    gap_3 = models.PositiveIntegerField()
+    measured_0 = models.PositiveIntegerField(default=0)
+    measured_1 = models.PositiveIntegerField(default=0)
+    measured_2 = models.PositiveIntegerField(default=0)
+    measured_3 = models.PositiveIntegerField(default=0)
+    purchases_scale = models.PositiveIntegerField()
+    spend_scale = models.DecimalField(max_digits=14, decimal_places=2)
+    members = models.PositiveIntegerField(default=0)
+    # Members by score on the last rolled-up day, in ten bins (0–9 … 90–100): a histogram needs every member's
+    # recency, which the page cannot afford to work out for a million rows.
+    distribution_on = models.DateField(null=True, blank=True)
+    distribution = models.JSONField(default=list, blank=True)
+
+    def __str__(self):
+        return f"health norms of {self.program_id}"
+
+    def gap_for(self, purchases: int) -> int:
+        return getattr(self, f"gap_{min(purchases, 3)}")
+
+
+class HealthDay(models.Model):
+    """How many of a program's members enter the watch, at-risk and lost bands, start to lag and join the
+    never-returned list on a local day, from the dates in ``MemberHealth``: the count on any day is the sum of
+    the days up to it, so counting a band or a list reads this small table, not a million members. Replaced
+    whole by every health rollup."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    watch = models.PositiveIntegerField(default=0)
+    at_risk = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+    lagging = models.PositiveIntegerField(default=0)
+    never_returned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "day"], name="health_day_one_per_day")]
+
+    def __str__(self):
+        return f"{self.program_id} {self.day}"

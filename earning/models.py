@@ -43,6 +43,9 @@ class Purchase(models.Model):
         indexes = [
             models.Index(fields=["member", "-occurred_at"], name="purchase_member_recent_idx"),
             models.Index(fields=["program", "occurred_at"], name="purchase_program_time_idx"),
+            # analytics' health rollup: the members who claimed a receipt on the days it rolls up
+            models.Index(fields=["program", "claimed_at"], condition=Q(claimed_at__isnull=False),
+                         name="purchase_claimed_idx"),
         ]
 
     def __str__(self):
@@ -67,6 +70,8 @@ class Return(models.Model):
             models.UniqueConstraint(fields=["store", "external_id"], name="return_external_id_unique_per_store"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="return_amount_positive"),
         ]
+        # analytics' health rollup: the members whose purchases were returned on the days it rolls up
+        indexes = [models.Index(fields=["program", "created_at"], name="return_program_time_idx")]
 
     def __str__(self):
         return f"return {self.external_id} ({self.amount})"

@@ -251,3 +251,50 @@ def rule_awards_for_replay(*, rule_ids, first_member, last_member, since, until)
     return list(RuleAward.objects.filter(rule_id__in=list(rule_ids), member_id__gte=first_member,
                                          member_id__lte=last_member, occurred_at__gte=since, occurred_at__lt=until)
                 .values_list("rule_id", "member_id", "occurred_at", "points"))
+# --- read by analytics: at risk ---
+
+def purchase_members_between(*, program_id, start_at, end_at) -> set:
+    """The ids of the members whose purchases changed from ``start_at`` up to ``end_at``: they bought then,
+    claimed a receipt then, or returned something then."""
+    bought = Purchase.objects.filter(program_id=program_id, occurred_at__gte=start_at, occurred_at__lt=end_at,
+                                     member__isnull=False).values_list("member_id")
+    claimed = Purchase.objects.filter(program_id=program_id, claimed_at__gte=start_at, claimed_at__lt=end_at,
+                                      member__isnull=False).values_list("member_id")
+    returned = Return.objects.filter(program_id=program_id, created_at__gte=start_at, created_at__lt=end_at,
+                                     purchase__member__isnull=False).values_list("purchase__member_id")
+    return {member_id for (member_id,) in bought.union(claimed, returned)}
+
+
+def member_purchase_stats(*, program_id, zone, member_ids=None, id_range: tuple | None = None) -> list[tuple]:
+    """``[(member id, purchases, first local date, last local date, gap 1, gap 2, gap 3, own usual gap, net
+    spend)]`` of the members among ``member_ids`` who bought: gap *n* is the days from purchase *n* to the next
+    (``None`` until there is one); the own usual gap is the 90th percentile of all their gaps (the smallest gap
+    that at least 90 % of them do not exceed), once they have four purchases or more. The members are
+    ``member_ids``, or those with ids in ``id_range`` (``(after, up to)``, ``after`` None for the first): one
+    grouped read over their purchases by the member index."""
+    sql = f"""
+        WITH bought AS (
+            SELECT member_id, (occurred_at AT TIME ZONE %(zone)s)::date AS day, total - returned_total AS net,
+                   row_number() OVER visits AS n
+              FROM {Purchase._meta.db_table}
+             WHERE program_id = %(program)s AND {_members_condition(member_ids, id_range)}
+            WINDOW visits AS (PARTITION BY member_id ORDER BY occurred_at, id)
+        ), gaps AS (
+            SELECT member_id, day, net, n, day - lag(day) OVER (PARTITION BY member_id ORDER BY n) AS gap
+              FROM bought
+        )
+        SELECT member_id, count(*), min(day), max(day),
+               max(gap) FILTER (WHERE n = 2), max(gap) FILTER (WHERE n = 3), max(gap) FILTER (WHERE n = 4),
+               CASE WHEN count(*) >= 4 THEN percentile_disc(0.9) WITHIN GROUP (ORDER BY gap) END,
+               sum(net)
+          FROM gaps GROUP BY member_id"""  # noqa: S608 - the only interpolation is the model's own table name
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"zone": str(zone), "program": program_id, "members": list(member_ids or ()),
+                             "after": (id_range or (None, None))[0], "upto": (id_range or (None, None))[1]})
+        return cursor.fetchall()
+
+
+def _members_condition(member_ids, id_range) -> str:
+    if id_range is None:
+        return "member_id = ANY(%(members)s)"
+    return "member_id <= %(upto)s" + (" AND member_id > %(after)s" if id_range[0] is not None else "")

@@ -395,3 +395,28 @@ def member_labels(*, program_id, member_ids) -> dict:
     rows = Member.objects.filter(program_id=program_id, id__in=list(member_ids)).values_list(
         "id", "card_number", "first_name", "last_name")
     return {pk: (card, " ".join(part for part in (first, last) if part)) for pk, card, first, last in rows}
+# --- read by analytics: at risk ---
+
+def members_enrolled_between(*, program_id, start_at, end_at) -> set:
+    """The ids of the members who joined from ``start_at`` up to ``end_at``."""
+    return set(Member.objects.filter(program_id=program_id, enrolled_at__gte=start_at, enrolled_at__lt=end_at)
+               .values_list("id", flat=True))
+
+
+def member_enrolment_days(*, program_id, zone, member_ids=None, after=None, limit: int | None = None) -> list[tuple]:
+    """``[(member id, local date joined)]`` in id order: of ``member_ids``, or a page of every member of the
+    program (ids above ``after``, ``limit`` of them) for a walk through all of them."""
+    members = Member.objects.filter(program_id=program_id)
+    if member_ids is not None:
+        members = members.filter(id__in=list(member_ids))
+    if after is not None:
+        members = members.filter(id__gt=after)
+    rows = members.order_by("id").annotate(day=TruncDate("enrolled_at", tzinfo=zone)).values_list("id", "day")
+    return list(rows[:limit] if limit else rows)
+
+
+def member_contacts(*, program_id, member_ids) -> dict:
+    """``{member id: {card_number, first_name, last_name, email}}`` of the program's members among ``member_ids``,
+    for the lists staff work through."""
+    return {row["id"]: row for row in Member.objects.filter(program_id=program_id, id__in=list(member_ids))
+            .values("id", "card_number", "first_name", "last_name", "email")}

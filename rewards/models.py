@@ -136,7 +136,7 @@ class Redemption(models.Model):
         indexes = [
             models.Index(fields=["member", "reward", "issued_at"], name="redemption_limit_idx"),
             models.Index(fields=["expires_at"], condition=Q(status="issued"), name="voucher_expiry_due_idx"),
-            # The behaviour rollup counts a program's redemptions day by day.
+            # The analytics rollups count a program's redemptions day by day and find the members who redeemed.
             models.Index(fields=["program", "issued_at"], name="redemption_program_issued_idx"),
         ]
 

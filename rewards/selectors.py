@@ -1,6 +1,6 @@
 import uuid
 
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -215,3 +215,26 @@ def redemptions_by_reward(*, program_id, start_at, end_at) -> list[tuple]:
                 .exclude(status=Redemption.Status.CANCELLED).order_by().values("reward_id")
                 .annotate(redemptions=Count("id"), points=Sum("points_spent"))
                 .values_list("reward_id", "redemptions", "points"))
+# --- read by analytics: at risk ---
+
+def redemption_members_between(*, program_id, start_at, end_at) -> set:
+    """The ids of the members who redeemed a reward from ``start_at`` up to ``end_at``."""
+    return set(Redemption.objects.filter(program_id=program_id, issued_at__gte=start_at, issued_at__lt=end_at)
+               .order_by().values_list("member_id", flat=True).distinct())
+
+
+def member_redemption_stats(*, program_id, zone, member_ids=None, id_range: tuple | None = None) -> list[tuple]:
+    """``[(member id, redemptions, local date of the last)]`` of the members who redeemed among ``member_ids``, or
+    with ids in ``id_range`` (``(after, up to)``, ``after`` None for the first) (cancelled redemptions count: the
+    member came for a reward)."""
+    redemptions = Redemption.objects.filter(program_id=program_id)
+    if id_range is None:
+        redemptions = redemptions.filter(member_id__in=list(member_ids))
+    else:
+        redemptions = redemptions.filter(member_id__lte=id_range[1])
+        if id_range[0] is not None:
+            redemptions = redemptions.filter(member_id__gt=id_range[0])
+    return list(redemptions.order_by()
+                .values("member_id").annotate(redemptions=Count("id"),
+                                              last=Max(TruncDate("issued_at", tzinfo=zone)))
+                .values_list("member_id", "redemptions", "last"))

@@ -215,7 +215,11 @@ class Response(models.Model):
             models.CheckConstraint(condition=Q(category__in=["", "promoter", "passive", "detractor"]),
                                    name="response_category_valid"),
         ]
-        indexes = [models.Index(fields=["survey", "answered_at"], name="response_survey_time_idx")]
+        indexes = [
+            models.Index(fields=["survey", "answered_at"], name="response_survey_time_idx"),
+            # analytics' health rollup: the members who answered on the days it rolls up
+            models.Index(fields=["program", "answered_at"], name="response_program_time_idx"),
+        ]
 
     def __str__(self):
         return f"{self.survey.code}: {self.score}"

@@ -122,3 +122,30 @@ def member_invitations_open(*, member, now: datetime | None = None, limit: int =
             .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).select_related("survey")
             .order_by("-sent_at")[:limit])
     return [invitation for invitation in rows if invitation.survey.is_open(now)]
+
+
+# --- read by analytics: at risk ---
+
+def answer_members_between(*, program_id, start_at, end_at) -> set:
+    """The ids of the members who answered a survey from ``start_at`` up to ``end_at``."""
+    return set(Response.objects.filter(program_id=program_id, answered_at__gte=start_at, answered_at__lt=end_at,
+                                       member__isnull=False)
+               .order_by().values_list("member_id", flat=True).distinct())
+
+
+def member_answer_stats(*, program_id, member_ids=None, id_range: tuple | None = None) -> list[tuple]:
+    """``[(member id, answers, score of the latest NPS answer or None)]`` of the members who answered any survey
+    of the program, among ``member_ids`` or with ids in ``id_range`` (``(after, up to)``, ``after`` None for the
+    first)."""
+    answers = Response.objects.filter(program_id=program_id)
+    if id_range is None:
+        answers = answers.filter(member_id__in=list(member_ids))
+    else:
+        answers = answers.filter(member_id__lte=id_range[1])
+        if id_range[0] is not None:
+            answers = answers.filter(member_id__gt=id_range[0])
+    latest_nps = dict(answers.filter(survey__kind=Kind.NPS).order_by("member_id", "-answered_at", "-id")
+                      .distinct("member_id").values_list("member_id", "score"))
+    counts = (answers.order_by().values("member_id").annotate(answers=Count("id"))
+              .values_list("member_id", "answers"))
+    return [(member_id, answers, latest_nps.get(member_id)) for member_id, answers in counts]

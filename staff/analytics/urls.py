@@ -12,6 +12,7 @@ urlpatterns = [
     path("behaviour/<slug:table>.csv", behaviour.behaviour_csv, name="analytics-behaviour-csv"),
     path("at-risk/", risk.risk_page, name="analytics-risk"),
     path("at-risk/<slug:table>.csv", risk.risk_csv, name="analytics-risk-csv"),
+    path("at-risk/bonus/", risk.risk_bonus, name="analytics-risk-bonus"),
     path("points/", accounting.accounting_page, name="analytics-points"),
     path("points/<slug:table>.csv", accounting.accounting_csv, name="analytics-points-csv"),
     path("simulator/", simulator.simulator_page, name="analytics-simulator"),

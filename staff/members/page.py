@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from django.shortcuts import render
 from django.utils import timezone
 
+from analytics.health import member_health_get
 from earning.selectors import member_purchases_recent
 from ledger.models import PointsAccount
 from ledger.selectors import account_open_lots
@@ -153,6 +154,7 @@ def member_page_context(request, member) -> dict:
         "statement": member_statement(member=member, account=account, page=page_number(request)),
         "purchases": member_purchases_recent(member=member),
         "redemptions": member_redemptions_recent(member=member),
+        "health": member_health_get(program=member.program, member_id=member.pk),
         "zone": zone,
     }
 

@@ -8,6 +8,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from analytics.health import health_segment_ids
 from loyalty.errors import DomainError
 from surveys.models import Survey
 from surveys.selectors import campaign_members
@@ -39,6 +40,9 @@ def survey_campaign(request, survey_id):
     if not form.is_valid():
         return _page(request, survey, form, status=400)
     members = campaign_members(program=program, **form.criteria(program))
+    if health := form.health():
+        # surveys knows nothing of health scores: the staff layer narrows its segment to analytics' members
+        members = members.filter(pk__in=health_segment_ids(program=program, **health))
     if request.POST.get("action") != "send":
         preview = survey_campaign_preview(survey=survey, members=members, key=form.cleaned_data["token"])
         return _page(request, survey, form, preview=preview)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django import forms
 
+from analytics.health import BANDS
 from programs.models import Store
 from surveys.models import DEFAULT_FOLLOW_UP, FollowUpCase, Kind, Survey
 from tiers.models import Tier
@@ -168,6 +169,12 @@ class CampaignForm(TokenForm):
                                    help_text="Members who bought something on this date or later.")
     not_purchased_since = IsoDateField(label="Last purchase before (or none)", required=False,
                                        help_text="Members who have bought nothing on this date or later.")
+    health_band = forms.ChoiceField(label="Health band", required=False,
+                                    choices=[("", "Any band"), *((slug, name) for slug, name, _ in BANDS)],
+                                    help_text="As today's health scores place them (Analytics, At risk).",
+                                    error_messages={"invalid_choice": "Choose one of the health bands."})
+    lagging_only = forms.BooleanField(label="Lagging members only", required=False,
+                                      help_text="More days since their last purchase than their usual gap.")
 
     DATE_FIELDS = ("enrolled_from", "enrolled_to", "purchased_since", "not_purchased_since")
 
@@ -206,6 +213,11 @@ class CampaignForm(TokenForm):
         if data.get("enrolled_to"):
             criteria["enrolled_to"] = day_bounds(program, data["enrolled_to"], data["enrolled_to"])[1]
         return criteria
+
+    def health(self) -> dict:
+        """The health part of the segment, as ``analytics.health.health_segment_ids`` takes it ({} when none)."""
+        band, lagging = self.cleaned_data.get("health_band") or "", bool(self.cleaned_data.get("lagging_only"))
+        return {"band": band, "lagging_only": lagging} if band or lagging else {}
 
     def segment(self) -> dict:
         """The segment in words and ISO dates, for the audit log."""

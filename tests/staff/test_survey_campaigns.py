@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from earning.services import purchase_record
@@ -15,6 +16,7 @@ from members.models import Member
 from staff.models import AuditEvent
 from surveys.models import Invitation
 from surveys.services import response_record, survey_campaign_send, survey_create
+from tests.analytics.test_health import at, build_world
 from tests.factories import MemberFactory, StoreFactory
 from tiers.services import tier_assign, tier_create
 
@@ -213,6 +215,7 @@ def test_the_enrolment_and_purchase_dates_are_the_programs_days(manager_client, 
      "no member can match"),
     ({"enrolled_from": "yesterday"}, "enrolled_from", "Give a date as YYYY-MM-DD."),
     ({"purchased_since": "0001-01-01"}, "purchased_since", "Give a date from 1970 to 2999."),
+    ({"health_band": "dying"}, "health_band", "Choose one of the health bands."),
 ])
 @pytest.mark.parametrize("action", ["preview", "send"])
 def test_bad_values_are_answered_beside_their_field_and_nothing_is_sent(manager_client, program, store, survey,
@@ -271,3 +274,38 @@ def test_another_programs_survey_is_not_found(manager_client, other_survey, othe
     assert manager_client.post(url(other_survey), {"token": "a" * 32, "action": "send"}).status_code == 404
     assert manager_client.get("/staff/surveys/not-a-uuid/campaign/").status_code == 404
     assert Invitation.objects.count() == 0
+
+
+def test_the_form_offers_the_health_bands_and_lagging(manager_client, survey):
+    page = page_of(manager_client.get(url(survey)))
+    assert 'for="id_health_band"' in page and 'for="id_lagging_only"' in page
+    assert '<option value="at-risk">At risk</option>' in page and "Lagging members only" in page
+
+
+def test_the_preview_counts_exactly_the_health_band_and_the_lagging(manager_client, program, survey):
+    """The world of tests/analytics/test_health.py on day 20: lost are Ben, Dan and Eve; lagging Ben and Cleo;
+    Ana healthy, Cleo watch."""
+    build_world(program)
+    with time_machine.travel(at(20), tick=False):
+        token = token_of(manager_client.get(url(survey)))
+        matching = {
+            label: stat(manager_client.post(url(survey), {"token": token, "action": "preview", **values}), "matching")
+            for label, values in {"lost": {"health_band": "lost"}, "healthy": {"health_band": "healthy"},
+                                  "watch": {"health_band": "watch"}, "at risk": {"health_band": "at-risk"},
+                                  "lagging": {"lagging_only": "on"},
+                                  "lost and lagging": {"health_band": "lost", "lagging_only": "on"},
+                                  "anyone": {}}.items()}
+    assert matching == {"lost": "3", "healthy": "1", "watch": "1", "at risk": "0", "lagging": "2",
+                        "lost and lagging": "1", "anyone": "5"}
+
+
+def test_a_health_segment_is_sent_to_the_band_and_audited_with_it(manager_client, program, survey):
+    _, people = build_world(program)
+    Member.objects.filter(pk__in=[m.pk for m in people.values()]).update(marketing_opt_in=True)
+    with time_machine.travel(at(20), tick=False):
+        token = token_of(manager_client.get(url(survey)))
+        manager_client.post(url(survey), {"token": token, "action": "send", "health_band": "lost"})
+    invited = set(Invitation.objects.filter(survey=survey).values_list("member_id", flat=True))
+    assert invited == {people["Ben"].pk, people["Dan"].pk, people["Eve"].pk}
+    event = AuditEvent.objects.get(action="survey.campaign")
+    assert event.after["health_band"] == "lost" and event.after["queued"] == 3
