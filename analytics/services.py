@@ -19,6 +19,7 @@ from ledger.selectors import first_entry_at, ledger_daily_totals, ledger_kind_to
 from loyalty.errors import DomainError
 from members.selectors import enrolments_daily
 
+from .breakage import breakage_rollup
 from .models import DailyLedger, DailyTrade, RollupRun
 
 BATCH = 5000
@@ -27,7 +28,9 @@ LONGEST_RANGE_DAYS = 366 * 30
 # The rollups that build on the daily facts, run in this order in the same transaction after them, each
 # ``fn(*, program, first, last, zone) -> int`` (the rows it wrote). Each replaces what it owns for the days (or the
 # months, or the members) those days touch, so that running it again writes the same rows.
-FURTHER_ROLLUPS: tuple = ()
+FURTHER_ROLLUPS: tuple = (
+    breakage_rollup,
+)
 
 
 def program_zone(program) -> ZoneInfo:
