@@ -7,8 +7,9 @@ development triangle: issue month × months since issue.
 
 The ultimate redemption rate of each issue month is projected from that triangle the way an actuary reserves
 claims (chain ladder): the age-to-age factors of the older issue months' cumulative redemptions carry each younger
-month's latest figure forward to its end; breakage is what is left, ``1 − ultimate redemption rate`` of the points
-not taken back. An issue month with nothing redeemed yet takes the older months' rate (chain ladder alone would
+month's latest figure forward to the oldest age, and a tail factor beyond it (the oldest months' open points end
+as their resolved ones did); breakage is what is left, ``1 − ultimate redemption rate`` of the points not taken
+back. An issue month with nothing redeemed yet takes the older months' rate (chain ladder alone would
 call it all breakage), and with no older months to learn from no breakage is assumed. The flows of a day never
 change once the day is over, so the estimate as of any date can be recomputed; the rollup still records it for
 the days it rolls up (``BreakageEstimate``), so the history of the estimate reads as it was shown.
@@ -27,11 +28,11 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from ledger.selectors import lot_flows_daily
+from ledger.selectors import last_entry_at, lot_flows_daily, points_outstanding
 
 from .models import BreakageEstimate, BreakageFlow
 
@@ -261,25 +262,47 @@ def _rounded(value: Fraction) -> int:
     return int((value * 2 + 1) // 2)
 
 
+def tail_factor(months: list[IssueMonth]) -> Fraction:
+    """How much more the oldest issue months will still redeem: the chain ladder has no older months to carry
+    them further, though points of theirs are still open. Their open points are taken to end as their resolved
+    ones did, redeemed or expired in the same proportion, so the factor is ``base ÷ (redeemed + expired)`` over
+    the months of the oldest age (1 once they have nothing open; no breakage at all until something resolved)."""
+    if not months:
+        return Fraction(1)
+    oldest = max(len(month.cumulative) for month in months)
+    rows = [month for month in months if len(month.cumulative) == oldest and month.base > 0]
+    redeemed = sum(month.total.redeemed for month in rows)
+    resolved = sum(month.total.redeemed + month.total.expired for month in rows)
+    if redeemed <= 0 or resolved <= 0:
+        return Fraction(1)
+    return Fraction(sum(month.base for month in rows), resolved)
+
+
 def project(months: list[IssueMonth]) -> tuple[list[Fraction], list[Estimate]]:
-    """The chain ladder over the cumulative redemptions, each month's ultimate kept within what is possible (no
-    less than redeemed, no more than redeemed plus open); a month with nothing redeemed yet takes the rate of
-    the months that have (no breakage when there are none)."""
+    """The chain ladder over the cumulative redemptions, with the tail factor for the oldest age, each month's
+    ultimate kept within what is possible (no less than redeemed, no more than redeemed plus open); a month with
+    nothing redeemed yet takes the rate of the months that have (no breakage when there are none)."""
     factors, ultimates = chain_ladder([[flow.redeemed for flow in month.cumulative] for month in months],
                                       [month.complete for month in months])
-    learned = [(ultimate, month.base) for ultimate, month in zip(ultimates, months, strict=True)
-               if month.total.redeemed > 0 and month.base > 0]
-    fallback = (Fraction(sum(u for u, _ in learned)) / sum(b for _, b in learned)) if learned else Fraction(1)
-    estimates = []
+    tail = tail_factor(months)
+    capped: dict[date, int] = {}
     for ultimate, month in zip(ultimates, months, strict=True):
         total = month.total
-        if total.redeemed <= 0:
-            ultimate = fallback * max(month.base, 0)
-        ceiling = max(month.base - total.expired, total.redeemed)
-        ultimate = min(max(_rounded(ultimate), total.redeemed, 0), ceiling)
+        if total.redeemed > 0:
+            ceiling = max(month.base - total.expired, total.redeemed)
+            capped[month.month] = min(max(_rounded(ultimate * tail), total.redeemed), ceiling)
+    learned = [(capped[month.month], month.base) for month in months if month.month in capped and month.base > 0]
+    fallback = Fraction(sum(u for u, _ in learned), sum(b for _, b in learned)) if learned else Fraction(1)
+    estimates = []
+    for month in months:
+        total = month.total
+        if month.month in capped:
+            ultimate = capped[month.month]
+        else:  # nothing redeemed yet: the older months' rate, within what is still open
+            ultimate = min(_rounded(fallback * max(month.base, 0)), max(month.base - total.expired, 0))
         estimates.append(Estimate(month=month.month, issued=total.issued, reversed=total.reversed,
                                   redeemed=total.redeemed, expired=total.expired, ultimate_redeemed=ultimate))
-    return factors, estimates
+    return [*factors, tail], estimates
 
 
 @dataclass(frozen=True)
@@ -319,9 +342,13 @@ def breakage_book(*, program, through: date) -> Book:
     return Book.of(flow_cells(program=program, through=through), through=through)
 
 
-def estimate_history(*, program, issue_month: date | None = None) -> list[BreakageEstimate]:
-    """The recorded estimates, oldest first: overall, or of one issue month."""
-    return list(BreakageEstimate.objects.filter(program=program, issue_month=issue_month).order_by("as_of"))
+def estimate_history(*, program, every_month: bool = False) -> list[BreakageEstimate]:
+    """The recorded estimates, oldest first: the overall ones, or (``every_month``) each day's overall estimate
+    followed by its issue months'."""
+    rows = BreakageEstimate.objects.filter(program=program)
+    if not every_month:
+        return list(rows.filter(issue_month=None).order_by("as_of"))
+    return list(rows.order_by("as_of", F("issue_month").asc(nulls_first=True)))
 
 
 # --- deferred revenue ----------------------------------------------------------------------------------
@@ -383,3 +410,33 @@ def deferred_revenue(*, program, first: date, last: date) -> tuple[DeferredSpan,
         spans.append(_span(start, end, before, book, value))
         before, start = book, end + timedelta(days=1)
     return _span(first, last, opening, before, value), spans
+
+
+# --- the check against the ledger ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """Today's closing from the rollups beside what the members' accounts hold now, and the ledger's latest
+    booking beside the latest rollup."""
+
+    rolled_up: int
+    held: int
+    last_booked: datetime | None
+    rolled_up_at: datetime | None
+
+    @property
+    def agrees(self) -> bool:
+        return self.rolled_up == self.held
+
+    @property
+    def behind(self) -> bool:
+        """The ledger has moved since the latest rollup."""
+        return self.last_booked is not None and (self.rolled_up_at is None or self.last_booked > self.rolled_up_at)
+
+
+def ledger_check(*, program, rolled_up: int, rolled_up_at: datetime | None) -> LedgerCheck:
+    """Two small reads of the ledger app: the sum of the program's account balances (available, negative while
+    a return's debt is open, plus pending) and its latest entry's booking time."""
+    return LedgerCheck(rolled_up=rolled_up, held=points_outstanding(program=program),
+                       last_booked=last_entry_at(program_id=program.pk), rolled_up_at=rolled_up_at)

@@ -476,3 +476,9 @@ def lots_held_by_issue_month(*, program_id, zone) -> dict[date, int]:
             .annotate(month=TruncMonth("earned_at", tzinfo=zone)).order_by().values("month")
             .annotate(points=Sum("remaining")).values_list("month", "points"))
     return {(month.date() if isinstance(month, datetime) else month): points for month, points in rows}
+
+
+def last_entry_at(*, program_id):
+    """When the program's latest ledger entry was booked (``None``: it has none); ids rise with booking time."""
+    return LedgerEntry.objects.filter(program_id=program_id).order_by("-id").values_list("created_at", flat=True) \
+        .first()

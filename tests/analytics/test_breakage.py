@@ -64,14 +64,12 @@ def give_back(moment, member, purchase, points):
               from_lots=transaction_lot_ids(transaction_id=purchase.pk))
 
 
-@pytest.fixture
-def book(db):
+def four_months(program):
     """Four months of a small program (UTC, a point worth one cent), worked by hand below.
 
     January's 1,500 points: 300 redeemed in February and 200 taken back by a return; in March 100 sent by Bo
     to Ada (still January's points), 150 redeemed and refunded, 120 redeemed; in April Bo's last 400 expire.
     March's 400: 100 taken back in April. April's 130: 50 redeemed, and 50 repay the debt a return left."""
-    program = ProgramFactory(slug="breakage", time_zone="UTC", value_per_point=Decimal("0.01"))
     ada, bo = MemberFactory(program=program), MemberFactory(program=program)
     ada_january = earn(at(1, 10), ada, 1000, expires=at(7, 1, 0))
     earn(at(1, 10), bo, 500, expires=at(4, 1, 0))
@@ -94,6 +92,11 @@ def book(db):
     with time_machine.travel(at(4, 30, 23), tick=False):
         rollup_rebuild(program=program)
     return program
+
+
+@pytest.fixture
+def book(db):
+    return four_months(ProgramFactory(slug="breakage", time_zone="UTC", value_per_point=Decimal("0.01")))
 
 
 def test_each_issue_months_points_are_followed_to_where_they_went(book):
@@ -149,14 +152,18 @@ def test_the_chain_ladder_on_a_triangle_worked_by_hand():
 
 def test_the_ultimate_rate_is_projected_capped_and_borrowed_where_nothing_was_redeemed(book):
     result = breakage_book(program=book, through=date(2026, 4, 30))
-    assert result.factors == [Fraction(1), Fraction(420, 300), Fraction(1)]
+    # Age-to-age 0→1 learns nothing (January redeemed nothing in its first month), 1→2 is January's 420 / 300,
+    # 2→3 is 1; the tail: January's open points end as its resolved ones did, 1,300 / (420 + 400).
+    assert result.factors == [Fraction(1), Fraction(420, 300), Fraction(1), Fraction(1300, 820)]
     january, march, april = result.estimates
-    assert (january.ultimate_redeemed, january.rate, january.breakage_open) == (420, Decimal("0.323077"), 480)
-    assert (april.ultimate_redeemed, april.rate) == (70, Decimal("0.875000"))  # 50 × 1.4
-    # March redeemed nothing yet: it takes the rate of the months that did, (420 + 70) / (1300 + 80).
-    assert march.ultimate_redeemed == round(300 * 490 / 1380) == 107
+    assert (january.ultimate_redeemed, january.rate) == (round(420 * 1300 / 820), Decimal("0.512308"))
+    assert january.breakage_open == 480 - (666 - 420)
+    # April: 50 × 1 × 1.4 × 1 × 1300/820 = 111, more than its 80 points: capped.
+    assert (april.ultimate_redeemed, april.rate, april.breakage_open) == (80, Decimal("1.000000"), 0)
+    # March redeemed nothing yet: it takes the rate of the months that did, (666 + 80) / (1,300 + 80).
+    assert march.ultimate_redeemed == round(300 * 746 / 1380) == 162 and march.breakage_open == 138
     overall = result.overall
-    assert (overall.base, overall.ultimate_redeemed, overall.rate) == (1680, 597, Decimal("0.355357"))
+    assert (overall.base, overall.ultimate_redeemed, overall.rate) == (1680, 908, Decimal("0.540476"))
     capped = Estimate(month=None, issued=100, reversed=0, redeemed=10, expired=80, ultimate_redeemed=20)
     assert capped.open == 10 and capped.breakage_open == 0
 
@@ -171,7 +178,8 @@ def test_the_estimate_is_recorded_once_per_day_and_at_each_month_end(book):
                     .values_list("as_of", "ultimate_rate"))
     assert [day for day, _ in recorded] == [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31),
                                             date(2026, 4, 30)]
-    assert recorded[-1][1] == Decimal("0.355357")
+    # Nothing had expired by the end of March: no breakage could be told apart yet.
+    assert [rate for _, rate in recorded] == [Decimal(1), Decimal(1), Decimal(1), Decimal("0.540476")]
     with time_machine.travel(at(4, 30, 23), tick=False):
         rollup_recent(program=book)
         rollup_recent(program=book)
@@ -192,14 +200,15 @@ def test_rolling_up_again_writes_the_same_flows(book):
 
 def test_deferred_revenue_is_recognised_with_the_redemptions(book):
     total, months = deferred_revenue(program=book, first=date(2026, 4, 1), last=date(2026, 4, 30))
-    # 31 March: January 1,300 not taken back, 420 redeemed of 420 expected (the estimate then): all recognised;
-    # March's 400 nothing redeemed and nothing to learn from but January (420 / 1,300): 400 points deferred.
-    # 30 April: March 300 deferred; April 80 × (1 − 50 / 70).
-    assert total.opening == Decimal("4.00")
+    # 31 March: nothing had expired, so every open point was expected to be redeemed: January 1,300 not taken
+    # back, 420 redeemed, 880 deferred; March 400 deferred: 12.80.
+    assert total.opening == Decimal("12.80")
     assert total.deferred == Decimal("1.30") and total.reversed == Decimal("1.50")
     assert total.on_redemption == Decimal("0.50")
-    assert total.closing == Decimal("3.23")  # (300 + 80 × 2 / 7) cents
-    assert total.breakage == Decimal("4.00") + Decimal("1.30") - Decimal("1.50") - Decimal("0.50") - Decimal("3.23")
+    # 30 April: January 820 of 1,300 redeemed or expired, beyond 420 / 666 by redemption: its 480 open points
+    # stay deferred; March 300; April 80 × (1 − 50 / 80) = 30: 810 points.
+    assert total.closing == Decimal("8.10")
+    assert total.breakage == Decimal("4.00")  # the 400 points that expired beyond the estimate of 31 March
     assert months == [total]
 
 
@@ -209,7 +218,7 @@ def test_deferred_revenue_month_by_month_chains_each_closing_to_the_next_opening
         (date(2026, 1, 15), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28)),
         (date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 4, 1), date(2026, 4, 30))]
     assert all(a.closing == b.opening for a, b in itertools.pairwise(months))
-    assert total.opening == Decimal("15.00") and total.closing == months[-1].closing == Decimal("3.23")
+    assert total.opening == Decimal("15.00") and total.closing == months[-1].closing == Decimal("8.10")
     assert sum(m.deferred for m in months) == total.deferred == Decimal("5.30")  # March's 400, April's 130
     assert sum(m.on_redemption for m in months) == total.on_redemption == Decimal("4.70")
 
