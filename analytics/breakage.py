@@ -190,18 +190,25 @@ def chain_ladder(cumulative: list[list[int]], complete: list[int]) -> tuple[list
     period not over yet); ``complete[i]`` how many of its periods are over. The factor from age k to k + 1 is
     the sum over the rows with both ages over of their figure at k + 1, divided by the same rows' sum at k
     (1 where there is nothing to learn from); each row's latest figure is carried to the oldest age by the
-    factors from its own age on."""
+    factors from its own age on, and a row whose latest period is not over is carried no lower than its last
+    period that is (so that the estimate does not drop each time a month begins)."""
     longest = max((len(row) for row in cumulative), default=0)
     factors = []
     for age in range(longest - 1):
         rows = [row for row, done in zip(cumulative, complete, strict=True) if done >= age + 2]
         before = sum(row[age] for row in rows)
         factors.append(Fraction(sum(row[age + 1] for row in rows), before) if before > 0 else Fraction(1))
-    ultimates = []
-    for row in cumulative:
-        value = Fraction(row[-1]) if row else Fraction(0)
-        for factor in factors[len(row) - 1:]:
+    def carried(row: list[int], age: int) -> Fraction:
+        value = Fraction(row[age])
+        for factor in factors[age:]:
             value *= factor
+        return value
+
+    ultimates = []
+    for row, done in zip(cumulative, complete, strict=True):
+        value = carried(row, len(row) - 1) if row else Fraction(0)
+        if 0 < done < len(row):  # early in a period its figure says little: no less than from the last one over
+            value = max(value, carried(row, done - 1))
         ultimates.append(value)
     return factors, ultimates
 

@@ -17,7 +17,15 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from analytics.breakage import Book, breakage_book, deferred_revenue, estimate_history, ledger_check, money
+from analytics.breakage import (
+    Book,
+    breakage_book,
+    deferred_revenue,
+    estimate_history,
+    ledger_check,
+    money,
+    month_end,
+)
 from analytics.selectors import RollForward, points_roll_forward, points_roll_forward_days, rollup_latest
 from loyalty.replica import reads_from_replica
 
@@ -62,6 +70,20 @@ def percent(value: Fraction | Decimal | None, places: int = 1) -> str:
         return ""
     number = Decimal(value.numerator) / Decimal(value.denominator) if isinstance(value, Fraction) else value
     return f"{(number * 100).quantize(Decimal(1).scaleb(-places)):,} %"
+
+
+def amount(value: Decimal, *, down: bool = False) -> str:
+    """Money as the tables show it, "1,234.56"; ``down``: a movement that lowers the balance, "−1,234.56" (a
+    negative one then reads "+")."""
+    shown = -value if down else value
+    text = f"{abs(shown):,.2f}"
+    return f"−{text}" if shown < 0 else (f"+{text}" if down and shown > 0 else text)
+
+
+def deferred_row(span, label: str, *, partial: bool) -> dict:
+    return {"label": label, "partial": partial, "span": span, "cells": [
+        amount(span.opening), amount(span.deferred), amount(span.reversed, down=True),
+        amount(span.on_redemption, down=True), amount(span.breakage, down=True), amount(span.closing)]}
 
 
 def percent_figure(value) -> float | None:
@@ -111,6 +133,15 @@ def triangle_rows(book: Book) -> list[dict]:
     return list(reversed(rows))
 
 
+def spread_out(rows: list, most: int) -> list:
+    """At most ``most`` of ``rows``, evenly spread from the first to the last (a chart of a few curves that still
+    shows the oldest beside the newest)."""
+    if len(rows) <= most:
+        return rows
+    step = (len(rows) - 1) / (most - 1)
+    return [rows[round(index * step)] for index in range(most)]
+
+
 def history_row(recorded) -> dict:
     rate = recorded.ultimate_rate
     return {"as_of": recorded.as_of, "base": recorded.issued - recorded.reversed, "redeemed": recorded.redeemed,
@@ -136,7 +167,9 @@ def accounting(program, first: date, last: date) -> dict:
                          rolled_up_at=rollup.finished_at if rollup else None)
     triangle = triangle_rows(book)
     ages = max((len(row["shares"]) for row in triangle[:TRIANGLE_MONTHS]), default=0)
-    curves = [row for row in triangle if row["month"] <= last][:CURVES]
+    for row in triangle:  # every row as wide as the oldest shown, so that the table reads as a triangle
+        row["redeemed"] = (row["redeemed"] + [""] * ages)[:max(ages, len(row["redeemed"]))]
+    curves = spread_out([row for row in reversed(triangle) if len(row["shares"]) > 1], CURVES)
     bridge = [("Opening balance", rolled.opening), ("Earned", rolled.earned), ("Reversed", -rolled.reversed),
               ("Redeemed", -rolled.redeemed), ("Refunded", rolled.refunded), ("Expired", -rolled.expired),
               ("Adjusted", rolled.adjusted), ("Closing balance", rolled.closing)]
@@ -150,7 +183,10 @@ def accounting(program, first: date, last: date) -> dict:
         "overall_breakage": percent(overall.breakage_rate),
         "book": book, "overall": overall, "triangle": triangle[:TRIANGLE_MONTHS], "ages": range(ages),
         "triangle_more": max(len(triangle) - TRIANGLE_MONTHS, 0),
-        "history": [history_row(h) for h in reversed(history)], "deferred": total, "deferred_months": months,
+        "history": [history_row(h) for h in reversed(history) if h.as_of == month_end(h.as_of) or h is history[-1]],
+        "deferred": total, "deferred_rows": [deferred_row(m, m.first.strftime("%b %Y"),
+                                       partial=m.first.day != 1 or m.last != month_end(m.last)) for m in months],
+        "deferred_total": deferred_row(total, "", partial=False),
         "charts": {
             "bridge": chart("bar", [label for label, _ in bridge], [("Points", [p for _, p in bridge])],
                             y_title="Points"),
@@ -158,7 +194,7 @@ def accounting(program, first: date, last: date) -> dict:
                              y_title="Points"),
             "curves": chart("line", [f"{age}" for age in range(ages)],
                             [(row["month"].strftime("%b %Y"), [percent_figure(s[0]) if s else None
-                                                              for s in row["shares"]]) for row in reversed(curves)],
+                                                              for s in row["shares"]]) for row in curves],
                             percent=True, y_title="Redeemed, cumulative"),
             "history": chart("line", [h.as_of.isoformat() for h in history],
                              [("Expected breakage", [percent_figure(1 - h.ultimate_rate) if h.ultimate_rate is not None

@@ -146,8 +146,11 @@ def test_the_chain_ladder_on_a_triangle_worked_by_hand():
     factors, ultimates = chain_ladder([[100, 150, 165], [200, 280], [50, 60]], complete=[3, 2, 1])
     # 0→1 from the two older rows: (150 + 280) / (100 + 200); 1→2 from the oldest: 165 / 150.
     assert factors == [Fraction(430, 300), Fraction(165, 150)]
-    # The youngest's partial second month is carried on from age 1, as if it were over.
-    assert ultimates == [Fraction(165), Fraction(280 * 165, 150), Fraction(60 * 165, 150)]
+    # The youngest's second month is not over: carried from its first month (50 × 430/300 × 165/150), which is
+    # more than from its partial second one (60 × 165/150).
+    assert ultimates == [Fraction(165), Fraction(280 * 165, 150), Fraction(50 * 430 * 165, 300 * 150)]
+    _, later = chain_ladder([[100, 150, 165], [200, 280], [50, 90]], complete=[3, 2, 1])
+    assert later[2] == Fraction(90 * 165, 150)  # late in the month the partial figure says more
 
 
 def test_the_ultimate_rate_is_projected_capped_and_borrowed_where_nothing_was_redeemed(book):

@@ -60,7 +60,8 @@ def test_the_page_shows_the_roll_forward_the_money_and_deferred_revenue(manager_
     assert "Liability before breakage every point owed, at full value 810 8.10" in page
     assert "Expected breakage open points each issue month is not expected to redeem −372 −3.72" in page
     assert "Liability net of breakage 438 4.38" in page
-    assert "Opening deferred revenue 12.80" in page and "Closing deferred revenue 8.10" in page
+    # Deferred revenue: opening, deferred on issue, reversed, recognised on redemption, breakage, closing.
+    assert "1 Apr 2026 to 30 Apr 2026 12.80 1.30 −1.50 −0.50 −4.00 8.10" in page
     assert "The figures reconcile to the ledger." in page
     for chart in ("points-bridge", "points-balance", "points-curves", "points-history", "points-deferred"):
         assert f'data-chart="{chart}-data"' in response.content.decode()
@@ -123,8 +124,12 @@ def test_the_deferred_revenue_csv_is_the_pages_table(manager_client, book):
     assert Decimal(whole["opening"]) + Decimal(whole["deferred_on_issue"]) - Decimal(whole["reversed_with_sale"]) \
         - Decimal(whole["recognised_on_redemption"]) - Decimal(whole["recognised_breakage"]) == Decimal("8.10")
     page = text(get(manager_client, PAGE, start="2026-03-01", end="2026-04-30"))
-    assert (f"Recognised breakage −{rows[0]['recognised_breakage']} −{rows[1]['recognised_breakage']} "
-            f"−{whole['recognised_breakage']}") in page
+    def down(value: str) -> str:  # what lowers the balance shows with a minus
+        return value if Decimal(value) == 0 else f"−{value}"
+
+    for row, label in ((rows[0], "Mar 2026"), (rows[1], "Apr 2026"), (whole, "1 Mar 2026 to 30 Apr 2026")):
+        assert (f"{label} {row['opening']} {row['deferred_on_issue']} {down(row['reversed_with_sale'])} "
+                f"{down(row['recognised_on_redemption'])} {down(row['recognised_breakage'])} {row['closing']}") in page
 
 
 def test_when_the_ledger_moved_after_the_rollup_the_page_says_so(manager_client, book):
