@@ -165,10 +165,11 @@ def accounting(program, first: date, last: date) -> dict:
     check = ledger_check(program=program, rolled_up=points_roll_forward(program=program, first=today,
                                                                         last=today).closing,
                          rolled_up_at=rollup.finished_at if rollup else None)
-    triangle = triangle_rows(book)
-    ages = max((len(row["shares"]) for row in triangle[:TRIANGLE_MONTHS]), default=0)
+    every_month = triangle_rows(book)
+    triangle = every_month[:TRIANGLE_MONTHS]
+    ages = max((len(row["shares"]) for row in triangle), default=0)
     for row in triangle:  # every row as wide as the oldest shown, so that the table reads as a triangle
-        row["redeemed"] = (row["redeemed"] + [""] * ages)[:max(ages, len(row["redeemed"]))]
+        row["redeemed"] += [""] * (ages - len(row["redeemed"]))
     curves = spread_out([row for row in reversed(triangle) if len(row["shares"]) > 1], CURVES)
     bridge = [("Opening balance", rolled.opening), ("Earned", rolled.earned), ("Reversed", -rolled.reversed),
               ("Redeemed", -rolled.redeemed), ("Refunded", rolled.refunded), ("Expired", -rolled.expired),
@@ -181,8 +182,8 @@ def accounting(program, first: date, last: date) -> dict:
                   "net": money(rolled.closing, value) - money(breakage_points, value),
                   "net_points": rolled.closing - breakage_points},
         "overall_breakage": percent(overall.breakage_rate),
-        "book": book, "overall": overall, "triangle": triangle[:TRIANGLE_MONTHS], "ages": range(ages),
-        "triangle_more": max(len(triangle) - TRIANGLE_MONTHS, 0),
+        "book": book, "overall": overall, "triangle": triangle, "ages": range(ages),
+        "triangle_more": len(every_month) - len(triangle),
         "history": [history_row(h) for h in reversed(history) if h.as_of == month_end(h.as_of) or h is history[-1]],
         "deferred": total, "deferred_rows": [deferred_row(m, m.first.strftime("%b %Y"),
                                        partial=m.first.day != 1 or m.last != month_end(m.last)) for m in months],
