@@ -15,6 +15,12 @@ Then it times, in the script's own process (``DJANGO_DEBUG=false``): the full re
 day from the first entry, the daily facts and every further rollup), the breakage rollup alone over every day,
 the nightly run (``rollup_recent``: yesterday and today, both busy), and the page for this month, the last 12
 months and the last 24 months, each ``--requests`` times after a warm-up. It prints the figures.
+
+Run of 2026-12-03 (AMD EPYC, 2 vCPU, PostgreSQL 15.20, the machine shared with other work: load average 8–11),
+defaults: 200,000 members, 3,827,512 ledger entries over 730 days. Full rebuild 33.1 s (the breakage rollup alone
+29.6 s); nightly run of two busy days 3.7–4.3 s; 2,451 breakage flow rows and 350 recorded estimates. The page:
+this month p50 257 ms (max 382), 12 months p50 317 ms (max 465), 24 months p50 393 ms (max 991), 10 requests
+each, server time in-process.
 """
 
 from __future__ import annotations
@@ -67,8 +73,8 @@ FROM earns e WHERE e.n %% 3 = 0;
 DELETE FROM spends WHERE at > now();
 INSERT INTO ledger_ledgertransaction (id, program_id, kind, idempotency_key, source_type, source_id, actor, reason,
                                       reverses_id, created_at)
-SELECT txn_id, %(program)s, 'redeem', 'bench:' || %(batch)s || ':redeem:' || lot_id, 'redemption', lot_id::text, 'bench', '',
-       NULL, at
+SELECT txn_id, %(program)s, 'redeem', 'bench:' || %(batch)s || ':redeem:' || lot_id, 'redemption', lot_id::text,
+       'bench', '', NULL, at
 FROM spends;
 INSERT INTO ledger_ledgerentry (id, public_id, transaction_id, program_id, account_id, kind, points, available_delta,
                                 pending_delta, debt_delta, lot_id, expires_at, description, created_at)
