@@ -338,3 +338,43 @@ class HealthDay(models.Model):
 
     def __str__(self):
         return f"{self.program_id} {self.day}"
+class BreakageFlow(models.Model):
+    """How the points of one issue month (the local month their lot was earned in) moved on one local day: credited,
+    redeemed (net of refunds), expired, taken back. Summed over the days, a development triangle."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    issue_month = models.DateField()
+    issued = models.BigIntegerField(default=0)
+    redeemed = models.BigIntegerField(default=0)
+    expired = models.BigIntegerField(default=0)
+    reversed = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "day", "issue_month"],
+                                               name="breakage_flow_one_per_month")]
+
+    def __str__(self):
+        return f"{self.day} issued {self.issue_month:%Y-%m}: +{self.issued} -{self.redeemed} redeemed"
+
+
+class BreakageEstimate(models.Model):
+    """The ultimate redemption rate projected as of one local date, per issue month and overall
+    (``issue_month`` empty): the estimate's history."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    as_of = models.DateField()
+    issue_month = models.DateField(null=True, blank=True)
+    issued = models.BigIntegerField()
+    reversed = models.BigIntegerField()
+    redeemed = models.BigIntegerField()
+    expired = models.BigIntegerField()
+    ultimate_redeemed = models.BigIntegerField()
+    ultimate_rate = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "as_of", "issue_month"], nulls_distinct=False,
+                                               name="breakage_estimate_one_per_day")]
+
+    def __str__(self):
+        return f"{self.as_of} {self.issue_month or 'overall'}: {self.ultimate_rate}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Sum
@@ -57,6 +57,25 @@ def points_roll_forward(*, program, first: date, last: date) -> RollForward:
                    .values_list("kind", "total"))
     moved = {name: sign * sum(by_kind.get(kind, 0) for kind in kinds) for name, (kinds, sign) in MOVEMENTS.items()}
     return RollForward(first=first, last=last, opening=opening, closing=opening + sum(by_kind.values()), **moved)
+
+
+def points_roll_forward_days(*, program, first: date, last: date) -> list[RollForward]:
+    """The roll-forward of each local day from ``first`` to ``last``, oldest first, each opening with the one
+    before's closing (days without entries included): two reads of the rollups, whatever the range."""
+    opening = (DailyLedger.objects.filter(program=program, day__lt=first).aggregate(total=Sum("points"))["total"]
+               or 0)
+    booked: dict[date, dict[str, int]] = {}
+    for day, kind, points in DailyLedger.objects.filter(program=program, day__range=(first, last)).values_list(
+            "day", "kind", "points"):
+        booked.setdefault(day, {})[kind] = points
+    days, day = [], first
+    while day <= last:
+        by_kind = booked.get(day, {})
+        moved = {name: sign * sum(by_kind.get(kind, 0) for kind in kinds) for name, (kinds, sign) in MOVEMENTS.items()}
+        days.append(RollForward(first=day, last=day, opening=opening, closing=opening + sum(by_kind.values()),
+                                **moved))
+        opening, day = days[-1].closing, day + timedelta(days=1)
+    return days
 
 
 def rollup_latest(*, program) -> RollupRun | None:

@@ -20,6 +20,7 @@ from loyalty.errors import DomainError
 from members.selectors import enrolments_daily, first_enrolled_at
 
 from .behaviour import rollup_behaviour
+from .breakage import breakage_rollup
 from .health import health_rollup
 from .models import DailyLedger, DailyTrade, RollupRun
 
@@ -29,7 +30,7 @@ LONGEST_RANGE_DAYS = 366 * 30
 # The rollups that build on the daily facts, run in this order in the same transaction after them, each
 # ``fn(*, program, first, last, zone) -> int`` (the rows it wrote). Each replaces what it owns for the days (or the
 # months, or the members) those days touch, so that running it again writes the same rows.
-FURTHER_ROLLUPS: tuple = (rollup_behaviour, health_rollup)
+FURTHER_ROLLUPS: tuple = (rollup_behaviour, health_rollup, breakage_rollup)
 
 
 def program_zone(program) -> ZoneInfo:

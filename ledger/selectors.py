@@ -413,3 +413,71 @@ def member_lots_export(*, member):
     (a lazy queryset)."""
     return (PointsLot.objects.filter(account__member=member).order_by("earned_at", "id")
             .values("id", "amount", "remaining", "earned_at", "available_at", "released", "expires_at", "expired"))
+
+
+# --- read by analytics: points accounting ---
+
+# Each issue month's points as they move, from the lots: credited into new lots (purchases, events, bonuses, a
+# positive adjustment), taken out by a redemption or by expiry, or taken back (a return, a negative adjustment,
+# a debt a return left repaid out of new points). A transfer takes points out of the sender's lots and puts
+# them into new lots of the same issue month (the lot keeps its ``earned_at``), so it is left out on both
+# sides; a refund gives a spend's points back into new lots of the issue months the spend took them from,
+# read through the spend's own movements.
+_LOT_FLOWS_SQL = """
+WITH booked AS (
+    SELECT id, kind, lot_id, transaction_id, created_at FROM ledger_ledgerentry
+    WHERE program_id = %(program)s AND created_at >= %(start)s AND created_at < %(end)s
+), flows AS (
+    SELECT b.created_at, l.earned_at, l.amount AS issued, 0::bigint AS redeemed, 0::bigint AS expired,
+           0::bigint AS reversed
+    FROM booked b JOIN ledger_pointslot l ON l.id = b.lot_id
+    WHERE b.kind IN ('earn', 'bonus', 'adjust')
+    UNION ALL
+    SELECT b.created_at, l.earned_at, 0,
+           CASE WHEN b.kind = 'redeem' THEN -m.points ELSE 0 END,
+           CASE WHEN b.kind = 'expire' THEN -m.points ELSE 0 END,
+           CASE WHEN b.kind IN ('redeem', 'expire') THEN 0 ELSE -m.points END
+    FROM booked b JOIN ledger_lotmovement m ON m.entry_id = b.id JOIN ledger_pointslot l ON l.id = m.lot_id
+    WHERE b.kind <> 'transfer_out' AND m.points <> 0
+    UNION ALL
+    SELECT b.created_at, l.earned_at, 0,
+           CASE WHEN s.kind = 'redeem' THEN m.points ELSE 0 END, 0,
+           CASE WHEN s.kind = 'redeem' THEN 0 ELSE m.points END
+    FROM booked b JOIN ledger_ledgertransaction t ON t.id = b.transaction_id
+    JOIN ledger_ledgerentry s ON s.transaction_id = t.reverses_id
+    JOIN ledger_lotmovement m ON m.entry_id = s.id JOIN ledger_pointslot l ON l.id = m.lot_id
+    WHERE b.kind = 'refund'
+)
+SELECT (created_at AT TIME ZONE %(zone)s)::date AS day,
+       date_trunc('month', earned_at AT TIME ZONE %(zone)s)::date AS issue_month,
+       SUM(issued)::bigint, SUM(redeemed)::bigint, SUM(expired)::bigint, SUM(reversed)::bigint
+FROM flows GROUP BY 1, 2 ORDER BY 1, 2
+"""
+
+
+def lot_flows_daily(*, program_id, start_at, end_at, zone) -> list[tuple]:
+    """``[(local day booked, first day of the issue month, issued, redeemed, expired, reversed)]`` for the
+    program's entries booked from ``start_at`` up to ``end_at``: how the points of each issue month (the local
+    month their lot was earned in) moved, day by day, in points (redeemed net of refunds). Over every day, an
+    issue month's ``issued − redeemed − expired − reversed`` is what its lots hold now.
+
+    One grouped statement over the entries booked in the range (``entry_booked_brin_idx``), their lot
+    movements (by entry) and lots (by id)."""
+    with statement_cursor() as cursor:
+        cursor.execute(_LOT_FLOWS_SQL, {"program": program_id, "start": start_at, "end": end_at, "zone": str(zone)})
+        return cursor.fetchall()
+
+
+def lots_held_by_issue_month(*, program_id, zone) -> dict[date, int]:
+    """``{first day of the local issue month: points}`` the program's lots hold now (pending ones included): what
+    each issue month still has open, as the ledger's lots say."""
+    rows = (PointsLot.objects.filter(program_id=program_id, remaining__gt=0)
+            .annotate(month=TruncMonth("earned_at", tzinfo=zone)).order_by().values("month")
+            .annotate(points=Sum("remaining")).values_list("month", "points"))
+    return {(month.date() if isinstance(month, datetime) else month): points for month, points in rows}
+
+
+def last_entry_at(*, program_id):
+    """When the program's latest ledger entry was booked (``None``: it has none); ids rise with booking time."""
+    return LedgerEntry.objects.filter(program_id=program_id).order_by("-id").values_list("created_at", flat=True) \
+        .first()
