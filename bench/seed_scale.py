@@ -15,7 +15,9 @@ set-based, in one session, with ``INSERT … SELECT`` over ``generate_series`` a
 * purchases between the enrolment and the end of that lifetime, at shop hours, mostly in the member's own store,
   plus 15 % guest purchases; one point per euro, pending for no days, expiring after 365;
 * returns of 3 % of the purchases within three weeks, whole or half, taken from the purchase's own lot;
-* redemptions of four rewards right after a purchase, when the member's points allow it then;
+* redemptions of four rewards: three members in four save for one of them and try for it right after the
+  purchase that takes their points past the next multiple of its cost (times a saving habit of one to one and a half),
+  and redeem when their points allow it then;
 * expiry of what is left of each lot 365 days after it was earned;
 * a return that leaves debt: members whose last act was a redemption that spent the last purchase's points,
   who then bring that purchase back;
@@ -57,8 +59,8 @@ STORES = (  # code, name, weight of its purchases
     ("LEI-SUED", "Leipzig Süd", 6), ("WEB", "Online shop", 4),
 )
 REWARDS = (  # code, name, points, weight among redemptions
-    ("FREE-COFFEE", "Free coffee", 100, 45), ("PASTRY-BOX", "Pastry box", 250, 30),
-    ("BEANS-1KG", "A kilo of beans", 500, 18), ("VOUCHER-10", "€10 voucher", 1000, 7),
+    ("FREE-COFFEE", "Free coffee", 100, 55), ("PASTRY-BOX", "Pastry box", 250, 28),
+    ("BEANS-1KG", "A kilo of beans", 500, 12), ("VOUCHER-10", "€10 voucher", 1000, 5),
 )
 BIG_TABLES = (
     "members_member", "ledger_pointsaccount", "ledger_ledgertransaction", "ledger_ledgerentry", "ledger_pointslot",
@@ -68,7 +70,7 @@ BIG_TABLES = (
 GUEST_SHARE = 0.15
 ONE_TIMERS = 0.20
 RETURN_SHARE = 0.03
-REDEEM_TRY = 0.07  # share of member purchases after which the member tries to redeem
+REDEEMERS = 0.75  # share of members who ever redeem
 DEBT_SHARE = 0.5  # of the members who could leave debt, those who do
 
 
@@ -169,7 +171,8 @@ FROM (
   FROM generate_series(1, {members}) n) m;
 CREATE UNLOGGED TABLE seed.account AS
 SELECT row_number() OVER (ORDER BY enrolled_at, n) AS account_id, n, gen_random_uuid() AS member_id, enrolled_at,
-       store_id, one_timer, g, active_until
+       store_id, one_timer, g, active_until, random() < {redeemers} AS redeemer, seed.reward_at(random()) AS reward,
+       1 + 0.5 * random() AS saving
 FROM seed.member;
 DROP TABLE seed.member;
 INSERT INTO members_member (id, program_id, card_number, email, phone, first_name, last_name, birth_date, language,
@@ -185,10 +188,9 @@ SELECT member_id, '{program}'::uuid, seed.luhn('9' || lpad(((n * 7919 + 104729) 
        n % 5 < 2, CASE WHEN n % 5 < 2 THEN enrolled_at END, CASE WHEN n % 5 < 2 THEN 'pos' ELSE '' END,
        CASE WHEN n % 3 = 0 THEN enrolled_at + interval '1 hour' END,
        CASE WHEN n % 250 = 0 THEN 'suspended' ELSE 'active' END, enrolled_at, store_id, NULL
-FROM seed.account, (SELECT ARRAY[{first_names}] AS first_names, ARRAY[{last_names}] AS last_names) names
-ORDER BY account_id;
+FROM seed.account, (SELECT ARRAY[{first_names}] AS first_names, ARRAY[{last_names}] AS last_names) names;
 INSERT INTO ledger_pointsaccount (id, program_id, member_id, available, pending, debt, updated_at)
-SELECT account_id, '{program}'::uuid, member_id, 0, 0, 0, enrolled_at FROM seed.account ORDER BY account_id;
+SELECT account_id, '{program}'::uuid, member_id, 0, 0, 0, enrolled_at FROM seed.account;
 """),
         ("purchases", """
 CREATE UNLOGGED TABLE seed.purchase_raw AS
@@ -245,10 +247,14 @@ ANALYZE seed.ret; ANALYZE seed.lot;
 """),
         ("redemptions: who could afford them", """
 CREATE UNLOGGED TABLE seed.try AS
-SELECT row_number() OVER () AS try_n, account_id, occurred_at + interval '2 minutes' AS t,
-       (ARRAY[{reward_costs}])[seed.reward_at(u)] AS cost, (ARRAY[{reward_ids}])[seed.reward_at(u)] AS reward_id,
-       store_id
-FROM (SELECT p.*, random() AS u FROM seed.purchase p WHERE p.account_id IS NOT NULL AND random() < {redeem_try}) p
+-- a member who redeems at all saves for a reward of their liking and tries for it after the purchase that
+-- takes their points earned past the next multiple of its cost (times how long they like to save)
+SELECT row_number() OVER () AS try_n, account_id, occurred_at + interval '2 minutes' AS t, cost, reward_id, store_id
+FROM (SELECT p.*, (ARRAY[{reward_costs}])[a.reward] AS cost, (ARRAY[{reward_ids}])[a.reward] AS reward_id
+      FROM seed.lot l JOIN seed.account a USING (account_id) JOIN seed.purchase p ON p.n = l.lot_n
+      WHERE a.redeemer AND l.eff > 0
+        AND floor(l.q_end / ((ARRAY[{reward_costs}])[a.reward] * a.saving))
+            > floor((l.q_end - l.eff) / ((ARRAY[{reward_costs}])[a.reward] * a.saving))) p
 WHERE occurred_at + interval '2 minutes' < TIMESTAMPTZ '{now}'
   -- not while a purchase of the member is waiting to be returned: that return takes from its own lot
   AND NOT EXISTS (SELECT 1 FROM seed.ret r JOIN seed.purchase rp ON rp.n = r.purchase_n
@@ -369,15 +375,15 @@ INSERT INTO ledger_pointslot (id, program_id, account_id, amount, remaining, ear
 SELECT l.lot_n, '{program}'::uuid, l.account_id, l.amount, l.amount + COALESCE(m.moved, 0), l.earned_at, l.earned_at,
        true, l.earned_at + interval '365 days', COALESCE(m.expired, false)
 FROM seed.lot l LEFT JOIN (SELECT lot_n, SUM(points) AS moved, bool_or(ref_kind = 'x') AS expired
-                           FROM seed.move GROUP BY lot_n) m USING (lot_n)
-ORDER BY l.lot_n;
+                           FROM seed.move GROUP BY lot_n) m USING (lot_n);
 INSERT INTO ledger_ledgertransaction (id, program_id, kind, idempotency_key, source_type, source_id, actor, reason,
                                       reverses_id, created_at)
-SELECT id, '{program}'::uuid, kind, idempotency_key, source_type, source_id, actor, '', NULL, t FROM seed.book ORDER BY id;
+SELECT id, '{program}'::uuid, kind, idempotency_key, source_type, source_id, actor, '', NULL, t
+FROM seed.book;  -- written in id order already
 INSERT INTO ledger_ledgerentry (id, public_id, transaction_id, program_id, account_id, kind, points, available_delta,
                                 pending_delta, debt_delta, lot_id, expires_at, description, created_at)
 SELECT id, gen_random_uuid(), id, '{program}'::uuid, account_id, kind, points, available_delta, 0, debt_delta, lot_n,
-       expires_at, description, t FROM seed.book ORDER BY id;
+       expires_at, description, t FROM seed.book;
 INSERT INTO ledger_lotmovement (entry_id, lot_id, points)
 SELECT b.id, m.lot_n, m.points FROM seed.move m
 JOIN seed.book b ON b.ord = CASE m.ref_kind WHEN 'x' THEN 0 WHEN 'r' THEN 2 WHEN 'ret' THEN 3 ELSE 4 END
@@ -398,8 +404,7 @@ SELECT p.id, '{program}'::uuid, p.store_id, 'S' || p.n, p.member_id, 'EUR', p.to
        CASE WHEN p.account_id IS NULL THEN p.occurred_at + interval '30 days' END, NULL, s.actor, p.occurred_at
 FROM seed.purchase p JOIN seed.store s ON s.id = p.store_id
 LEFT JOIN seed.ret r ON r.purchase_n = p.n LEFT JOIN seed.debt d ON d.purchase_n = p.n
-LEFT JOIN seed.book b ON b.ord = 1 AND b.ref = p.n
-ORDER BY p.n;
+LEFT JOIN seed.book b ON b.ord = 1 AND b.ref = p.n;
 INSERT INTO earning_return (id, program_id, store_id, external_id, purchase_id, amount, points_reversed,
                             reverse_transaction_id, actor, created_at)
 SELECT id, '{program}'::uuid, store_id, external_id, purchase_id, amount, points, txn, actor, created_at FROM (
@@ -434,7 +439,8 @@ SELECT p.account_id, p.member_id, p.occurred_at, p.points,
 FROM seed.purchase p WHERE p.account_id IS NOT NULL;
 INSERT INTO tiers_qualifyingactivity (program_id, member_id, occurred_at, points, spend, credits, source_type,
                                       source_id, actor, created_at)
-SELECT '{program}'::uuid, p.member_id, p.occurred_at, p.points, p.total, 0, 'purchase', p.id::text, s.actor, p.occurred_at
+SELECT '{program}'::uuid, p.member_id, p.occurred_at, p.points, p.total, 0, 'purchase', p.id::text, s.actor,
+       p.occurred_at
 FROM seed.purchase p JOIN seed.store s ON s.id = p.store_id WHERE p.account_id IS NOT NULL
 UNION ALL
 SELECT '{program}'::uuid, p.member_id, p.occurred_at, -r.points, -r.amount, 0, 'return', r.id::text, s.actor,
@@ -454,8 +460,8 @@ FROM (SELECT member_id, occurred_at, rolling,
 GROUP BY member_id, tier;
 INSERT INTO tiers_tierchange (program_id, member_id, from_tier_id, to_tier_id, cause, reason, actor, qualifying_value,
                               created_at)
-SELECT '{program}'::uuid, member_id, (ARRAY[NULL, {bronze}, {silver}]::bigint[])[tier], (ARRAY[{tiers}])[tier], 'upgrade',
-       '', 'system:tiers', value, at
+SELECT '{program}'::uuid, member_id, (ARRAY[NULL, {bronze}, {silver}]::bigint[])[tier], (ARRAY[{tiers}])[tier],
+       'upgrade', '', 'system:tiers', value, at
 FROM seed.reached ORDER BY at;
 INSERT INTO tiers_membertier (member_id, program_id, tier_id, qualifying_value, achieved_at, valid_until,
                               below_since, locked_until, updated_at)
@@ -523,7 +529,7 @@ def load(*, members: int, purchases: int, setup: dict, now: datetime) -> list[tu
         "program": setup["program"], "now": now.isoformat(), "start": (now - timedelta(days=730)).isoformat(),
         "days": 730, "members": members, "member_purchases": member_purchases,
         "guest_purchases": purchases - member_purchases, "one_timers": ONE_TIMERS, "return_share": RETURN_SHARE,
-        "redeem_try": REDEEM_TRY, "debt_share": DEBT_SHARE, "max_points": 100,
+        "redeemers": REDEEMERS, "debt_share": DEBT_SHARE, "max_points": 100,
         "store_ids": ",".join(f"'{s['id']}'::uuid" for s in setup["stores"]),
         "store_case": picked([f"'{s['id']}'::uuid" for s in setup["stores"]], [s["weight"] for s in setup["stores"]]),
         "reward_case": picked([str(i + 1) for i in range(len(setup["rewards"]))],
@@ -563,8 +569,15 @@ def load(*, members: int, purchases: int, setup: dict, now: datetime) -> list[tu
             timings.append((what, time.perf_counter() - started, loadavg()))
             print(f"  {what}: {timings[-1][1]:.1f}s (load {timings[-1][2]})", flush=True)
         started = time.perf_counter()
+        slowest = []
         for statement in remake:
+            began = time.perf_counter()
             cursor.execute(statement)
+            slowest.append((time.perf_counter() - began, statement))
+        for seconds, statement in sorted(slowest, reverse=True)[:8]:
+            print(f"    {seconds:6.1f}s {statement[:110]}")
+        foreign = sum(seconds for seconds, statement in slowest if "FOREIGN KEY" in statement)
+        print(f"    of which foreign keys (each checked against its table): {foreign:.1f}s")
         timings.append(("indexes and keys made again", time.perf_counter() - started, loadavg()))
         print(f"  indexes and keys made again: {timings[-1][1]:.1f}s (load {timings[-1][2]})", flush=True)
         started = time.perf_counter()
@@ -596,13 +609,15 @@ def vacuum() -> float:
 
 
 def verify(mode: str) -> tuple[str, float, bool]:
+    from django.db.models.functions import Mod
+
     from ledger.models import PointsAccount
     from ledger.selectors import ledger_verify_report
 
     started = time.perf_counter()
     accounts = None
     if mode == "sample":  # every 50th account: all kinds of history, a fiftieth of the time
-        accounts = PointsAccount.objects.extra(where=["id % 50 = 7"])
+        accounts = PointsAccount.objects.annotate(slot=Mod("id", 50)).filter(slot=7)
     report = ledger_verify_report(accounts=accounts)
     seconds = time.perf_counter() - started
     verdict = (f"{report.accounts_checked:,} accounts and {report.lots_checked:,} lots checked: "
