@@ -123,28 +123,34 @@ def request_timed(client, url: str) -> tuple[float, int, int]:
 
 def pages_timed(program, *, requests: int, warm: int) -> list[dict]:
     from django.contrib.auth import get_user_model
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from analytics.services import local_today
+
     client = Client()
     client.force_login(get_user_model().objects.get(username=MANAGER))
+    today = local_today(program)
+    month = f"start={today.replace(day=1).isoformat()}&end={today.isoformat()}"  # the reports page's own default
     targets = [
         *analytics_urls(program),
         ("baseline: /staff/reports/ (reads the ledger)", f"/staff/reports/?program={program.slug}"),
-        ("baseline: /staff/reports/liability.csv", f"/staff/reports/liability.csv?program={program.slug}"),
+        ("baseline: /staff/reports/liability.csv", f"/staff/reports/liability.csv?program={program.slug}&{month}"),
     ]
     results = []
     for what, url in targets:
         for _ in range(warm):
             request_timed(client, url)
+        reset_queries()  # a request empties the log (request_started) and the context counts from where it was
         with CaptureQueriesContext(connection) as captured:
             _, status, size = request_timed(client, url)
+        statements = len(captured)  # now: the next request empties the log again
         times = [request_timed(client, url)[0] for _ in range(requests)]
-        results.append({"what": what, "url": url, "status": status, "bytes": size, "statements": len(captured),
+        results.append({"what": what, "url": url, "status": status, "bytes": size, "statements": statements,
                         "times": times})
         print(f"  {what:55} {status} p50 {statistics.median(times) * 1000:8.1f} ms  p95 "
-              f"{percentile(times, 0.95) * 1000:8.1f} ms  {len(captured):3d} statements  {size:,} bytes", flush=True)
+              f"{percentile(times, 0.95) * 1000:8.1f} ms  {statements:3d} statements  {size:,} bytes", flush=True)
     return results
 
 
@@ -153,11 +159,16 @@ def table_sizes() -> list[tuple[str, int, int]]:
 
     with connection.cursor() as cursor:
         cursor.execute("""
-            SELECT c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid)
+            SELECT c.relname, pg_total_relation_size(c.oid)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'analytics_%'
+            WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'analytics_%%'
             ORDER BY c.relname""")
-        return cursor.fetchall()
+        tables = cursor.fetchall()
+        sizes = []
+        for name, size in tables:  # small tables: counted, not estimated
+            cursor.execute(f"SELECT COUNT(*) FROM {name}")
+            sizes.append((name, cursor.fetchone()[0], size))
+        return sizes
 
 
 def rollup_rows(label: str, runs: list[dict]) -> str:
