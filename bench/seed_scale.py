@@ -168,7 +168,7 @@ FROM (
          random() < {one_timers} AS one_timer,
          exp(0.9 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())) AS g,
          interval '1 day' * (-420 * ln(1 - random())) AS lifetime
-  FROM generate_series(1, {members}) n) m;
+  FROM generate_series(1::bigint, {members}) n) m;
 CREATE UNLOGGED TABLE seed.account AS
 SELECT row_number() OVER (ORDER BY enrolled_at, n) AS account_id, n, gen_random_uuid() AS member_id, enrolled_at,
        store_id, one_timer, g, active_until, random() < {redeemers} AS redeemer, seed.reward_at(random()) AS reward,
