@@ -183,7 +183,7 @@ SELECT member_id, '{program}'::uuid, seed.luhn('9' || lpad(((n * 7919 + 104729) 
        CASE WHEN n % 5 <> 0 THEN '+49' || (150 + n % 30) || lpad(n::text, 8, '0') END,
        first_names[1 + floor(array_length(first_names, 1) * power(random(), 2))::int],
        last_names[1 + floor(array_length(last_names, 1) * power(random(), 2))::int],
-       CASE WHEN n % 5 < 3 THEN DATE '1945-01-01' + (n * 37 % 22000) END,
+       CASE WHEN n % 5 < 3 THEN DATE '1945-01-01' + (n * 37 % 22000)::int END,
        CASE WHEN n % 5 < 3 THEN 'de' ELSE 'en' END, 'R' || lpad(n::text, 9, '0'), NULL,
        n % 5 < 2, CASE WHEN n % 5 < 2 THEN enrolled_at END, CASE WHEN n % 5 < 2 THEN 'pos' ELSE '' END,
        CASE WHEN n % 3 = 0 THEN enrolled_at + interval '1 hour' END,
