@@ -121,7 +121,7 @@ def request_timed(client, url: str) -> tuple[float, int, int]:
     return time.perf_counter() - started, response.status_code, len(body)
 
 
-def pages_timed(program, *, requests: int, warm: int) -> list[dict]:
+def pages_timed(program, *, requests: int, warm: int, baseline_requests: int) -> list[dict]:
     from django.contrib.auth import get_user_model
     from django.db import connection, reset_queries
     from django.test import Client
@@ -140,13 +140,14 @@ def pages_timed(program, *, requests: int, warm: int) -> list[dict]:
     ]
     results = []
     for what, url in targets:
-        for _ in range(warm):
+        baseline = what.startswith("baseline")
+        for _ in range(warm if not baseline else min(warm, 1)):
             request_timed(client, url)
         reset_queries()  # a request empties the log (request_started) and the context counts from where it was
         with CaptureQueriesContext(connection) as captured:
             _, status, size = request_timed(client, url)
         statements = len(captured)  # now: the next request empties the log again
-        times = [request_timed(client, url)[0] for _ in range(requests)]
+        times = [request_timed(client, url)[0] for _ in range(requests if not baseline else baseline_requests)]
         results.append({"what": what, "url": url, "status": status, "bytes": size, "statements": statements,
                         "times": times})
         print(f"  {what:55} {status} p50 {statistics.median(times) * 1000:8.1f} ms  p95 "
@@ -189,6 +190,8 @@ def main() -> None:
     parser.add_argument("--nightly", type=int, default=5, help="Nightly rollups (yesterday and today) to time.")
     parser.add_argument("--requests", type=int, default=10, help="Timed requests per page or CSV.")
     parser.add_argument("--warm", type=int, default=2, help="Untimed requests first, per page or CSV.")
+    parser.add_argument("--baseline-requests", type=int, default=3,
+                        help="Timed requests of the ledger-reading reports page and CSV (seconds each at scale).")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
@@ -235,7 +238,8 @@ def main() -> None:
 
     print("analytics tables:", ", ".join(f"{name} {count:,} rows ({size / 2**20:.1f} MB)"
                                          for name, count, size in table_sizes()), flush=True)
-    pages = pages_timed(program, requests=args.requests, warm=args.warm) if args.requests else []
+    pages = pages_timed(program, requests=args.requests, warm=args.warm,
+                                baseline_requests=args.baseline_requests) if args.requests else []
 
     print(f"\nload after: {loadavg()}\n")
     if rows:
