@@ -6,11 +6,12 @@ taken back by a return; ``breakage_rollup`` keeps how each issue month's points 
 development triangle: issue month × months since issue.
 
 The ultimate redemption rate of each issue month is projected from that triangle the way an actuary reserves
-claims (chain ladder): the age-to-age factors of the older issue months' cumulative redemptions carry each younger
-month's latest figure forward to the oldest age, and a tail factor beyond it (the oldest months' open points end
-as their resolved ones did); breakage is what is left, ``1 − ultimate redemption rate`` of the points not taken
-back. An issue month with nothing redeemed yet takes the older months' rate (chain ladder alone would
-call it all breakage), and with no older months to learn from no breakage is assumed. The flows of a day never
+claims. The chain ladder's age-to-age factors of the older issue months' cumulative redemptions, with a tail
+factor beyond the oldest age (the oldest months' open points end as their resolved ones did), say how far along
+a month of each age is; Bornhuetter–Ferguson then adds to what a month has redeemed the part still to come at
+its age of the rate the mature months show. (The chain ladder alone multiplies a young month's few redemptions
+by large factors and reads breakage far too high.) With nothing redeemed anywhere yet, no breakage is assumed.
+Breakage is what is left, ``1 − ultimate redemption rate`` of the points not taken back. The flows of a day never
 change once the day is over, so the estimate as of any date can be recomputed; the rollup still records it for
 the days it rolls up (``BreakageEstimate``), so the history of the estimate reads as it was shown.
 
@@ -285,28 +286,62 @@ def tail_factor(months: list[IssueMonth]) -> Fraction:
     return Fraction(sum(month.base for month in rows), resolved)
 
 
+MATURE = Fraction(1, 2)  # an issue month this far developed teaches the expected rate to the younger ones
+
+
+def developed_shares(months: list[IssueMonth], factors: list[Fraction], tail: Fraction) -> list[Fraction]:
+    """The share of its ultimate redemptions an issue month has made by each age: 1 over the product of the
+    age-to-age factors from that age on and the tail. Where the older months redeemed nothing up to an age and
+    then did, no factor can say how far along they were: that age and the younger ones count as 0 % developed."""
+    shares, to_ultimate = [], tail
+    for age in range(len(factors), -1, -1):
+        if age < len(factors):
+            to_ultimate *= factors[age]
+        shares.append(Fraction(1) / to_ultimate if to_ultimate > 0 else Fraction(0))
+    shares.reverse()
+    for age in range(len(factors)):
+        rows = [month.cumulative for month in months if month.complete >= age + 2]
+        if sum(row[age].redeemed for row in rows) == 0 and sum(row[age + 1].redeemed for row in rows) > 0:
+            shares[:age + 1] = [Fraction(0)] * (age + 1)
+    return shares
+
+
 def project(months: list[IssueMonth]) -> tuple[list[Fraction], list[Estimate]]:
-    """The chain ladder over the cumulative redemptions, with the tail factor for the oldest age, each month's
-    ultimate kept within what is possible (no less than redeemed, no more than redeemed plus open); a month with
-    nothing redeemed yet takes the rate of the months that have (no breakage when there are none)."""
+    """Each issue month's ultimate redemptions, by Bornhuetter–Ferguson: what it has redeemed, plus the share of
+    its ultimate still to come at its age (``developed_shares``, from the chain ladder's factors and the tail)
+    times the expected rate times its points not taken back. The expected rate is the chain ladder's ultimate
+    rate of the months at least half developed (of all months that redeemed anything, while none is), so a young
+    month with few redemptions so far is not taken to end with few; an old one ends close to its chain ladder.
+    With nothing redeemed anywhere yet, no breakage is assumed. Each ultimate is kept within what is possible (no
+    less than redeemed, no more than redeemed plus open); a month whose current month has only just begun is
+    projected from its last complete month if that says more."""
     factors, ultimates = chain_ladder([[flow.redeemed for flow in month.cumulative] for month in months],
                                       [month.complete for month in months])
     tail = tail_factor(months)
-    capped: dict[date, int] = {}
-    for ultimate, month in zip(ultimates, months, strict=True):
+    shares = developed_shares(months, factors, tail)
+
+    def possible(month: IssueMonth, value: Fraction) -> int:
         total = month.total
-        if total.redeemed > 0:
-            ceiling = max(month.base - total.expired, total.redeemed)
-            capped[month.month] = min(max(_rounded(ultimate * tail), total.redeemed), ceiling)
-    learned = [(capped[month.month], month.base) for month in months if month.month in capped and month.base > 0]
-    fallback = Fraction(sum(u for u, _ in learned), sum(b for _, b in learned)) if learned else Fraction(1)
+        return min(max(_rounded(value), total.redeemed), max(month.base - total.expired, total.redeemed))
+
+    chain = [(month, possible(month, ultimate * tail)) for ultimate, month in zip(ultimates, months, strict=True)
+             if month.total.redeemed > 0 and month.base > 0]
+    mature = [(u, month.base) for month, u in chain if shares[len(month.cumulative) - 1] >= MATURE]
+    learned = mature or [(u, month.base) for month, u in chain]
+    expected = Fraction(sum(u for u, _ in learned), sum(b for _, b in learned)) if learned else None
     estimates = []
     for month in months:
-        total = month.total
-        if month.month in capped:
-            ultimate = capped[month.month]
-        else:  # nothing redeemed yet: the older months' rate, within what is still open
-            ultimate = min(_rounded(fallback * max(month.base, 0)), max(month.base - total.expired, 0))
+        total, base = month.total, max(month.base, 0)
+        if expected is None:
+            ultimate = possible(month, Fraction(base))
+        else:
+            def ferguson(age: int, month=month, base=base) -> Fraction:
+                return month.cumulative[age].redeemed + (1 - shares[age]) * expected * base
+
+            value = ferguson(len(month.cumulative) - 1)
+            if 0 < month.complete < len(month.cumulative):
+                value = max(value, ferguson(month.complete - 1))
+            ultimate = possible(month, value)
         estimates.append(Estimate(month=month.month, issued=total.issued, reversed=total.reversed,
                                   redeemed=total.redeemed, expired=total.expired, ultimate_redeemed=ultimate))
     return [*factors, tail], estimates

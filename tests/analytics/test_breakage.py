@@ -153,22 +153,48 @@ def test_the_chain_ladder_on_a_triangle_worked_by_hand():
     assert later[2] == Fraction(90 * 165, 150)  # late in the month the partial figure says more
 
 
-def test_the_ultimate_rate_is_projected_capped_and_borrowed_where_nothing_was_redeemed(book):
+def test_the_ultimate_rate_is_projected_by_bornhuetter_ferguson_and_capped(book):
     result = breakage_book(program=book, through=date(2026, 4, 30))
     # Age-to-age 0→1 learns nothing (January redeemed nothing in its first month), 1→2 is January's 420 / 300,
     # 2→3 is 1; the tail: January's open points end as its resolved ones did, 1,300 / (420 + 400).
     assert result.factors == [Fraction(1), Fraction(420, 300), Fraction(1), Fraction(1300, 820)]
+    # Developed by age: 0 % at age 0 (January went from nothing to 300 after it), 820 / 1,820 at age 1
+    # (1 ÷ (1.4 × 1 × 1300/820)), 820 / 1,300 at ages 2 and 3.
     january, march, april = result.estimates
+    # January is 63 % developed (mature): its chain ladder, 420 × 1300/820 = 666, gives the expected rate 666 / 1,300.
     assert (january.ultimate_redeemed, january.rate) == (round(420 * 1300 / 820), Decimal("0.512308"))
     assert january.breakage_open == 480 - (666 - 420)
-    # April: 50 × 1 × 1.4 × 1 × 1300/820 = 111, more than its 80 points: capped.
+    # March redeemed nothing by age 1, where 1,000 / 1,820 of the ultimate is still to come:
+    # 0 + 1000/1820 × 666/1300 × 300 = 84.4.
+    assert march.ultimate_redeemed == round(Fraction(1000, 1820) * Fraction(666, 1300) * 300) == 84
+    assert march.breakage_open == 300 - 84
+    # April: 50 + 100 % to come × 666/1300 × 80 = 91, more than its 80 points: capped.
     assert (april.ultimate_redeemed, april.rate, april.breakage_open) == (80, Decimal("1.000000"), 0)
-    # March redeemed nothing yet: it takes the rate of the months that did, (666 + 80) / (1,300 + 80).
-    assert march.ultimate_redeemed == round(300 * 746 / 1380) == 162 and march.breakage_open == 138
     overall = result.overall
-    assert (overall.base, overall.ultimate_redeemed, overall.rate) == (1680, 908, Decimal("0.540476"))
+    assert (overall.base, overall.ultimate_redeemed, overall.rate) == (1680, 830, Decimal("0.494048"))
     capped = Estimate(month=None, issued=100, reversed=0, redeemed=10, expired=80, ultimate_redeemed=20)
     assert capped.open == 10 and capped.breakage_open == 0
+
+
+def test_a_young_month_with_few_redemptions_is_not_read_as_breakage():
+    """Older months redeemed 100 points of 1,000 in their first month, 200 more in each of the next two, and 300
+    expired; the youngest redeemed 20 in its first. The chain ladder alone carries those 20 by the factors to
+    20 × 3 × 5/3 × 1.25 = 125: 87.5 % breakage. Bornhuetter–Ferguson gives it the mature months' rate for the
+    84 % still to come."""
+    january, february, march = (date(2026, m, 1) for m in (1, 2, 3))
+    cells = {(january, january): Flow(issued=1000, redeemed=100), (january, february): Flow(redeemed=200),
+             (january, march): Flow(redeemed=200, expired=300),
+             (february, february): Flow(issued=1000, redeemed=100), (february, march): Flow(redeemed=200),
+             (march, march): Flow(issued=1000, redeemed=20)}
+    book = Book.of(cells, through=date(2026, 3, 31))
+    # Factors 0→1: 600 / 200 = 3, 1→2: 500 / 300 = 5/3; the tail: 1,000 / (500 + 300) = 1.25. Developed by age:
+    # 16 %, 48 %, 80 %: only January is mature, and its chain ladder, 500 × 1.25 = 625, sets the expected rate.
+    assert book.factors == [Fraction(3), Fraction(5, 3), Fraction(5, 4)]
+    old, middle, young = book.estimates
+    assert old.ultimate_redeemed == 500 + Fraction(1, 5) * 625 == 625
+    assert middle.ultimate_redeemed == 300 + Fraction(52, 100) * 625 == 625
+    assert young.ultimate_redeemed == 20 + Fraction(84, 100) * 625 == 545
+    assert young.breakage_rate == Decimal("0.455000")
 
 
 def test_without_older_months_no_breakage_is_assumed():
@@ -182,7 +208,7 @@ def test_the_estimate_is_recorded_once_per_day_and_at_each_month_end(book):
     assert [day for day, _ in recorded] == [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31),
                                             date(2026, 4, 30)]
     # Nothing had expired by the end of March: no breakage could be told apart yet.
-    assert [rate for _, rate in recorded] == [Decimal(1), Decimal(1), Decimal(1), Decimal("0.540476")]
+    assert [rate for _, rate in recorded] == [Decimal(1), Decimal(1), Decimal(1), Decimal("0.494048")]
     with time_machine.travel(at(4, 30, 23), tick=False):
         rollup_recent(program=book)
         rollup_recent(program=book)
