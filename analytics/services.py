@@ -17,6 +17,7 @@ from django.utils import timezone
 from earning.selectors import first_purchase_at, purchases_daily
 from ledger.selectors import first_entry_at, ledger_daily_totals, ledger_kind_totals
 from loyalty.errors import DomainError
+from loyalty.transactions import plan_each_statement
 from members.selectors import enrolments_daily, first_enrolled_at
 
 from .behaviour import rollup_behaviour
@@ -64,6 +65,7 @@ def rollup_days(*, program, first: date, last: date, trigger: str = "manual", ch
     if last < first or (last - first).days > LONGEST_RANGE_DAYS:
         raise DomainError.invalid("last", "Give a range of days that ends on or after its first day.")
     started = time.monotonic()
+    plan_each_statement()  # the further rollups read the owning apps by lists of thousands of member ids
     zone = program_zone(program)
     start_at, end_at = day_start(program, first), day_start(program, last + timedelta(days=1))
 

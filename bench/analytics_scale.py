@@ -38,6 +38,11 @@ from seed_scale import DEFAULT_URL, MANAGER, PROGRAM_SLUG, loadavg
 from tiers_recalc import ROOT, machine
 
 TIMED_PARTS = ("ledger_daily_totals", "purchases_daily", "enrolments_daily", "rollup_drift")
+# inside the health rollup: the owning apps' reads and analytics' own statements, each timed by name
+HEALTH_PARTS = ("purchase_members_between", "redemption_members_between", "answer_members_between",
+                "members_enrolled_between", "member_enrolment_days", "member_purchase_stats",
+                "member_redemption_stats", "member_answer_stats", "_upsert", "_refresh_norms", "_score",
+                "_count_days", "_distribution")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -48,9 +53,11 @@ def percentile(values: list[float], share: float) -> float:
 @contextmanager
 def parts_timed(spent: dict):
     """Time each selector the rollup calls and each further rollup, by name, while the block runs."""
+    import analytics.health as health
     import analytics.services as services
 
     saved = {name: getattr(services, name) for name in TIMED_PARTS}
+    saved_health = {name: getattr(health, name) for name in HEALTH_PARTS}
     saved_further = services.FURTHER_ROLLUPS
 
     def timed(name, function):
@@ -64,12 +71,16 @@ def parts_timed(spent: dict):
 
     for name, function in saved.items():
         setattr(services, name, timed(name, function))
+    for name, function in saved_health.items():
+        setattr(health, name, timed(f"health.{name}", function))
     services.FURTHER_ROLLUPS = tuple(timed(f"{f.__module__}.{f.__name__}", f) for f in saved_further)
     try:
         yield
     finally:
         for name, function in saved.items():
             setattr(services, name, function)
+        for name, function in saved_health.items():
+            setattr(health, name, function)
         services.FURTHER_ROLLUPS = saved_further
 
 
@@ -128,6 +139,7 @@ def pages_timed(program, *, requests: int, warm: int, baseline_requests: int) ->
     from django.test.utils import CaptureQueriesContext
 
     from analytics.services import local_today
+    from staff.analytics.risk import LISTS
 
     client = Client()
     client.force_login(get_user_model().objects.get(username=MANAGER))
@@ -138,9 +150,17 @@ def pages_timed(program, *, requests: int, warm: int, baseline_requests: int) ->
         ("baseline: /staff/reports/ (reads the ledger)", f"/staff/reports/?program={program.slug}"),
         ("baseline: /staff/reports/liability.csv", f"/staff/reports/liability.csv?program={program.slug}&{month}"),
     ]
+    exports = {f"csv at-risk/{name}.csv" for name in LISTS}  # every member of a list: an export, timed once
     results = []
     for what, url in targets:
         baseline = what.startswith("baseline")
+        if what in exports:
+            what = f"export (every member) {what[4:]}"
+            seconds, status, size = request_timed(client, url)
+            results.append({"what": what, "url": url, "status": status, "bytes": size, "statements": 0,
+                            "times": [seconds]})
+            print(f"  {what:55} {status} {seconds * 1000:10.1f} ms  {size:,} bytes", flush=True)
+            continue
         for _ in range(warm if not baseline else min(warm, 1)):
             request_timed(client, url)
         reset_queries()  # a request empties the log (request_started) and the context counts from where it was

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from loyalty.errors import DomainError
 from loyalty.rows import row_insert
-from loyalty.transactions import service_atomic
+from loyalty.transactions import plan_each_statement, service_atomic
 
 from . import sql
 from .models import Kind, LedgerEntry, LedgerTransaction, PointsAccount, PointsLot, VerificationRun
@@ -812,6 +812,7 @@ def _lot_batch(job: _LotJob, account_ids: list[int], *, now: datetime, actor: st
                wait: bool) -> list[int]:
     """One transaction: lock the accounts, catch them up; answers the ids it had to skip (locked elsewhere)."""
     with transaction.atomic():
+        plan_each_statement()  # the same statements every batch, each with thousands of account ids
         locking = PointsAccount.objects.select_for_update(skip_locked=not wait)
         locked = dict(locking.filter(pk__in=account_ids).order_by("pk").values_list("pk", "debt"))
         skipped = [pk for pk in account_ids if pk not in locked]

@@ -157,3 +157,26 @@ def test_the_rebuild_starts_at_the_first_enrolment_even_before_any_points():
 
     assert run.first_day == joined.date()
     assert DailyTrade.objects.get(program=program, day=joined.date()).enrolments == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rollup_plans_each_statement_with_its_values_and_only_in_its_own_transaction(monkeypatch):
+    """Prepared statements would get generic plans that cannot hash a list of member ids
+    (``loyalty.transactions.plan_each_statement``): the rollup's transaction asks for custom plans, and the
+    connection is as it was afterwards."""
+    from django.db import connection
+
+    import analytics.services as services
+    from loyalty.transactions import plan_each_statement
+
+    def show() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            return cursor.fetchone()[0]
+
+    seen = []
+    monkeypatch.setattr(services, "FURTHER_ROLLUPS", (lambda **kwargs: seen.append(show()) or 0,))
+    rollup_recent(program=ProgramFactory())
+    assert seen == ["force_custom_plan"] and show() == "auto"
+    with pytest.raises(RuntimeError, match="inside an atomic block"):
+        plan_each_statement()
