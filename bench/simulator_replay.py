@@ -1,13 +1,16 @@
 """Benchmark: the earn-rate simulator's replay of 12 months, and its page.
 
     .venv/bin/python bench/simulator_replay.py [--members 20000] [--purchases 10] [--reuse]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_scale .venv/bin/python bench/simulator_replay.py \
+        --program scale          # the program bench/seed_scale.py made: 1,000,000 members, 10,000,000 purchases
 
 Uses ``DATABASE_URL`` (default postgres://postgres@127.0.0.1:5432/loyalty_bench_simulator), migrated in a
 subprocess, and loads one program ``sim-bench`` set-based (``INSERT … SELECT generate_series``): N members,
 K purchases each spread over the last 360 days (one in three with two coffees on the receipt), a tier
 status row and the qualifying activity of each purchase, the demo ladder's thresholds (with multipliers of
 1, so that the loaded ``points_awarded`` are what the rules give: the floor of the total, plus 8 for the
-coffee rule's ×2 on 8.00 of coffee). ``--reuse`` keeps a program already loaded.
+coffee rule's ×2 on 8.00 of coffee). ``--reuse`` keeps a program already loaded; ``--program`` replays a
+program loaded by another script instead (its ladder must have a ``silver`` tier).
 
 Then it runs one simulation, the earn rate doubled and silver's threshold lowered, as the page starts it (no
 broker: eagerly, in this process), and times it; checks that the replay with today's settings gives exactly the
@@ -94,6 +97,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--purchases", type=int, default=10, help="per member")
     parser.add_argument("--reuse", action="store_true", help="keep a program already loaded")
+    parser.add_argument("--program", default="", help="replay this program, loaded already (no load)")
     options = parser.parse_args()
     ensure_database(os.environ["DATABASE_URL"])
 
@@ -111,8 +115,11 @@ def main() -> None:
     from tiers.models import TierPolicy
     from tiers.services import tier_define, tier_policy_set
 
-    program = Program.objects.filter(slug="sim-bench").first()
-    if program is None or not options.reuse:
+    slug = options.program or "sim-bench"
+    program = Program.objects.filter(slug=slug).first()
+    if options.program and program is None:
+        sys.exit(f"There is no program {slug} in {os.environ['DATABASE_URL']}.")
+    if not options.program and (program is None or not options.reuse):
         if program is not None:
             sys.exit("sim-bench is loaded already: use --reuse, or another DATABASE_URL.")
         started = time.perf_counter()
@@ -150,9 +157,9 @@ def main() -> None:
     client = Client()
     client.force_login(user)
     base = "/staff/analytics/simulator/"
-    for name, url, stream in (("page", f"{base}?program=sim-bench&run={run.pk}", False),
-                              ("months.csv", f"{base}months.csv?program=sim-bench&run={run.pk}", True),
-                              ("members.csv", f"{base}members.csv?program=sim-bench&run={run.pk}", True)):
+    for name, url, stream in (("page", f"{base}?program={slug}&run={run.pk}", False),
+                              ("months.csv", f"{base}months.csv?program={slug}&run={run.pk}", True),
+                              ("members.csv", f"{base}members.csv?program={slug}&run={run.pk}", True)):
         def fetch(url=url, stream=stream):
             response = client.get(url, HTTP_HOST="localhost")
             assert response.status_code == 200, response.status_code

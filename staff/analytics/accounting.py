@@ -8,7 +8,6 @@ The roll-forward CSV has the columns and the figures of ``/staff/reports/liabili
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -33,9 +32,12 @@ from ..access import staff_view
 from ..data.reports import (
     DAILY_UP_TO,
     LIABILITY_COLUMNS,
+    MOVEMENT_COLUMNS,
     Liability,
     Movements,
     RangeForm,
+    Span,
+    by_month,
     local_today,
     plain_decimal,
     query_refusal,
@@ -44,7 +46,7 @@ from .common import CsvTables, chart
 
 TRIANGLE_MONTHS = 24  # issue months on screen (the CSV has them all)
 CURVES = 6  # issue months drawn as redemption curves
-MOVEMENTS = ("earned", "reversed", "redeemed", "refunded", "expired", "adjusted")
+MOVEMENTS = MOVEMENT_COLUMNS
 
 
 def _default_range(program) -> dict:
@@ -93,33 +95,10 @@ def percent_figure(value) -> float | None:
     return round(float(value) * 100, 2)
 
 
-@dataclass(frozen=True)
-class Span:
-    """A day or a month of the roll-forward, for the table behind the chart."""
-
-    first: date
-    last: date
-    opening: int
-    closing: int
-    moved: dict
-
-
-def by_month(days: list[RollForward]) -> list[Span]:
-    spans: list[Span] = []
-    for day in days:
-        moved = {name: getattr(day, name) for name in MOVEMENTS}
-        if spans and (spans[-1].first.year, spans[-1].first.month) == (day.first.year, day.first.month):
-            last = spans[-1]
-            spans[-1] = Span(last.first, day.last, last.opening, day.closing,
-                             {name: last.moved[name] + moved[name] for name in MOVEMENTS})
-        else:
-            spans.append(Span(day.first, day.last, day.opening, day.closing, moved))
-    return spans
-
-
 def by_day(days: list[RollForward]) -> list[Span]:
-    return [Span(d.first, d.last, d.opening, d.closing, {name: getattr(d, name) for name in MOVEMENTS})
-            for d in days]
+    """The rollups' days as the liability report's spans: one table and one monthly grouping for both pages."""
+    return [Span(start=d.first, end=d.last, opening=d.opening,
+                 movements=Movements(**{name: getattr(d, name) for name in MOVEMENTS})) for d in days]
 
 
 def triangle_rows(book: Book) -> list[dict]:
@@ -154,7 +133,7 @@ def accounting(program, first: date, last: date) -> dict:
     value = program.value_per_point
     rolled = points_roll_forward(program=program, first=first, last=last)
     days = points_roll_forward_days(program=program, first=first, last=last)
-    spans = by_day(days) if len(days) <= DAILY_UP_TO else by_month(days)
+    spans = by_day(days) if len(days) <= DAILY_UP_TO else by_month(by_day(days))
     book = breakage_book(program=program, through=last)
     overall = book.overall
     breakage_points = sum(e.breakage_open for e in book.estimates)
