@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from seed_scale import DEFAULT_URL, MANAGER, PROGRAM_SLUG, loadavg
-from tiers_recalc import ROOT, machine
+from tiers_recalc import machine, quiet_django
 
 TIMED_PARTS = ("ledger_daily_totals", "purchases_daily", "enrolments_daily", "rollup_drift")
 # inside the health rollup: the owning apps' reads and analytics' own statements, each timed by name
@@ -215,11 +215,8 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loyalty.settings", "DJANGO_DEBUG": "false",
-                       "EMAIL_URL": "dummymail://", "CELERY_BROKER_URL": ""})
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
+    quiet_django(url)
     os.environ.pop("DATABASE_REPLICA_URL", None)  # one database: the primary's own figures
-    sys.path.insert(0, str(ROOT))
 
     import django
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from staff_pages import MANAGER, members_load, program_load
-from tiers_recalc import ROOT, database_recreate, machine
+from tiers_recalc import database_recreate, machine, quiet_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_points"
 
@@ -199,10 +199,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loyalty.settings", "DJANGO_DEBUG": "false",
-                       "EMAIL_URL": "dummymail://", "CELERY_BROKER_URL": ""})
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
-    sys.path.insert(0, str(ROOT))
+    quiet_django(url)
     if not args.reuse:
         database_recreate(url)
 

@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from staff_pages import FIRST_NAMES, LAST_NAMES
-from tiers_recalc import ROOT, database_recreate, machine
+from tiers_recalc import database_recreate, machine, quiet_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_scale"
 PROGRAM_SLUG = "scale"
@@ -670,10 +670,7 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     if url.rsplit("/", 1)[1].split("?")[0] in ("loyalty", "loyalty_main") or "/test_" in url:
         raise SystemExit(f"{url} looks like a working or test database; seed a database of its own")
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loyalty.settings", "DJANGO_DEBUG": "false",
-                       "EMAIL_URL": "dummymail://", "CELERY_BROKER_URL": ""})
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
-    sys.path.insert(0, str(ROOT))
+    quiet_django(url)
     print(f"load before: {loadavg()}", flush=True)
     began = time.perf_counter()
     database_recreate(url)

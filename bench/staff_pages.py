@@ -39,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiers_recalc import ROOT, database_recreate, machine
+from tiers_recalc import ROOT, database_recreate, machine, quiet_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_members"
 PROGRAM_SLUG = "bench-members"
@@ -490,10 +490,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loyalty.settings", "DJANGO_DEBUG": "false",
-                       "EMAIL_URL": "dummymail://", "CELERY_BROKER_URL": ""})
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
-    sys.path.insert(0, str(ROOT))
+    quiet_django(url)
     if not args.reuse:
         database_recreate(url)
 

@@ -40,6 +40,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_tiers"
 
 
+def quiet_django(url: str) -> None:
+    """The environment of a benchmark that measures Django in its own process against ``url``: production settings
+    (no debug), no broker (tasks run eagerly), emails dropped, a throwaway secret key unless one is set."""
+    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "loyalty.settings", "DJANGO_DEBUG": "false",
+                       "EMAIL_URL": "dummymail://", "CELERY_BROKER_URL": ""})
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-key-not-for-production-0123456789")
+    sys.path.insert(0, str(ROOT))
+
+
 def database_recreate(url: str) -> None:
     import psycopg
     from psycopg import sql

@@ -89,6 +89,7 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
 
 
 def no_horizontal_overflow(page) -> bool:
+    page.wait_for_load_state()  # right after a click the next page may not have a document yet
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
