@@ -21,13 +21,14 @@ PAGES = {"behaviour": "staff:analytics-behaviour", "at-risk": "staff:analytics-r
 
 
 def chart(kind: str, labels: Sequence, datasets: Iterable[tuple[str, Sequence]], *, percent: bool = False,
-          stacked: bool = False, y_title: str = "") -> dict:
+          stacked: bool = False, y_title: str = "", bar_colours: Sequence[str] = ()) -> dict:
     """A chart as ``static/js/staff-analytics.js`` draws it (``kind``: ``line`` or ``bar``): the page carries it
-    with ``json_script`` and shows the same figures in a table, so it reads without JavaScript."""
+    with ``json_script`` and shows the same figures in a table, so it reads without JavaScript. ``bar_colours``:
+    one colour per label, where the page already gives each label a colour of its own (the health bands)."""
     return {"kind": kind, "labels": [str(label) for label in labels],
             "datasets": [{"label": label, "data": [None if v is None else float(v) for v in values]}
                          for label, values in datasets],
-            "percent": percent, "stacked": stacked, "y_title": y_title}
+            "percent": percent, "stacked": stacked, "y_title": y_title, "bar_colours": list(bar_colours)}
 
 
 class CsvTables:

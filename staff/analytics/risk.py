@@ -45,6 +45,8 @@ BONUS_CATEGORY = "promotion"
 MEMBER_COLUMNS = ["member_id", "card_number", "first_name", "last_name", "email", "score", *WEIGHTS, "days_since",
                   "usual_gap", "usual_gap_is_their_own", "band", "why"]
 BINS = [f"{low}–{low + 9}" if low < 90 else "90–100" for low in range(0, 100, 10)]
+# The bands' colours on the chart, as the page's dots and cards show them (staff-analytics.css): colour-blind-safe
+BAND_COLOURS = {"healthy": "#009e73", "watch": "#e69f00", "at-risk": "#d55e00", "lost": "#98a2b3"}
 
 
 class ListPagesForm(forms.Form):
@@ -104,7 +106,7 @@ def _risk_page(request, *, bonus_form: BonusForm | None = None, status: int = 20
             distribution_on=distribution_on,
             distribution=list(zip(BINS, distribution, strict=True)),
             bands_chart=chart("bar", [c.name for c in counts], [("Members", [c.members for c in counts])],
-                              y_title="Members"),
+                              y_title="Members", bar_colours=[BAND_COLOURS[c.slug] for c in counts]),
             distribution_chart=chart("bar", BINS, [("Members", distribution)], y_title="Members"),
             gaps=[{"purchases": n, "days": norms.gap_for(n), "measured": getattr(norms, f"measured_{n}")}
                   for n in range(4)],

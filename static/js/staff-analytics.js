@@ -27,7 +27,8 @@
             label: set.label,
             data: set.data,
             borderColor: colour,
-            backgroundColor: spec.kind === "line" && spec.datasets.length === 1 ? "rgba(74, 63, 224, 0.08)" : colour,
+            backgroundColor: spec.bar_colours && spec.bar_colours.length ? spec.bar_colours
+              : spec.kind === "line" && spec.datasets.length === 1 ? "rgba(74, 63, 224, 0.08)" : colour,
             fill: spec.kind === "line" && spec.datasets.length === 1,
             pointRadius: many ? 0 : 2,
             tension: 0.2,
