@@ -9,8 +9,12 @@ unless the configuration changed during the year; the difference between the two
 
 What it assumes, as the page and the staff guide say:
 
-* Each purchase earns at the tier the member held when it was earned (their tier history); a new threshold moves
-  members at the end of the year, not the multiplier of purchases already made.
+* Each purchase earns at the tier the member held when it was earned (their tier history). When the tiers could
+  move (a new threshold, or a change to earning where tiers count points), it earns at the tier the simulation
+  says they held: their qualification in the window at that moment, as it happened plus what the simulation's
+  purchases so far added, reaches a higher tier of the new ladder sooner (tiers upgrade at once); an upgrade of
+  the year that it no longer reaches did not happen (not below the tier held when the 12 months began). A staff
+  lock keeps the tier. With nothing changed this is the tier history itself.
 * A return takes back points in the same proportion as it did (the return service's rounding).
 * Liability at the end is today's, plus the change's extra points net of returns, less the extra points the
   rewards would have cost. Points issued but never spent are counted as owed (nothing extra expires).
@@ -25,11 +29,12 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections import Counter, defaultdict
+from bisect import bisect_left
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from types import SimpleNamespace
 
 from django.db import transaction
@@ -49,7 +54,7 @@ from members.selectors import member_block, member_count
 from programs.selectors import store_codes
 from rewards.selectors import redemptions_by_reward, rewards_with_fixed_cost
 from tiers.qualification import NO_RANK, Ladder, Window, add_months
-from tiers.selectors import tier_changes_for_members, tier_policy_ladder, tier_standings
+from tiers.selectors import qualifying_for_members, tier_changes_for_members, tier_policy_ladder, tier_standings
 
 from .models import SimulationMover, SimulationRun
 from .services import day_start, local_today, program_zone
@@ -298,6 +303,11 @@ class Replay:
         self.tiers = {tier.pk: tier for tier in self.ladder.tiers}
         self.window = Window.of(self.policy, self.now)
         self.points_metric = self.policy.metric == self.policy.Metric.POINTS
+        # Whether a member's tier during the year can differ in the simulation; then every purchase is earned both
+        # ways, each at its own tier.
+        self.tiers_move = bool(self.changes.thresholds) or (self.points_metric and not self.same_earning)
+        if self.tiers_move:
+            self.same_earning = False
 
         self.months: dict[date, Totals] = defaultdict(Totals)
         self.purchases = 0
@@ -355,6 +365,12 @@ class Replay:
         standings = {row[0]: row[1:] for row in tier_standings(
             program_id=self.program.pk, first_member=first, last_member=last, metric=self.policy.metric,
             since=self.window.start, previous_start=self.window.previous_start, now=self.now)}
+        qualifying: dict = defaultdict(list)
+        if self.tiers_move and purchases:
+            for member_id, occurred_at, units in qualifying_for_members(
+                    program_id=self.program.pk, first_member=first, last_member=last, metric=self.policy.metric,
+                    since=Window.of(self.policy, self.start_at).start, until=self.end_at):
+                qualifying[member_id].append((occurred_at, units))
         awards: dict = defaultdict(list)
         if self.capped_rule_ids and purchases:
             # A cap per member counts its period back to a year before the replay's first day at most.
@@ -369,7 +385,8 @@ class Replay:
             standing = standings.get(member_id)
             delta = 0
             if purchases.get(member_id):
-                delta = self._member(member, purchases[member_id], changes.get(member_id, []), standing, awards)
+                delta = self._member(member, purchases[member_id], changes.get(member_id, []), standing, awards,
+                                     qualifying.get(member_id, []))
             mover = self._tier_end(member_id, standing, delta)
             if mover is not None:
                 movers.append(mover)
@@ -388,17 +405,32 @@ class Replay:
             return self.ladder.base
         return self.tiers.get(tier_id)
 
-    def _member(self, member, purchases: list[tuple], changes: list[tuple], standing, awards: dict) -> int:
+    def _member(self, member, purchases: list[tuple], changes: list[tuple], standing, awards: dict,
+                qualifying: list[tuple]) -> int:
         """Earn the member's purchases again both ways; answers the simulation's extra qualifying points in the
-        tier window (net of returns; 0 unless tiers count points)."""
+        tier window (net of returns; 0 unless tiers count points). ``qualifying``: the member's qualifying
+        activity as it happened (``[(occurred at, units)]``, oldest first), read when the tiers could move."""
         self.members_with_purchases += 1
         variants = (self.replayed,) if self.same_earning else (self.replayed, self.simulated)
         given = {variant: defaultdict(list) for variant in variants}
         delta = 0
+        moving = self.tiers_move and not (standing is not None and standing[1])  # a staff lock holds the tier
+        if moving:
+            times = [at for at, _ in qualifying]
+            running = list(accumulate((units for _, units in qualifying), initial=0))
+            start_rank = self.ladder.rank_of(getattr(self._tier_at(changes, standing, self.start_at), "pk", None))
+            added, added_total = deque(), 0  # (occurred at, units) the simulation's purchases added so far
         for (_, _, store_id, total, returned, lines, occurred_at, decided_at, awarded, reversed_, first) in purchases:
             tier = self._tier_at(changes, standing, decided_at)
+            simulated_tier = tier
+            if moving:
+                since = Window.of(self.policy, occurred_at).start
+                value = running[bisect_left(times, occurred_at)] - running[bisect_left(times, since)]
+                while added and added[0][0] < since:
+                    added_total -= added.popleft()[1]
+                simulated_tier = self._simulated_tier(tier, start_rank, value, value + added_total)
             # The rule engine's own context, with the member and the tier they held then in place of a read of
-            # today's tier; the simulation's differs only by its program (its earn rate).
+            # today's tier; the simulation's differs by its program (its earn rate) and the tier it says they held.
             context = replace(
                 purchase_context(program=self.program, member=None, store=self.stores.get(store_id), total=total,
                                  lines=lines, occurred_at=occurred_at, is_first_purchase=first),
@@ -406,14 +438,22 @@ class Replay:
                 tier_multiplier=Decimal(tier.multiplier) if tier is not None else Decimal(1))
             earned = []
             for variant in variants:
-                if variant.program is not self.program:
-                    context = replace(context, program=variant.program)
+                if variant is self.simulated:
+                    if variant.program is not self.program:
+                        context = replace(context, program=variant.program)
+                    if simulated_tier is not tier:
+                        context = replace(context, tier_code=getattr(simulated_tier, "code", None),
+                                          tier_multiplier=Decimal(simulated_tier.multiplier)
+                                          if simulated_tier is not None else Decimal(1))
                 earned.append(self._earn(variant, context, member, occurred_at, awards, given[variant]))
             replayed = earned[0]
             simulated = earned[-1]
             replayed_reversed = replayed - kept_after_returns(replayed, total, returned)
             simulated_reversed = (replayed_reversed if simulated == replayed
                                   else simulated - kept_after_returns(simulated, total, returned))
+            if moving and self.points_metric and simulated != replayed:
+                added.append((occurred_at, (simulated - simulated_reversed) - (replayed - replayed_reversed)))
+                added_total += added[-1][1]
             month = self.months[occurred_at.astimezone(self.zone).date().replace(day=1)]
             month.actual += awarded
             month.replayed += replayed
@@ -425,6 +465,20 @@ class Replay:
             if self.points_metric and occurred_at >= self.window.start:
                 delta += (simulated - simulated_reversed) - (replayed - replayed_reversed)
         return delta
+
+    def _simulated_tier(self, tier, start_rank: int, value: int, simulated_value: int):
+        """The tier the simulation says the member held, from the one they held (``tier``, reached with ``value``
+        units in the window) and ``simulated_value`` on the new ladder; ``tier`` itself when nothing differs."""
+        held = self.ladder.rank_of(getattr(tier, "pk", None))
+        reached = self.ladder.earned_rank(value)
+        simulated = self.new_ladder.earned_rank(simulated_value)
+        if simulated > reached and simulated > held:  # reached sooner
+            rank = simulated
+        elif simulated < reached and reached >= held > start_rank:  # this year's upgrade would not have happened
+            rank = max(simulated, start_rank)
+        else:
+            return tier
+        return self.ladder.tier_at(rank) if rank != held else tier
 
     def _earn(self, variant: _Variant, context, member, occurred_at, awards, given) -> int:
         """What ``variant`` earns for the purchase; remembers what its capped rules gave."""

@@ -216,6 +216,25 @@ def tier_changes_for_members(*, program_id, first_member, last_member) -> list[t
                 .values_list("member_id", "from_tier_id", "to_tier_id", "created_at"))
 
 
+def qualifying_for_members(*, program_id, first_member, last_member, metric: str, since: datetime,
+                           until: datetime) -> list[tuple]:
+    """``[(member id, occurred at, units)]`` of the members whose ids run from ``first_member`` to ``last_member``,
+    per member oldest first: their qualifying activity that occurred from ``since`` until before ``until``, in the
+    metric's units (by the member index)."""
+    from .counting import METRIC_SQL
+
+    sql = ("SELECT qa.member_id, qa.occurred_at, " + METRIC_SQL[metric].format(t="qa") + " "
+           "FROM tiers_qualifyingactivity qa WHERE qa.member_id >= %(first)s AND qa.member_id <= %(last)s "
+           "AND qa.occurred_at >= %(since)s AND qa.occurred_at < %(until)s AND qa.program_id = %(program)s "
+           "ORDER BY qa.member_id, qa.occurred_at, qa.id")
+    params = {"first": prep(QualifyingActivity, "member", first_member),
+              "last": prep(QualifyingActivity, "member", last_member), "since": since, "until": until,
+              "program": prep(QualifyingActivity, "program", program_id)}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(member_id, occurred_at, int(units)) for member_id, occurred_at, units in cursor.fetchall()]
+
+
 # ``{units}``: the metric's fixed fragment (``tiers.counting.METRIC_SQL``); every value is a parameter.
 _STANDINGS_SQL = (
     "SELECT status.member_id, status.tier_id, COALESCE(status.locked_until > %(now)s, FALSE), "

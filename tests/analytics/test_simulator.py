@@ -165,12 +165,15 @@ def test_a_higher_silver_threshold_moves_ben_down_as_he_would_not_have_reached_i
         world, django_capture_on_commit_callbacks):
     run = simulate(world["program"], django_capture_on_commit_callbacks, thresholds={"silver": Decimal(600)})
     assert movers(run) == {(str(world["ben"].pk), "silver", "bronze")}
+    # Nor would he have been silver in June: that purchase earns 100, not 125.
+    assert run.figures["issued"]["simulated"] == 1365 - 25
 
 
 def test_a_staff_lock_keeps_the_tier(world, django_capture_on_commit_callbacks):
     MemberTier.objects.filter(member=world["ben"]).update(locked_until=datetime(2027, 6, 1, tzinfo=UTC))
     run = simulate(world["program"], django_capture_on_commit_callbacks, thresholds={"silver": Decimal(600)})
     assert movers(run) == set()
+    assert run.figures["issued"]["simulated"] == 1365  # his June purchase still at silver
 
 
 def test_a_reward_at_a_new_cost_spends_its_redemptions_at_that_cost(world, django_capture_on_commit_callbacks):
@@ -190,9 +193,11 @@ def test_a_rule_with_a_new_multiplier_or_switched_off_earns_accordingly(world, d
     assert tripled["issued"]["simulated"] == 1365 + 40  # Ann's 40 € of coffee earn ×3: 80 above the base
     off = simulate(world["program"], django_capture_on_commit_callbacks, rule_id=str(world["welcome"].pk),
                    rule_active=False).figures
-    assert off["issued"]["simulated"] == 1365 - 3 * 50
-    # Ben's 450 € alone no longer reach silver, but his June purchase (at the silver he held then) takes him to
-    # 525: he stays silver, and nobody moves.
+    # Without the bonus Ben's 450 € no longer reach silver in January, so his June purchase earns at bronze: 100,
+    # not 125 (of which he keeps 60, not 75, after the return).
+    assert off["issued"]["simulated"] == 1365 - 3 * 50 - 25
+    assert off["reversed"]["simulated"] == 50 - 10
+    # By the end he has 450 + 100 − 40 = 510: silver all the same, and nobody moves.
     assert off["moves"] == []
 
 
@@ -278,3 +283,22 @@ def test_a_return_keeps_points_in_proportion_rounded_down():
     assert kept_after_returns(125, Decimal(100), Decimal(40)) == 75
     assert kept_after_returns(7, Decimal(3), Decimal(1)) == 4
     assert kept_after_returns(9, Decimal(10), Decimal(0)) == 9
+
+
+def test_a_tier_reached_sooner_earns_its_multiplier_from_then_on(world, django_capture_on_commit_callbacks):
+    run = simulate(world["program"], django_capture_on_commit_callbacks, thresholds={"silver": Decimal(100)})
+    figures = run.figures
+    # Ann's 150 points of February reach a silver of 100: her March purchase earns at silver, 200 × 1.25 = 250,
+    # and the coffee rule doubles its coffee's 40 × 1.25 = 50: 300, not 240. Cat's and Ben's first purchases came
+    # before they had any points, and Ben's June one was at silver anyway.
+    assert figures["issued"] == {"actual": 1365, "replayed": 1365, "simulated": 1365 - 240 + 300}
+    assert {t["code"]: (t["actual"], t["simulated"]) for t in figures["tiers"]} == {
+        "bronze": (3, 1), "silver": (1, 3), "gold": (0, 0)}
+
+
+def test_a_threshold_set_to_what_it_is_moves_nobody_and_earns_what_was_awarded(
+        world, django_capture_on_commit_callbacks):
+    """The tiers' walk through the year runs, and finds the tier history itself."""
+    run = simulate(world["program"], django_capture_on_commit_callbacks, thresholds={"silver": Decimal(500)})
+    assert run.figures["issued"] == {"actual": 1365, "replayed": 1365, "simulated": 1365}
+    assert run.figures["reversed"]["simulated"] == 50 and movers(run) == set()
