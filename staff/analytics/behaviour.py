@@ -205,7 +205,9 @@ def behaviour_page(request):
     form = asked_range(request, program)
     context = {"page": "behaviour", "rollup": rollup_latest(program=program), "form": form,
                "may_export": request.staff.may("export.download"), "currency": program.currency,
-               "longest_lifetime": LONGEST_LIFETIME_MONTHS}
+               "longest_lifetime": LONGEST_LIFETIME_MONTHS,
+               "range_note": f"Calendar months in the program's time zone ({program.time_zone or 'UTC'}). Sales are "
+                             "purchase totals before returns."}
     if not form.is_valid():
         return render(request, "staff/analytics/behaviour.html", context, status=400)
     report = behaviour_report(program=program, first=form.cleaned_data["start"], last=form.cleaned_data["end"])
