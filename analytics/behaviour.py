@@ -8,7 +8,6 @@ tier movements). Everything a page reads is a few rows per day or month; ``behav
 
 from __future__ import annotations
 
-import calendar
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from .models import (
     BehaviourTierMonth,
     DailyTrade,
 )
+from .months import month_add, month_end, month_of, months_between
 
 BATCH = 5000
 # The gap since a member's previous purchase, in local days: bucket 0 is a first purchase; a gap below the
@@ -48,27 +48,6 @@ CENT = Decimal("0.01")
 
 
 # --- months ---------------------------------------------------------------------------------------------------
-
-def month_of(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_add(month: date, months: int) -> date:
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def month_end(month: date) -> date:
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
-
-
-def months_between(first: date, last: date) -> list[date]:
-    months, month = [], month_of(first)
-    while month <= last:
-        months.append(month)
-        month = month_add(month, 1)
-    return months
-
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=zone)

@@ -36,28 +36,12 @@ from django.utils import timezone
 from ledger.selectors import last_entry_at, lot_flows_daily, points_outstanding
 
 from .models import BreakageEstimate, BreakageFlow
+from .months import month_end, month_of, months_apart
 
 BATCH = 5000
 CENT = Decimal("0.01")
 RATE = Decimal("0.000001")
 FLOWS = ("issued", "redeemed", "expired", "reversed")
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def months_after(month: date, months: int) -> date:
-    index = month.month - 1 + months
-    return date(month.year + index // 12, index % 12 + 1, 1)
-
-
-def month_end(day: date) -> date:
-    return months_after(month_start(day), 1) - timedelta(days=1)
-
-
-def months_between(earlier: date, later: date) -> int:
-    return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
 # --- the rollup ----------------------------------------------------------------------------------------
@@ -164,17 +148,17 @@ class IssueMonth:
 
 def triangle(cells: Cells, *, through: date) -> list[IssueMonth]:
     """The development of each issue month up to ``through``, oldest first (``cells`` up to that date)."""
-    last_month = month_start(through)
+    last_month = month_of(through)
     moved_by_month: dict[date, dict[int, Flow]] = {}
     for (issue_month, moved), flow in cells.items():
         if moved <= last_month:
-            age = max(months_between(issue_month, moved), 0)  # a lot dated after its booking counts from then
+            age = max(months_apart(issue_month, moved), 0)  # a lot dated after its booking counts from then
             ages = moved_by_month.setdefault(issue_month, {})
             ages[age] = ages.get(age, Flow()) + flow
     over = through == month_end(through)
     months = []
     for issue_month in sorted(moved_by_month):
-        latest = max(months_between(issue_month, last_month), 0)
+        latest = max(months_apart(issue_month, last_month), 0)
         running, cumulative = Flow(), []
         for age in range(latest + 1):
             running = running + moved_by_month[issue_month].get(age, Flow())

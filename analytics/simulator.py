@@ -57,6 +57,7 @@ from tiers.qualification import NO_RANK, Ladder, Window, add_months
 from tiers.selectors import qualifying_for_members, tier_changes_for_members, tier_policy_ladder, tier_standings
 
 from .models import SimulationMover, SimulationRun
+from .months import month_add, month_of
 from .services import day_start, local_today, program_zone
 
 logger = logging.getLogger(__name__)
@@ -541,12 +542,12 @@ class Replay:
                for name in ("actual", "replayed", "simulated")}
         simulated_liability = outstanding + net["simulated"] - net["replayed"] - (redeemed_simulated - redeemed)
         names = {tier.code: tier.name for tier in self.ladder.tiers}
-        months, month = [], _month(self.record.first_day)
+        months, month = [], month_of(self.record.first_day)
         while month <= self.record.last_day:
             row = self.months.get(month, Totals())
             months.append({"month": month.isoformat()[:7], "actual": row.actual, "replayed": row.replayed,
                            "simulated": row.simulated})
-            month = _month(month, 1)
+            month = month_add(month, 1)
         tiers = [{"code": tier.code, "name": tier.name, "threshold": _plain(tier.threshold),
                   "new_threshold": _plain(new.threshold), "actual": self.actual_tiers.get(tier.code, 0),
                   "simulated": self.simulated_tiers.get(tier.code, 0)}
@@ -585,11 +586,6 @@ class Replay:
                          "simulated_points": count * new_cost if new_cost is not None else points or 0})
         rows.sort(key=lambda row: (-row["points"], row["name"]))
         return rows
-
-
-def _month(day: date, months: int = 0) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def _money(points: int, value: Decimal) -> Decimal:

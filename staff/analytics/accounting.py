@@ -23,8 +23,8 @@ from analytics.breakage import (
     estimate_history,
     ledger_check,
     money,
-    month_end,
 )
+from analytics.months import month_end
 from analytics.selectors import RollForward, points_roll_forward, points_roll_forward_days, rollup_latest
 from loyalty.replica import reads_from_replica
 

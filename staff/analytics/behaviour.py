@@ -15,7 +15,8 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from analytics.behaviour import GAPS, LONGEST_LIFETIME_MONTHS, behaviour_report, month_add, month_of
+from analytics.behaviour import GAPS, LONGEST_LIFETIME_MONTHS, behaviour_report
+from analytics.months import month_add, month_of
 from analytics.selectors import rollup_latest
 from analytics.services import local_today
 from loyalty.replica import reads_from_replica

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from analytics.months import month_add
 from ledger.models import Kind
 from ledger.selectors import liability_by_day, liability_totals, points_expiring_by_month
 from loyalty.replica import reads_from_replica
@@ -181,7 +182,7 @@ def expiry_outlook(*, program: Program) -> list[dict]:
     now = timezone.now()
     today = now.astimezone(zone).date()
     first = today.replace(day=1)
-    until_month = _months_after(first, EXPIRY_MONTHS)
+    until_month = month_add(first, EXPIRY_MONTHS)
     until = datetime.combine(until_month, time(0), zone)
     rows = points_expiring_by_month(program_id=program.pk, after=now, until=until, zone=zone)
     found = {month.date() if isinstance(month, datetime) else month: (points, accounts)
@@ -191,14 +192,8 @@ def expiry_outlook(*, program: Program) -> list[dict]:
         points, accounts = found.get(month, (0, 0))
         outlook.append({"month": month, "points": points, "members": accounts,
                         "value": money(points, program.value_per_point)})
-        month = _months_after(month, 1)
+        month = month_add(month, 1)
     return outlook
-
-
-def _months_after(first: date, months: int) -> date:
-    """The first day of the month ``months`` after the month of ``first``."""
-    index = first.month - 1 + months
-    return date(first.year + index // 12, index % 12 + 1, 1)
 
 
 # --- the date range, from a form or a query string -------------------------------------------------
