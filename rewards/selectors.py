@@ -4,6 +4,7 @@ from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from loyalty.batches import member_batch
 from loyalty.errors import DomainError
 from loyalty.rows import prep, rows_select_one
 
@@ -227,13 +228,7 @@ def member_redemption_stats(*, program_id, zone, member_ids=None, id_range: tupl
     """``[(member id, redemptions, local date of the last)]`` of the members who redeemed among ``member_ids``, or
     with ids in ``id_range`` (``(after, up to)``, ``after`` None for the first) (cancelled redemptions count: the
     member came for a reward)."""
-    redemptions = Redemption.objects.filter(program_id=program_id)
-    if id_range is None:
-        redemptions = redemptions.filter(member_id__in=list(member_ids))
-    else:
-        redemptions = redemptions.filter(member_id__lte=id_range[1])
-        if id_range[0] is not None:
-            redemptions = redemptions.filter(member_id__gt=id_range[0])
+    redemptions = Redemption.objects.filter(member_batch(member_ids, id_range), program_id=program_id)
     return list(redemptions.order_by()
                 .values("member_id").annotate(redemptions=Count("id"),
                                               last=Max(TruncDate("issued_at", tzinfo=zone)))

@@ -15,6 +15,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from earning.models import Purchase
+from loyalty.batches import member_batch
 from members.models import Member
 from programs.models import Program
 
@@ -137,13 +138,7 @@ def member_answer_stats(*, program_id, member_ids=None, id_range: tuple | None =
     """``[(member id, answers, score of the latest NPS answer or None)]`` of the members who answered any survey
     of the program, among ``member_ids`` or with ids in ``id_range`` (``(after, up to)``, ``after`` None for the
     first)."""
-    answers = Response.objects.filter(program_id=program_id)
-    if id_range is None:
-        answers = answers.filter(member_id__in=list(member_ids))
-    else:
-        answers = answers.filter(member_id__lte=id_range[1])
-        if id_range[0] is not None:
-            answers = answers.filter(member_id__gt=id_range[0])
+    answers = Response.objects.filter(member_batch(member_ids, id_range), program_id=program_id)
     latest_nps = dict(answers.filter(survey__kind=Kind.NPS).order_by("member_id", "-answered_at", "-id")
                       .distinct("member_id").values_list("member_id", "score"))
     counts = (answers.order_by().values("member_id").annotate(answers=Count("id"))
