@@ -46,7 +46,6 @@ from .common import CsvTables, chart
 
 TRIANGLE_MONTHS = 24  # issue months on screen (the CSV has them all)
 CURVES = 6  # issue months drawn as redemption curves
-MOVEMENTS = MOVEMENT_COLUMNS
 
 
 def _default_range(program) -> dict:
@@ -59,9 +58,14 @@ def range_form(request, program) -> RangeForm:
     return RangeForm(request.GET if asked else _default_range(program))
 
 
+def movements_of(rolled: RollForward) -> Movements:
+    """The rollups' roll-forward movements as the liability report counts them."""
+    return Movements(**{name: getattr(rolled, name) for name in MOVEMENT_COLUMNS})
+
+
 def liability_of(program, rolled: RollForward) -> Liability:
     """The roll-forward as the liability report writes it (the same CSV row)."""
-    movements = Movements(**{name: getattr(rolled, name) for name in MOVEMENTS})
+    movements = movements_of(rolled)
     return Liability(program=program, start=rolled.first, end=rolled.last, opening=rolled.opening,
                      movements=movements, closing=rolled.closing)
 
@@ -98,7 +102,7 @@ def percent_figure(value) -> float | None:
 def by_day(days: list[RollForward]) -> list[Span]:
     """The rollups' days as the liability report's spans: one table and one monthly grouping for both pages."""
     return [Span(start=d.first, end=d.last, opening=d.opening,
-                 movements=Movements(**{name: getattr(d, name) for name in MOVEMENTS})) for d in days]
+                 movements=movements_of(d)) for d in days]
 
 
 def triangle_rows(book: Book) -> list[dict]:
@@ -208,7 +212,7 @@ def _roll_forward_rows(request, program):
 def _daily_rows(request, program):
     first, last = asked_range(request, program)
     for day in points_roll_forward_days(program=program, first=first, last=last):
-        yield [day.first, day.opening, *(getattr(day, name) for name in MOVEMENTS), day.closing,
+        yield [day.first, day.opening, *(getattr(day, name) for name in MOVEMENT_COLUMNS), day.closing,
                money(day.closing, program.value_per_point)]
 
 
@@ -244,7 +248,7 @@ def _deferred_rows(request, program):
 
 TABLES = CsvTables("points", {
     "roll-forward": (LIABILITY_COLUMNS, _roll_forward_rows),
-    "daily": (["date", "opening_points", *(f"{name}_points" for name in MOVEMENTS), "closing_points",
+    "daily": (["date", "opening_points", *(f"{name}_points" for name in MOVEMENT_COLUMNS), "closing_points",
                "closing_value"], _daily_rows),
     "triangle": (["issue_month", "months_since_issue", "issued_points", "taken_back_points", "redeemed_points",
                   "expired_points", "open_points", "redeemed_share", "expired_share", "open_share"],
