@@ -313,18 +313,19 @@ def project(months: list[IssueMonth]) -> tuple[list[Fraction], list[Estimate]]:
     mature = [(u, month.base) for month, u in chain if shares[len(month.cumulative) - 1] >= MATURE]
     learned = mature or [(u, month.base) for month, u in chain]
     expected = Fraction(sum(u for u, _ in learned), sum(b for _, b in learned)) if learned else None
+    def ferguson(month: IssueMonth, age: int) -> Fraction:
+        """Redeemed by ``age``, plus the expected rate's share of the points that is still to come at that age."""
+        return month.cumulative[age].redeemed + (1 - shares[age]) * expected * max(month.base, 0)
+
     estimates = []
     for month in months:
-        total, base = month.total, max(month.base, 0)
+        total = month.total
         if expected is None:
-            ultimate = possible(month, Fraction(base))
+            ultimate = possible(month, Fraction(max(month.base, 0)))
         else:
-            def ferguson(age: int, month=month, base=base) -> Fraction:
-                return month.cumulative[age].redeemed + (1 - shares[age]) * expected * base
-
-            value = ferguson(len(month.cumulative) - 1)
+            value = ferguson(month, len(month.cumulative) - 1)
             if 0 < month.complete < len(month.cumulative):
-                value = max(value, ferguson(month.complete - 1))
+                value = max(value, ferguson(month, month.complete - 1))
             ultimate = possible(month, value)
         estimates.append(Estimate(month=month.month, issued=total.issued, reversed=total.reversed,
                                   redeemed=total.redeemed, expired=total.expired, ultimate_redeemed=ultimate))
