@@ -57,7 +57,6 @@ def walk(page, anna, size: str) -> None:
     screenshot(page, f"portal-home-{size}.png")
 
     page.get_by_role("link", name="Rewards", exact=True).click()
-    page.wait_for_load_state()
     assert no_horizontal_overflow(page)
     assert_accessible(page)
     screenshot(page, f"portal-rewards-{size}.png")
