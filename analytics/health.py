@@ -34,7 +34,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import connection, connections, transaction
 from django.db.models import Q, Sum
@@ -67,13 +66,9 @@ BANDS = [
 BAND_NAMES = {slug: name for slug, name, _ in BANDS}
 
 
-def _zone(program) -> ZoneInfo:
-    return ZoneInfo(program.time_zone or "UTC")
-
-
 def health_today(program) -> date:
     """The program's local date now: the day bands and recency are read for."""
-    return timezone.now().astimezone(_zone(program)).date()
+    return timezone.now().astimezone(program.zone).date()
 
 
 # --- the rollup ----------------------------------------------------------------------------------

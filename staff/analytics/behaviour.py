@@ -207,7 +207,7 @@ def behaviour_page(request):
     context = {"page": "behaviour", "rollup": rollup_latest(program=program), "form": form,
                "may_export": request.staff.may("export.download"), "currency": program.currency,
                "longest_lifetime": LONGEST_LIFETIME_MONTHS,
-               "range_note": f"Calendar months in the program's time zone ({program.time_zone or 'UTC'}). Sales are "
+               "range_note": f"Calendar months in the program's time zone ({program.zone}). Sales are "
                              "purchase totals before returns."}
     if not form.is_valid():
         return render(request, "staff/analytics/behaviour.html", context, status=400)

@@ -80,7 +80,7 @@ def survey_page(request, survey_id):
                "may_change": request.staff.may("survey.change"), "may_export": request.staff.may("export.download"),
                "is_nps": survey.kind == Kind.NPS,
                "range_note": f"Answers count on the date they were given, in the program's time zone "
-                             f"({program.time_zone or 'UTC'}); both dates are included."}
+                             f"({program.zone}); both dates are included."}
     if not form.is_valid():
         return render(request, "staff/surveys/survey.html", context, status=400)
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
